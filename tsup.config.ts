@@ -1,0 +1,18 @@
+import { defineConfig } from 'tsup'
+
+// One entry per public subpath; dist mirrors src so package.json exports stay readable.
+export default defineConfig({
+  entry: {
+    index: 'src/index.ts',
+    'adapters/memory': 'src/adapters/memory.ts',
+    'adapters/ioredis': 'src/adapters/ioredis.ts',
+    'adapters/upstash': 'src/adapters/upstash.ts',
+  },
+  format: ['esm', 'cjs'],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  target: 'node20',
+  splitting: true,
+  treeshake: true,
+})

@@ -1,0 +1,39 @@
+import { defineConfig } from 'vitest/config'
+
+// Three projects: `unit` needs no server and runs in about a second (npm run test:unit);
+// `integration` (contract suite + real-process tests) shares one global setup that starts
+// redis-server, a 3-master cluster and a local Upstash REST endpoint; `package` checks the built tarball.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts', 'test/contract/memory.test.ts', 'test/contract/ioredis-mock.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: [
+            'test/contract/redis.test.ts',
+            'test/contract/redis6.test.ts',
+            'test/contract/cluster.test.ts',
+            'test/contract/upstash*.test.ts',
+            'test/integration/**/*.test.ts',
+          ],
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 20_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'package',
+          include: ['test/package/**/*.test.ts'],
+          testTimeout: 120_000,
+        },
+      },
+    ],
+  },
+})
