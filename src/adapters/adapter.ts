@@ -1,0 +1,108 @@
+/**
+ * The port every backend implements. Types only.
+ *
+ * An adapter stores, at each full key, one *slot*: an entry (serialised body plus its freshness
+ * times), or a marker with no entry (a tombstone left by an invalidation, or a lock taken on an
+ * absent key). Every slot carries a *generation*: a random token that changes whenever the slot is
+ * replaced. Writes from `getOrSet` are fenced on the generation read before the load, which is how
+ * a load that began before `delete()` / `clear()` cannot write its stale value back.
+ *
+ * All times are in the backend's clock (Redis `TIME`; the memory adapter's clock), reported as
+ * `now` with every read, so app servers with skewed clocks agree on freshness.
+ * @module
+ */
+
+/** A slot as read from the backend. */
+export interface Slot {
+  /** Random token that changes on every replacement of the slot. */
+  gen: string
+  /** Token of the lock holder, `''` when unlocked. */
+  lockToken: string
+  /** Backend time the lock expires at (ms). */
+  lockUntil: number
+  /** Backend time the entry was written (ms); 0 for markers. */
+  createdAt: number
+  /** Fresh until this backend time (ms); 0 for markers. */
+  freshUntil: number
+  /** Servable while revalidating until this time (`freshUntil + staleWhileRevalidate`). */
+  staleUntil: number
+  /** Servable when the loader fails until this time (`freshUntil + staleIfError`). */
+  errorUntil: number
+  /** The serialised entry body; `''` for a marker (no entry). */
+  body: string
+}
+
+/** What the caller asked for when reading. */
+export interface LockRequest {
+  /** Unguessable token (≥ 128 random bits) identifying this holder. */
+  token: string
+  /** How long the lock lives if never released (ms). */
+  ttl: number
+}
+
+/** The answer to {@link CacheAdapter.read}. */
+export interface ReadReply {
+  /** Backend time of the read (ms). */
+  now: number
+  /** The slot, or `null` when the key is absent. */
+  slot: Slot | null
+  /** The key held something that is not a cacheward slot (foreign or corrupted data). */
+  garbage: boolean
+  /**
+   * Only when a lock was requested: `acquired` (this caller now holds it; the slot is not fresh),
+   * `held` (another holder's lock is live), `none` (the slot is fresh, no lock needed).
+   */
+  lock: 'acquired' | 'held' | 'none'
+}
+
+/** A write of one entry. */
+export interface WriteRequest {
+  /**
+   * Generation read before the load: the write happens only if the slot still has it, or the key
+   * is absent. `null` writes unconditionally (`set()`).
+   */
+  fence: string | null
+  /** Generation of the new slot. */
+  gen: string
+  /** Fresh period (ms). */
+  ttl: number
+  /** Stale-while-revalidate window after `ttl` (ms). */
+  staleWhileRevalidate: number
+  /** Stale-if-error window after `ttl` (ms). */
+  staleIfError: number
+  /** Backend expiry of the key (ms): `ttl + max(swr, sie)`, possibly shortened by jitter. */
+  expireIn: number
+  /** Serialised entry body (never empty). */
+  body: string
+}
+
+/**
+ * A cacheward backend. Implement it to plug in another store; run the contract suite against it.
+ * Every method may reject; the client bounds each call with its `timeout` option.
+ */
+export interface CacheAdapter {
+  /** Short name used in errors, events and `health()`, e.g. `'ioredis'`. Never a URL. */
+  readonly name: string
+  /**
+   * Reads the slot at `key`. With `lock`, atomically takes the stampede lock when the slot is not
+   * fresh (absent, marker, stale or expired) and no live lock is held by someone else; taking it on
+   * an absent key creates a marker whose generation is the lock token.
+   */
+  read(key: string, lock?: LockRequest): Promise<ReadReply>
+  /** Writes an entry (fenced unless `fence` is `null`); resolves `false` when the fence refused it. Clears any lock. */
+  write(key: string, request: WriteRequest): Promise<boolean>
+  /** Releases the lock at `key` if `token` still holds it (compare-and-delete); the slot stays. */
+  release(key: string, token: string): Promise<void>
+  /** Replaces each key with a tombstone of generation `gen` that lives `ttl` ms. */
+  invalidate(keys: readonly string[], gen: string, ttl: number): Promise<void>
+  /**
+   * Tombstones every key matching the Redis glob `pattern` (SCAN, never KEYS; every master of a
+   * cluster) and resolves how many of them held an entry. Optional: without it `clear()` and
+   * `invalidatePattern()` throw `CacheUnsupportedError`.
+   */
+  invalidateMatching?(pattern: string, gen: string, ttl: number): Promise<number>
+  /** Round trip to the backend; rejects when it is unreachable. */
+  ping(): Promise<void>
+  /** Stops the adapter's own timers. Never closes a client the user passed in. */
+  dispose?(): Promise<void>
+}

@@ -1,0 +1,113 @@
+/**
+ * `cacheward/ioredis`: standalone Redis and Redis Cluster through a client you built with ioredis 5 or 6.
+ *
+ * The adapter never imports ioredis (a structural type is enough, and it lets both majors in).
+ * Every operation is one script on one key, so it is cluster-safe whatever the key; scans run on
+ * every master. The client's own defaults are not relied on: the cache bounds every call with its
+ * `timeout` option, and fenced writes make a command that ioredis replays late harmless.
+ * @module
+ */
+import type { CacheAdapter, LockRequest, ReadReply, WriteRequest } from './adapter.js'
+import type { Script } from './lua.js'
+import { clusterSlot, isNoScript, parseReadReply, SCAN_COUNT, scripts, tombstone, writeArgs } from './lua.js'
+
+type Arg = string | number
+
+/** The part of an ioredis `Redis` or `Cluster` instance the adapter uses (ioredis 5 and 6 both fit). */
+export interface IoredisLikeClient {
+  evalsha(sha: string, numKeys: number, ...args: Arg[]): Promise<unknown>
+  eval(script: string, numKeys: number, ...args: Arg[]): Promise<unknown>
+  set(key: string, value: string, px: 'PX', ms: number): Promise<unknown>
+  scan(cursor: string, ...args: Arg[]): Promise<[cursor: string, keys: string[]]>
+  ping(): Promise<unknown>
+  /** `true` on an ioredis `Cluster`. */
+  readonly isCluster?: boolean
+  /** Cluster only: the master nodes, each a standalone client. */
+  nodes?(role?: 'master' | 'slave' | 'all'): IoredisLikeClient[]
+}
+
+/**
+ * Creates an adapter over an ioredis `Redis` or `Cluster` you own; `close()` of the cache never quits it.
+ * @example
+ * import Redis from 'ioredis'
+ * const cache = createCacheClient({ adapter: ioredisAdapter(new Redis(process.env.REDIS_URL)), namespace: 'app' })
+ */
+export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
+  if (!client || typeof client.evalsha !== 'function' || typeof client.scan !== 'function') {
+    throw new TypeError('[cacheward] ioredisAdapter(client): expected an ioredis Redis or Cluster instance')
+  }
+  const cluster = client.isCluster === true
+
+  const run = async (target: IoredisLikeClient, s: Script, keys: readonly string[], args: readonly Arg[]) => {
+    const sha = await s.sha()
+    try {
+      return await target.evalsha(sha, keys.length, ...keys, ...args)
+    } catch (error) {
+      // First use on this node (or after SCRIPT FLUSH / a restart): send the source once.
+      if (!isNoScript(error)) throw error
+      return target.eval(s.source, keys.length, ...keys, ...args)
+    }
+  }
+
+  const invalidatePage = async (node: IoredisLikeClient, keys: string[], stone: string, ttl: number) => {
+    if (keys.length === 0) return 0
+    if (!cluster) return Number(await run(node, scripts.invalidate, keys, [stone, ttl]))
+    // A script's keys must share a slot on a cluster: one call per slot, routed by the cluster client.
+    const bySlot = new Map<number, string[]>()
+    for (const key of keys) {
+      const slot = clusterSlot(key)
+      const group = bySlot.get(slot)
+      if (group) group.push(key)
+      else bySlot.set(slot, [key])
+    }
+    const counts = await Promise.all(
+      [...bySlot.values()].map((group) => run(client, scripts.invalidate, group, [stone, ttl])),
+    )
+    return counts.reduce<number>((sum, n) => sum + Number(n), 0)
+  }
+
+  return {
+    name: cluster ? 'ioredis-cluster' : 'ioredis',
+
+    async read(key: string, lock?: LockRequest): Promise<ReadReply> {
+      const args = lock ? ['1', lock.token, lock.ttl] : ['0', '', 0]
+      return parseReadReply(await run(client, scripts.read, [key], args))
+    },
+
+    async write(key: string, request: WriteRequest): Promise<boolean> {
+      return Number(await run(client, scripts.write, [key], writeArgs(request))) === 1
+    },
+
+    async release(key: string, token: string): Promise<void> {
+      await run(client, scripts.release, [key], [token])
+    },
+
+    async invalidate(keys: readonly string[], gen: string, ttl: number): Promise<void> {
+      const stone = tombstone(gen)
+      // One SET per key: multi-key commands would be CROSSSLOT on a cluster.
+      await Promise.all(keys.map((key) => client.set(key, stone, 'PX', ttl)))
+    },
+
+    async invalidateMatching(pattern: string, gen: string, ttl: number): Promise<number> {
+      const stone = tombstone(gen)
+      const nodes = cluster && client.nodes ? client.nodes('master') : [client]
+      const counts = await Promise.all(
+        nodes.map(async (node) => {
+          let cursor = '0'
+          let count = 0
+          do {
+            const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT)
+            cursor = String(next)
+            count += await invalidatePage(node, keys, stone, ttl)
+          } while (cursor !== '0')
+          return count
+        }),
+      )
+      return counts.reduce((sum, n) => sum + n, 0)
+    },
+
+    async ping(): Promise<void> {
+      await client.ping()
+    },
+  }
+}

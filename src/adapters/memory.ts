@@ -1,0 +1,152 @@
+/**
+ * `cacheward/memory`: an in-process store, the default backend. Bounded LRU (lru-cache), no
+ * server, edge-safe. It keeps the same slots, generations and locks as the Redis adapters, so
+ * every contract semantic holds; locks only coordinate callers of one process, of course.
+ * @module
+ */
+import { LRUCache } from 'lru-cache'
+import type { Clock } from '../clock.js'
+import { systemClock } from '../clock.js'
+import { globMatch } from '../keys.js'
+import type { CacheAdapter, LockRequest, ReadReply, Slot, WriteRequest } from './adapter.js'
+
+/** Options of {@link memoryAdapter}. */
+export interface MemoryAdapterOptions {
+  /**
+   * Most keys kept; the least recently used go first.
+   * @default 10000
+   */
+  maxEntries?: number
+  /**
+   * Most bytes of entry bodies kept (UTF-16 length), on top of `maxEntries`. Unset: no size bound.
+   * @example memoryAdapter({ maxEntries: 50_000, maxSize: 64 * 1024 * 1024 })
+   */
+  maxSize?: number
+  /**
+   * Clock for freshness and expiry. Tests inject one to move time without sleeping.
+   * @default Date.now
+   */
+  clock?: Clock
+}
+
+interface Stored extends Slot {
+  expiresAt: number
+}
+
+/**
+ * Creates the in-process adapter.
+ * @example
+ * const cache = createCacheClient({ adapter: memoryAdapter({ maxEntries: 5_000 }) })
+ */
+export function memoryAdapter(options: MemoryAdapterOptions = {}): CacheAdapter {
+  const maxEntries = options.maxEntries ?? 10_000
+  if (!Number.isInteger(maxEntries) || maxEntries < 1) {
+    throw new TypeError(`[cacheward] memoryAdapter: "maxEntries" must be a positive integer, got ${String(maxEntries)}`)
+  }
+  if (options.maxSize !== undefined && !(Number.isInteger(options.maxSize) && options.maxSize > 0)) {
+    throw new TypeError(
+      `[cacheward] memoryAdapter: "maxSize" must be a positive integer, got ${String(options.maxSize)}`,
+    )
+  }
+  const clock = options.clock ?? systemClock
+  const store = new LRUCache<string, Stored>({
+    max: maxEntries,
+    ...(options.maxSize ? { maxSize: options.maxSize, sizeCalculation: (s: Stored) => s.body.length + 64 } : {}),
+  })
+
+  const live = (key: string, now: number): Stored | undefined => {
+    const s = store.get(key)
+    if (s && s.expiresAt <= now) {
+      store.delete(key)
+      return undefined
+    }
+    return s
+  }
+
+  return {
+    name: 'memory',
+
+    async read(key: string, lock?: LockRequest): Promise<ReadReply> {
+      const now = clock.now()
+      const s = live(key, now)
+      if (!lock) return { now, slot: s ? { ...s } : null, garbage: false, lock: 'none' }
+      if (s && s.freshUntil > now) return { now, slot: { ...s }, garbage: false, lock: 'none' }
+      if (s && s.lockToken !== '' && s.lockUntil > now) return { now, slot: { ...s }, garbage: false, lock: 'held' }
+      const next: Stored = s
+        ? { ...s, lockToken: lock.token, lockUntil: now + lock.ttl }
+        : {
+            gen: lock.token,
+            lockToken: lock.token,
+            lockUntil: now + lock.ttl,
+            createdAt: 0,
+            freshUntil: 0,
+            staleUntil: 0,
+            errorUntil: 0,
+            body: '',
+            expiresAt: now + lock.ttl,
+          }
+      store.set(key, next)
+      return { now, slot: { ...next }, garbage: false, lock: 'acquired' }
+    },
+
+    async write(key: string, r: WriteRequest): Promise<boolean> {
+      const now = clock.now()
+      const s = live(key, now)
+      if (r.fence !== null && s && s.gen !== r.fence) return false
+      const freshUntil = now + r.ttl
+      store.set(key, {
+        gen: r.gen,
+        lockToken: '',
+        lockUntil: 0,
+        createdAt: now,
+        freshUntil,
+        staleUntil: freshUntil + r.staleWhileRevalidate,
+        errorUntil: freshUntil + r.staleIfError,
+        body: r.body,
+        expiresAt: now + Math.max(1, r.expireIn),
+      })
+      return true
+    },
+
+    async release(key: string, token: string): Promise<void> {
+      const s = live(key, clock.now())
+      if (s && s.lockToken === token) store.set(key, { ...s, lockToken: '', lockUntil: 0 })
+    },
+
+    async invalidate(keys: readonly string[], gen: string, ttl: number): Promise<void> {
+      const now = clock.now()
+      for (const key of keys) store.set(key, marker(gen, now + ttl))
+    },
+
+    async invalidateMatching(pattern: string, gen: string, ttl: number): Promise<number> {
+      const now = clock.now()
+      let count = 0
+      // Collect first: replacing values while iterating would reorder the LRU under the iterator.
+      const matched: string[] = []
+      for (const key of store.keys()) if (globMatch(pattern, key)) matched.push(key)
+      for (const key of matched) {
+        const s = live(key, now)
+        if (!s) continue
+        if (s.body !== '') count++
+        store.set(key, marker(gen, now + ttl))
+      }
+      return count
+    },
+
+    async ping(): Promise<void> {},
+  }
+}
+
+function marker(gen: string, expiresAt: number): Stored {
+  return {
+    gen,
+    lockToken: '',
+    lockUntil: 0,
+    createdAt: 0,
+    freshUntil: 0,
+    staleUntil: 0,
+    errorUntil: 0,
+    body: '',
+    expiresAt,
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * `cacheward/upstash`: Upstash Redis over HTTP through a `@upstash/redis` client you built. Works
+ * on edge runtimes (no Node built-ins), whether the client has `automaticDeserialization` on or off:
+ * every value cacheward stores or receives from a script starts with a marker that is not JSON,
+ * so the client never parses it.
+ * @module
+ */
+import type { CacheAdapter, LockRequest, ReadReply, WriteRequest } from './adapter.js'
+import type { Script } from './lua.js'
+import { isNoScript, parseReadReply, SCAN_COUNT, scripts, tombstone, writeArgs } from './lua.js'
+
+/** The part of an `@upstash/redis` `Redis` instance the adapter uses. */
+export interface UpstashLikeClient {
+  evalsha(sha: string, keys: string[], args: unknown[]): Promise<unknown>
+  eval(script: string, keys: string[], args: unknown[]): Promise<unknown>
+  set(key: string, value: string, options: { px: number }): Promise<unknown>
+  scan(cursor: string | number, options: { match: string; count: number }): Promise<[string | number, unknown[]]>
+  ping(): Promise<unknown>
+}
+
+/**
+ * Creates an adapter over an `@upstash/redis` client. For a cache, build the client with
+ * `retry: false` (or few retries): its default retry ladder waits about 4 s before failing, which
+ * the cache's `timeout` hides from callers but not from the backend.
+ * @example
+ * import { Redis } from '@upstash/redis'
+ * const cache = createCacheClient({ adapter: upstashAdapter(Redis.fromEnv()), namespace: 'app' })
+ */
+export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
+  if (!client || typeof client.evalsha !== 'function' || typeof client.scan !== 'function') {
+    throw new TypeError('[cacheward] upstashAdapter(client): expected an @upstash/redis Redis instance')
+  }
+
+  const run = async (s: Script, keys: string[], args: unknown[]) => {
+    const sha = await s.sha()
+    try {
+      return await client.evalsha(sha, keys, args)
+    } catch (error) {
+      if (!isNoScript(error)) throw error
+      return client.eval(s.source, keys, args)
+    }
+  }
+
+  return {
+    name: 'upstash',
+
+    async read(key: string, lock?: LockRequest): Promise<ReadReply> {
+      const args = lock ? ['1', lock.token, String(lock.ttl)] : ['0', '', '0']
+      return parseReadReply(await run(scripts.read, [key], args))
+    },
+
+    async write(key: string, request: WriteRequest): Promise<boolean> {
+      return Number(await run(scripts.write, [key], writeArgs(request))) === 1
+    },
+
+    async release(key: string, token: string): Promise<void> {
+      await run(scripts.release, [key], [token])
+    },
+
+    async invalidate(keys: readonly string[], gen: string, ttl: number): Promise<void> {
+      const stone = tombstone(gen)
+      await Promise.all(keys.map((key) => client.set(key, stone, { px: ttl })))
+    },
+
+    async invalidateMatching(pattern: string, gen: string, ttl: number): Promise<number> {
+      const stone = tombstone(gen)
+      let cursor = '0'
+      let count = 0
+      do {
+        const [next, found] = await client.scan(cursor, { match: pattern, count: SCAN_COUNT })
+        cursor = String(next)
+        // With automaticDeserialization on, a key like "123" comes back as a number.
+        const keys = found.map(String)
+        if (keys.length > 0) count += Number(await run(scripts.invalidate, keys, [stone, String(ttl)]))
+      } while (cursor !== '0')
+      return count
+    },
+
+    async ping(): Promise<void> {
+      await client.ping()
+    },
+  }
+}

@@ -1,0 +1,318 @@
+/**
+ * `createCacheClient` and the `CacheClient` it returns. Composes the parts; owns no algorithm.
+ * @module
+ */
+import type { CacheAdapter } from './adapters/adapter.js'
+import { memoryAdapter } from './adapters/memory.js'
+import { systemClock } from './clock.js'
+import { encodeEntry } from './entry.js'
+import { CacheClosedError, CacheOptionsError, CacheUnsupportedError, CacheValueError } from './errors.js'
+import { type CacheEventListener, type CacheEventName, Emitter } from './events.js'
+import { SingleFlight } from './flight.js'
+import { classify, expiryOf } from './freshness.js'
+import {
+  bounded,
+  type Core,
+  countServed,
+  FENCE_WINDOW_MS,
+  type Loader,
+  type Outcome,
+  randomToken,
+  reportBackendError,
+  resolveFlight,
+  type Scope,
+  usableEntry,
+} from './get-or-set.js'
+import { assertKey, assertNamespace, assertPattern, escapeGlob, prefixOf } from './keys.js'
+import { Metrics, type MetricsSnapshot } from './metrics.js'
+import {
+  type CacheClientOptions,
+  type GetOptions,
+  type GetOrSetOptions,
+  type NamespaceOptions,
+  resolveCallOptions,
+  resolveClientOptions,
+  resolveNamespacePolicy,
+  type SetOptions,
+} from './options.js'
+import { jsonSerializer } from './serializer.js'
+
+/** What `health()` resolves. */
+export interface HealthReport {
+  /** The backend answered a ping within `timeout`. */
+  ok: boolean
+  /** Round-trip time of that ping (ms), or the time until it failed. */
+  latencyMs: number
+  /** Adapter name, e.g. `'ioredis'`. Never a URL. */
+  adapter: string
+  /** Redacted reason, when not ok. */
+  error?: string
+}
+
+/** A cache in front of a slow source of truth. Create one with {@link createCacheClient}. */
+export interface CacheClient {
+  /** Returns the cached value for `key`, or calls `loader` once (per process and across processes) and caches its result. */
+  getOrSet<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions<T>): Promise<T>
+  /** Returns the fresh cached value, or `undefined`. Never loads. */
+  get<T = unknown>(key: string, options?: GetOptions<T>): Promise<T | undefined>
+  /** Reads several keys (one read each, so it is safe on a cluster); `undefined` where there is none. */
+  getMany<T = unknown>(keys: readonly string[], options?: GetOptions<T>): Promise<(T | undefined)[]>
+  /** Stores a value unconditionally. Rejects with `CacheBackendError` when the backend fails. */
+  set<T>(key: string, value: T, options?: SetOptions): Promise<void>
+  /** Removes a key; a load that began before cannot write its value back. Rejects on backend failure. */
+  delete(key: string): Promise<void>
+  /** True when a fresh entry exists (or a stale one, with `allowStale`). */
+  has(key: string, options?: Pick<GetOptions, 'allowStale'>): Promise<boolean>
+  /** Removes every key of this namespace whose logical key matches the Redis glob; resolves how many held entries. */
+  invalidatePattern(pattern: string): Promise<number>
+  /** Removes every key of this namespace (and its child namespaces). Refuses without a namespace. */
+  clear(): Promise<number>
+  /** A child client whose keys live under `<this prefix><name>:`, sharing backend and metrics. */
+  namespace(name: string, options?: NamespaceOptions): CacheClient
+  /** Counters so far, for the whole client (namespaces included). */
+  metrics(): MetricsSnapshot
+  /** Sets every counter back to zero. */
+  resetMetrics(): void
+  on<E extends CacheEventName>(event: E, listener: CacheEventListener<E>): void
+  off<E extends CacheEventName>(event: E, listener: CacheEventListener<E>): void
+  /** Pings the backend within `timeout`; never rejects. */
+  health(): Promise<HealthReport>
+  /** Stops background work; further calls reject. Never closes a client you passed to an adapter. */
+  close(): Promise<void>
+}
+
+/**
+ * Creates a cache client. Options are checked now: a bad one throws `CacheOptionsError` naming it.
+ * @example
+ * const cache = createCacheClient({ namespace: 'app', ttl: '5m' })
+ * const rooms = await cache.getOrSet('rooms:all', () => db.rooms.findMany())
+ */
+export function createCacheClient(options: CacheClientOptions = {}): CacheClient {
+  const o = resolveClientOptions(options)
+  const adapter: CacheAdapter = o.adapter ?? memoryAdapter(o.clock ? { clock: o.clock } : {})
+  const core: Core = {
+    adapter,
+    serializer: o.serializer ?? jsonSerializer,
+    clock: o.clock ?? systemClock,
+    metrics: new Metrics(),
+    events: new Emitter(),
+    flight: new SingleFlight<Outcome>(),
+    timeout: o.timeout,
+    lockTtl: o.lockTtl,
+    lockWait: o.lockWait,
+    background: new Set(),
+    lifetime: new AbortController(),
+  }
+  const namespaces = o.namespace === undefined ? [] : [o.namespace]
+  return makeClient(core, { prefix: prefixOf(namespaces), namespace: o.namespace, policy: o.policy }, o.enabled)
+}
+
+function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
+  const open = () => {
+    if (core.lifetime.signal.aborted) throw new CacheClosedError()
+  }
+  const tombstone = (keys: string[]) =>
+    bounded(core, 'invalidate', core.adapter.invalidate(keys, randomToken(), FENCE_WINDOW_MS)).catch((error) => {
+      throw reportBackendError(core, scope, 'invalidate', undefined, error)
+    })
+
+  const read = async <T>(key: string, options: GetOptions<T> | undefined, counted: boolean): Promise<T | undefined> => {
+    open()
+    assertKey(key)
+    const call = resolveCallOptions('get', scope.policy, options)
+    const c = { core, scope, key, full: scope.prefix + key, call }
+    if (!enabled) {
+      if (counted) countServed(c, 'miss')
+      return undefined
+    }
+    let value: T | undefined
+    let kind: Outcome['kind'] = 'miss'
+    try {
+      const reply = await bounded(core, 'read', core.adapter.read(c.full))
+      const entry = await usableEntry(c, reply.slot)
+      if (reply.garbage || (reply.slot && reply.slot.body !== '' && !entry)) {
+        // Foreign, corrupted or schema-failing data is a miss and is removed (best effort).
+        if (reply.garbage)
+          reportBackendError(core, scope, 'read', key, new Error('foreign data at key; treated as a miss'))
+        tombstone([c.full]).catch(() => {})
+      } else if (entry && reply.slot) {
+        const state = classify(reply.slot, reply.now)
+        if (state === 'fresh') kind = 'hit'
+        else if (call.allowStale && state !== 'expired') kind = 'stale'
+        if (kind !== 'miss') value = entry.value as T
+      }
+    } catch (error) {
+      reportBackendError(core, scope, 'read', key, error)
+    }
+    if (counted) countServed(c, kind)
+    return value
+  }
+
+  const client: CacheClient = {
+    async getOrSet<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions<T>): Promise<T> {
+      open()
+      assertKey(key)
+      if (typeof loader !== 'function') {
+        throw new CacheOptionsError([{ path: 'loader', message: `expected a function, got ${typeof loader}` }])
+      }
+      const call = resolveCallOptions('getOrSet', scope.policy, options)
+      const c = { core, scope, key, full: scope.prefix + key, call }
+      if (call.signal?.aborted) throw call.signal.reason
+      if (!enabled) {
+        // Caching off: still single-flight, so a disabled cache never multiplies database load.
+        const { promise } = core.flight.run(c.full, async () => ({
+          value: await loader({
+            key,
+            signal: core.lifetime.signal,
+            stale: undefined,
+            setTtl() {},
+            setTags() {},
+            skipCache() {},
+          }),
+          kind: 'miss' as const,
+        }))
+        countServed(c, 'miss')
+        return (await promise).value as T
+      }
+      const { promise, joined } = core.flight.run(c.full, () => resolveFlight(c, loader as Loader<unknown>))
+      const outcome = call.signal ? await abortable(promise, call.signal) : await promise
+      countServed(c, joined && outcome.kind === 'miss' ? 'miss' : outcome.kind)
+      return outcome.value as T
+    },
+
+    get: (key, options) => read(key, options, true),
+
+    async getMany<T>(keys: readonly string[], options?: GetOptions<T>) {
+      if (!Array.isArray(keys)) throw new CacheOptionsError([{ path: 'keys', message: 'expected an array of keys' }])
+      for (const key of keys) assertKey(key)
+      return Promise.all(keys.map((key) => read<T>(key, options, true)))
+    },
+
+    async has(key, options) {
+      return (await read(key, options, false)) !== undefined
+    },
+
+    async set<T>(key: string, value: T, options?: SetOptions) {
+      open()
+      assertKey(key)
+      const call = resolveCallOptions('set', scope.policy, options)
+      if (value === undefined) throw new CacheValueError(key, 'undefined is never stored (use delete)')
+      if (!enabled) return
+      const full = scope.prefix + key
+      if (call.policy.ttl === 0) return tombstone([full])
+      let body: string
+      try {
+        body = encodeEntry({ value, tags: call.tags, loadMs: 0 }, core.serializer)
+      } catch (error) {
+        throw new CacheValueError(key, error instanceof Error ? error.message : String(error))
+      }
+      const { ttl, staleWhileRevalidate, staleIfError } = call.policy
+      const request = {
+        fence: null,
+        gen: randomToken(),
+        ttl,
+        staleWhileRevalidate,
+        staleIfError,
+        expireIn: expiryOf(ttl, staleWhileRevalidate, staleIfError),
+        body,
+      }
+      await bounded(core, 'write', core.adapter.write(full, request)).catch((error) => {
+        throw reportBackendError(core, scope, 'write', key, error)
+      })
+    },
+
+    async delete(key) {
+      open()
+      assertKey(key)
+      if (!enabled) return
+      await tombstone([scope.prefix + key])
+    },
+
+    async invalidatePattern(pattern) {
+      open()
+      assertPattern(pattern)
+      if (!enabled) return 0
+      return invalidateMatching(escapeGlob(scope.prefix) + pattern)
+    },
+
+    async clear() {
+      open()
+      if (scope.prefix === '') {
+        throw new CacheOptionsError([
+          {
+            path: 'namespace',
+            message: 'clear() needs a namespace, so it never touches keys that are not the cache’s',
+          },
+        ])
+      }
+      if (!enabled) return 0
+      return invalidateMatching(`${escapeGlob(scope.prefix)}*`)
+    },
+
+    namespace(name, options) {
+      assertNamespace(name)
+      const policy = resolveNamespacePolicy(scope.policy, options)
+      const path = scope.namespace === undefined ? name : `${scope.namespace}:${name}`
+      return makeClient(core, { prefix: `${scope.prefix}${name}:`, namespace: path, policy }, enabled)
+    },
+
+    metrics: () => core.metrics.snapshot(),
+    resetMetrics: () => core.metrics.reset(),
+    on: (event, listener) => core.events.on(event, listener),
+    off: (event, listener) => core.events.off(event, listener),
+
+    async health() {
+      const started = performance.now()
+      try {
+        await bounded(core, 'ping', core.adapter.ping())
+        return { ok: true, latencyMs: performance.now() - started, adapter: core.adapter.name }
+      } catch (error) {
+        const safe = reportBackendError(core, scope, 'ping', undefined, error)
+        return { ok: false, latencyMs: performance.now() - started, adapter: core.adapter.name, error: safe.message }
+      }
+    },
+
+    async close() {
+      if (core.lifetime.signal.aborted) return
+      core.lifetime.abort(new CacheClosedError())
+      // Background refreshes and lock releases settle (each is bounded by `timeout`).
+      await Promise.allSettled([...core.background])
+      await core.adapter.dispose?.()
+    },
+  }
+
+  async function invalidateMatching(glob: string): Promise<number> {
+    const scan = core.adapter.invalidateMatching
+    if (!scan) {
+      throw new CacheUnsupportedError(
+        `the ${core.adapter.name} adapter cannot scan keys, so it cannot clear or invalidate by pattern`,
+      )
+    }
+    // Scans are not bounded by `timeout`: a large namespace legitimately takes longer than one operation.
+    try {
+      return await scan.call(core.adapter, glob, randomToken(), FENCE_WINDOW_MS)
+    } catch (error) {
+      throw reportBackendError(core, scope, 'invalidatePattern', undefined, error)
+    }
+  }
+
+  return client
+}
+
+/** Rejects this caller when its signal aborts; the shared flight carries on for the others. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (error) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      },
+    )
+  })
+}

@@ -1,0 +1,51 @@
+/**
+ * cacheward: cache-aside for Redis, Redis Cluster, Upstash and memory.
+ *
+ * @example
+ * import { createCacheClient } from 'cacheward'
+ *
+ * const cache = createCacheClient({ namespace: 'app', ttl: '5m' })
+ * const rooms = await cache.getOrSet('rooms:all', () => db.rooms.findMany())
+ * await cache.delete('rooms:all')
+ *
+ * Adapters are separate entry points so a user of one never installs another's client:
+ * `cacheward/memory` (the default), `cacheward/ioredis`, `cacheward/upstash`.
+ * @module
+ */
+export type { CacheAdapter, LockRequest, ReadReply, Slot, WriteRequest } from './adapters/adapter.js'
+export type { CacheClient, HealthReport } from './client.js'
+export { createCacheClient } from './client.js'
+export type { Clock } from './clock.js'
+export type { Duration, DurationUnit } from './duration.js'
+export type { CachewardErrorCode, OptionIssue } from './errors.js'
+export {
+  CacheBackendError,
+  CacheClosedError,
+  CacheKeyError,
+  CacheOptionsError,
+  CacheSchemaError,
+  CacheTimeoutError,
+  CacheUnsupportedError,
+  CacheValueError,
+  CachewardError,
+  isCacheBackendError,
+  isCacheKeyError,
+  isCacheOptionsError,
+  isCacheSchemaError,
+  isCacheTimeoutError,
+  isCachewardError,
+} from './errors.js'
+export type { CacheEventListener, CacheEventMap, CacheEventName } from './events.js'
+export type { Loader, LoaderContext } from './get-or-set.js'
+export { escapeGlob } from './keys.js'
+export type { Counters, MetricsSnapshot } from './metrics.js'
+export type {
+  CacheClientOptions,
+  FreshnessOptions,
+  GetOptions,
+  GetOrSetOptions,
+  NamespaceOptions,
+  SetOptions,
+} from './options.js'
+export type { Serializer } from './serializer.js'
+export type { StandardSchemaV1 } from './standard-schema.js'

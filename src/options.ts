@@ -1,0 +1,376 @@
+/**
+ * Options: the interfaces users read, the zod schemas that check them, defaults and merging.
+ * The only module that imports zod.
+ * @module
+ */
+import * as z from 'zod'
+import type { CacheAdapter } from './adapters/adapter.js'
+import type { Clock } from './clock.js'
+import type { Duration } from './duration.js'
+import { parseDuration } from './duration.js'
+import { CacheOptionsError, type OptionIssue } from './errors.js'
+import type { Serializer } from './serializer.js'
+import type { StandardSchemaV1 } from './standard-schema.js'
+
+/** Freshness options, accepted by the client, `namespace()` and each call. */
+export interface FreshnessOptions {
+  /**
+   * How long an entry is fresh. `0` stores nothing (a pass-through that still single-flights).
+   * @default '5m'
+   * @example { ttl: '30s' }
+   */
+  ttl?: Duration
+  /**
+   * After `ttl`: how long a stale entry is served at once while one background refresh runs.
+   * @default 0 (off)
+   * @example { staleWhileRevalidate: '10m' }
+   */
+  staleWhileRevalidate?: Duration
+  /**
+   * After `ttl`: how long a stale entry is served when the loader or the backend fails.
+   * @default 0 (off)
+   * @example { staleIfError: '1h' }
+   */
+  staleIfError?: Duration
+}
+
+/** Options of `createCacheClient`. */
+export interface CacheClientOptions extends FreshnessOptions {
+  /**
+   * The backend.
+   * @default memoryAdapter()
+   * @example { adapter: ioredisAdapter(new Redis(process.env.REDIS_URL)) }
+   */
+  adapter?: CacheAdapter
+  /**
+   * Key prefix: the entry for key K lives at `namespace:K`. Without one, `clear()` refuses to run.
+   * @example { namespace: 'app' }
+   */
+  namespace?: string
+  /**
+   * The most one backend operation may delay a caller. Reads that take longer are answered by the
+   * loader (or a stale value); writes reject with `CacheTimeoutError`.
+   * @default '1s'
+   */
+  timeout?: Duration
+  /**
+   * `false` turns caching off: every `getOrSet` calls its loader, `get` finds nothing, writes do nothing.
+   * @default true
+   * @example { enabled: process.env.NODE_ENV !== 'test' }
+   */
+  enabled?: boolean
+  /**
+   * How long a stampede lock lives if its holder never releases it (a crashed process).
+   * @default '10s'
+   */
+  lockTtl?: Duration
+  /**
+   * How long a caller waits for another process's load of the same key before loading itself.
+   * @default '5s'
+   */
+  lockWait?: Duration
+  /**
+   * How entry bodies become strings.
+   * @default JSON, with prototype-pollution keys removed on decode
+   */
+  serializer?: Serializer
+  /**
+   * Clock for durations the client measures (load times). Entry freshness uses the backend's clock.
+   * @default Date.now
+   */
+  clock?: Clock
+}
+
+/** Options of `namespace(name, options)`: defaults for everything under that prefix. */
+export interface NamespaceOptions extends FreshnessOptions {}
+
+/** Options of one `getOrSet` call. */
+export interface GetOrSetOptions<T = unknown> extends FreshnessOptions {
+  /**
+   * Tags the entry carries.
+   * @example { tags: ['rooms', `room:${id}`] }
+   */
+  tags?: readonly string[]
+  /**
+   * Standard Schema (zod 4, valibot, arktype…) the value must satisfy. A cached value that fails it
+   * is a miss and is deleted; a loaded value that fails it rejects with `CacheSchemaError`.
+   */
+  schema?: StandardSchemaV1<unknown, T>
+  /**
+   * Bounded label for metrics (`'rooms'`, `'search'`); never the raw key.
+   * @example { category: 'rooms' }
+   */
+  category?: string
+  /** Aborts this caller's wait (not a load other callers share). */
+  signal?: AbortSignal
+}
+
+/** Options of `get` and `has`. */
+export interface GetOptions<T = unknown> {
+  /**
+   * Also return entries past `ttl` that are still inside `staleWhileRevalidate` or `staleIfError`.
+   * @default false
+   */
+  allowStale?: boolean
+  /** As in {@link GetOrSetOptions.schema}. */
+  schema?: StandardSchemaV1<unknown, T>
+  /** As in {@link GetOrSetOptions.category}. */
+  category?: string
+}
+
+/** Options of `set`. */
+export interface SetOptions extends FreshnessOptions {
+  /** Tags the entry carries. */
+  tags?: readonly string[]
+}
+
+/** Freshness in milliseconds, fully defaulted. */
+export interface Policy {
+  readonly ttl: number
+  readonly staleWhileRevalidate: number
+  readonly staleIfError: number
+}
+
+/** What `createCacheClient` keeps after validation. */
+export interface ResolvedClientOptions {
+  readonly adapter: CacheAdapter | undefined
+  readonly namespace: string | undefined
+  readonly policy: Policy
+  readonly timeout: number
+  readonly enabled: boolean
+  readonly lockTtl: number
+  readonly lockWait: number
+  readonly serializer: Serializer | undefined
+  readonly clock: Clock | undefined
+}
+
+export const DEFAULTS = Object.freeze({
+  ttl: 5 * 60_000,
+  staleWhileRevalidate: 0,
+  staleIfError: 0,
+  timeout: 1_000,
+  lockTtl: 10_000,
+  lockWait: 5_000,
+})
+
+const duration = z.unknown().transform((input, ctx) => {
+  const ms = parseDuration(input)
+  if (ms === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a duration like '250ms', '10s', '5m', '1h', '1d' or a number of milliseconds (0 to 2147483647), got ${show(input)}`,
+    })
+    return z.NEVER
+  }
+  return ms
+})
+const positiveDuration = duration.refine((ms) => ms > 0, { message: 'must be greater than 0' })
+
+const adapterSchema = z.custom<CacheAdapter>(
+  (a) =>
+    typeof a === 'object' &&
+    a !== null &&
+    typeof (a as CacheAdapter).read === 'function' &&
+    typeof (a as CacheAdapter).write === 'function' &&
+    typeof (a as CacheAdapter).invalidate === 'function',
+  { message: 'expected a cacheward adapter such as memoryAdapter(), ioredisAdapter(redis) or upstashAdapter(redis)' },
+)
+const namespaceSchema = z
+  .string({ message: 'expected a non-empty string' })
+  .min(1, { message: 'expected a non-empty string' })
+  .max(128, { message: 'must be at most 128 characters' })
+
+const freshnessShape = {
+  ttl: duration.optional(),
+  staleWhileRevalidate: duration.optional(),
+  staleIfError: duration.optional(),
+}
+
+const clientSchema = z.strictObject({
+  ...freshnessShape,
+  adapter: adapterSchema.optional(),
+  namespace: namespaceSchema.optional(),
+  timeout: positiveDuration.optional(),
+  enabled: z.boolean({ message: 'expected true or false' }).optional(),
+  lockTtl: positiveDuration.optional(),
+  lockWait: duration.optional(),
+  serializer: z
+    .custom<Serializer>(
+      (s) => typeof (s as Serializer)?.serialize === 'function' && typeof (s as Serializer)?.deserialize === 'function',
+      { message: 'expected { serialize(value): string, deserialize(text): unknown }' },
+    )
+    .optional(),
+  clock: z
+    .custom<Clock>((c) => typeof (c as Clock)?.now === 'function', { message: 'expected { now(): number }' })
+    .optional(),
+})
+const namespaceOptionsSchema = z.strictObject(freshnessShape)
+
+// The schema and the hand-written interface must name the same options.
+type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : never
+const _clientKeys: SameKeys<z.input<typeof clientSchema>, CacheClientOptions> = true
+void _clientKeys
+
+/** Validates and defaults the options of `createCacheClient`; throws {@link CacheOptionsError}. */
+export function resolveClientOptions(options: unknown): ResolvedClientOptions {
+  const o = parse(clientSchema, options ?? {})
+  const policy = resolvePolicy(DEFAULTS, o)
+  return Object.freeze({
+    adapter: o.adapter,
+    namespace: o.namespace,
+    policy,
+    timeout: o.timeout ?? DEFAULTS.timeout,
+    enabled: o.enabled ?? true,
+    lockTtl: o.lockTtl ?? DEFAULTS.lockTtl,
+    lockWait: o.lockWait ?? DEFAULTS.lockWait,
+    serializer: o.serializer,
+    clock: o.clock,
+  })
+}
+
+/** Validates the options of `namespace(name, options)` and merges them over the parent's policy. */
+export function resolveNamespacePolicy(parent: Policy, options: unknown): Policy {
+  const o = parse(namespaceOptionsSchema, options ?? {})
+  return resolvePolicy(parent, o)
+}
+
+const CALL_KEYS = {
+  getOrSet: new Set(['ttl', 'staleWhileRevalidate', 'staleIfError', 'tags', 'schema', 'category', 'signal']),
+  get: new Set(['allowStale', 'schema', 'category']),
+  set: new Set(['ttl', 'staleWhileRevalidate', 'staleIfError', 'tags']),
+} as const
+
+/** What a call's options resolve to. */
+export interface ResolvedCall {
+  policy: Policy
+  tags: readonly string[]
+  schema: StandardSchemaV1 | undefined
+  category: string | undefined
+  signal: AbortSignal | undefined
+  allowStale: boolean
+}
+
+/**
+ * Resolves per-call options over `base`. Hand-written rather than zod because it runs on every
+ * call (the hit path); every message names the option, as zod's would.
+ */
+export function resolveCallOptions(kind: keyof typeof CALL_KEYS, base: Policy, options: unknown): ResolvedCall {
+  const result: ResolvedCall = {
+    policy: base,
+    tags: EMPTY,
+    schema: undefined,
+    category: undefined,
+    signal: undefined,
+    allowStale: false,
+  }
+  if (options === undefined) return result
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new CacheOptionsError([{ path: `${kind} options`, message: `expected an object, got ${show(options)}` }])
+  }
+  const o = options as Record<string, unknown>
+  const allowed = CALL_KEYS[kind]
+  let ttl = base.ttl
+  let swr = base.staleWhileRevalidate
+  let sie = base.staleIfError
+  for (const key in o) {
+    const value = o[key]
+    if (!allowed.has(key)) fail(key, `unknown option for ${kind}(); known: ${[...allowed].join(', ')}`)
+    if (value === undefined) continue
+    switch (key) {
+      case 'ttl':
+        ttl = callDuration(key, value)
+        break
+      case 'staleWhileRevalidate':
+        swr = callDuration(key, value)
+        break
+      case 'staleIfError':
+        sie = callDuration(key, value)
+        break
+      case 'tags':
+        if (!Array.isArray(value) || !value.every((t) => typeof t === 'string' && t.length > 0 && t.length <= 256)) {
+          fail(key, `expected an array of non-empty strings (at most 256 characters), got ${show(value)}`)
+        }
+        result.tags = value as string[]
+        break
+      case 'schema':
+        if (typeof (value as StandardSchemaV1)?.['~standard']?.validate !== 'function') {
+          fail(key, 'expected a Standard Schema (for example a zod 4 schema)')
+        }
+        result.schema = value as StandardSchemaV1
+        break
+      case 'category':
+        if (typeof value !== 'string' || value.length === 0 || value.length > 64) {
+          fail(key, `expected a short non-empty string (at most 64 characters), got ${show(value)}`)
+        }
+        result.category = value as string
+        break
+      case 'signal':
+        if (typeof (value as AbortSignal)?.aborted !== 'boolean') fail(key, 'expected an AbortSignal')
+        result.signal = value as AbortSignal
+        break
+      case 'allowStale':
+        if (typeof value !== 'boolean') fail(key, `expected true or false, got ${show(value)}`)
+        result.allowStale = value as boolean
+        break
+    }
+  }
+  if (ttl !== base.ttl || swr !== base.staleWhileRevalidate || sie !== base.staleIfError) {
+    result.policy = { ttl, staleWhileRevalidate: swr, staleIfError: sie }
+  }
+  return result
+}
+
+const EMPTY: readonly string[] = Object.freeze([])
+
+function callDuration(key: string, value: unknown): number {
+  if (typeof value === 'number' && value >= 0 && value <= 2_147_483_647 && Number.isFinite(value))
+    return Math.round(value)
+  const ms = parseDuration(value)
+  if (ms === undefined) {
+    fail(
+      key,
+      `expected a duration like '250ms', '10s', '5m', '1h', '1d' or a number of milliseconds, got ${show(value)}`,
+    )
+  }
+  return ms
+}
+
+function fail(path: string, message: string): never {
+  throw new CacheOptionsError([{ path, message }])
+}
+
+type PolicyInput = {
+  ttl?: number | undefined
+  staleWhileRevalidate?: number | undefined
+  staleIfError?: number | undefined
+}
+
+function resolvePolicy(base: Policy, o: PolicyInput): Policy {
+  return Object.freeze({
+    ttl: o.ttl ?? base.ttl,
+    staleWhileRevalidate: o.staleWhileRevalidate ?? base.staleWhileRevalidate,
+    staleIfError: o.staleIfError ?? base.staleIfError,
+  })
+}
+
+function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input)
+  if (result.success) return result.data
+  const issues: OptionIssue[] = []
+  for (const issue of result.error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) issues.push({ path: key, message: 'unknown option' })
+    } else {
+      const path = issue.path.length ? issue.path.map(String).join('.') : '(options)'
+      issues.push({ path, message: issue.message })
+    }
+  }
+  throw new CacheOptionsError(issues)
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined)
+    return String(value)
+  return Array.isArray(value) ? 'an array' : `a ${typeof value}`
+}

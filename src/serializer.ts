@@ -1,0 +1,29 @@
+/**
+ * How entry bodies become strings. JSON by default; decoding never lets `__proto__` reach a prototype.
+ * @module
+ */
+
+/** Turns entry bodies into strings and back. Plug in superjson or similar for Dates, Maps and BigInts. */
+export interface Serializer {
+  serialize(value: unknown): string
+  deserialize(text: string): unknown
+}
+
+// Only bodies that mention these keys pay for the reviver: a substring scan is far cheaper than one.
+const RISKY = /"(?:__proto__|constructor)"\s*:/
+
+function reviver(key: string, value: unknown): unknown {
+  if (key === '__proto__') return undefined
+  if (key === 'constructor' && typeof value === 'object' && value !== null && 'prototype' in value) return undefined
+  return value
+}
+
+/**
+ * JSON. `undefined` inside objects is dropped and Dates become strings, as with `JSON.stringify`;
+ * BigInt and circular values throw (the client then returns the value without caching it).
+ * `__proto__` keys and `constructor.prototype` are removed on decode (prototype-pollution payloads).
+ */
+export const jsonSerializer: Serializer = {
+  serialize: (value) => JSON.stringify(value),
+  deserialize: (text) => (RISKY.test(text) ? JSON.parse(text, reviver) : JSON.parse(text)),
+}

@@ -1,0 +1,299 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+
+export class RedisServerMissingError extends Error {
+  constructor() {
+    super(
+      'redis-server not found on PATH: install it (apt-get install -y redis-server, or brew install redis) or set REDIS_URL',
+    )
+    this.name = 'RedisServerMissingError'
+  }
+}
+
+let installed: boolean | undefined
+
+export function assertRedisServerInstalled(): void {
+  if (installed === undefined) {
+    const probe = spawnSync('redis-server', ['--version'], { stdio: 'ignore' })
+    installed = (probe.error as NodeJS.ErrnoException | undefined)?.code !== 'ENOENT'
+  }
+  if (!installed) throw new RedisServerMissingError()
+}
+
+export interface RedisServer {
+  host: '127.0.0.1'
+  port: number
+  url: string
+  pid: number
+  dir: string
+  stop(): Promise<void>
+  pause(): void
+  resume(): void
+}
+
+export interface RedisCluster {
+  nodes: { host: '127.0.0.1'; port: number }[]
+  servers: RedisServer[]
+  stop(): Promise<void>
+}
+
+const HOST = '127.0.0.1'
+const START_TIMEOUT_MS = 10_000
+const CLUSTER_TIMEOUT_MS = 20_000
+const OUTPUT_TAIL = 8192
+
+// Last-resort cleanup: a crashed or interrupted test run must not leave servers or temp dirs behind.
+// Vitest turns SIGINT/SIGTERM into process.exit(), so 'exit' covers those too.
+const live = new Map<ChildProcess, string>()
+process.on('exit', () => {
+  for (const [child, dir] of live) {
+    child.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+// Ports handed out by this process; avoids giving one node's bus port (P+10000) to another node.
+const reserved = new Set<number>()
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer()
+    server.once('error', () => resolve(false))
+    server.listen({ port, host: HOST, exclusive: true }, () => server.close(() => resolve(true)))
+  })
+}
+
+function ephemeralPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen({ port: 0, host: HOST, exclusive: true }, () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** A free loopback port P whose cluster bus port P+10000 is free as well. */
+export async function getFreePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await ephemeralPort()
+    if (port + 10_000 > 65_535 || reserved.has(port) || reserved.has(port + 10_000)) continue
+    if (!(await canListen(port + 10_000))) continue
+    reserved.add(port)
+    reserved.add(port + 10_000)
+    return port
+  }
+  throw new Error('getFreePort: no free loopback port P with P+10000 also free after 50 attempts')
+}
+
+/** Sends one command over a fresh socket; returns a simple, integer or bulk string reply, rejects on an error reply. */
+function rawCommand(port: number, args: string[], timeoutMs = 1000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: HOST })
+    let buffer = Buffer.alloc(0)
+    const done = (error: Error | undefined, value = '') => {
+      socket.destroy()
+      if (error) reject(error)
+      else resolve(value)
+    }
+    socket.setTimeout(timeoutMs, () => done(new Error(`no reply from ${HOST}:${port} within ${timeoutMs} ms`)))
+    socket.once('error', (error) => done(error))
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk])
+      const eol = buffer.indexOf('\r\n')
+      if (eol < 0) return
+      const head = buffer.subarray(0, eol).toString('utf8')
+      if (head[0] === '-') return done(new Error(head.slice(1)))
+      if (head[0] !== '$') return done(undefined, head.slice(1))
+      const length = Number(head.slice(1))
+      if (length < 0) return done(undefined, '')
+      const start = eol + 2
+      if (buffer.length >= start + length + 2) done(undefined, buffer.subarray(start, start + length).toString('utf8'))
+    })
+    socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`)
+  })
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+class StartError extends Error {
+  constructor(
+    message: string,
+    readonly addressInUse: boolean,
+  ) {
+    super(message)
+  }
+}
+
+async function spawnOnce(port: number, extraArgs: string[]): Promise<RedisServer> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cacheward-redis-'))
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    HOST,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--protected-mode',
+    'no',
+    ...extraArgs,
+  ]
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  live.set(child, dir)
+  // Redis logs to stdout; keep a tail of both streams for error messages and keep draining the pipes.
+  let output = ''
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-OUTPUT_TAIL)
+  }
+  child.stdout?.on('data', collect)
+  child.stderr?.on('data', collect)
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  let spawnError: Error | undefined
+  child.once('error', (error) => {
+    spawnError = error
+  })
+
+  let stopped = false
+  const stop = async () => {
+    if (stopped) return
+    stopped = true
+    if (!spawnError && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL') // works on a SIGSTOPped process too
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 5000)))])
+      clearTimeout(timer)
+    }
+    live.delete(child)
+    reserved.delete(port)
+    reserved.delete(port + 10_000)
+    rmSync(dir, { recursive: true, force: true })
+  }
+
+  const deadline = Date.now() + START_TIMEOUT_MS
+  for (;;) {
+    if (spawnError || child.exitCode !== null || child.signalCode !== null) {
+      await stop()
+      if ((spawnError as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') throw new RedisServerMissingError()
+      const reason = spawnError ? spawnError.message : `exit code ${child.exitCode ?? child.signalCode}`
+      throw new StartError(
+        `redis-server on port ${port} failed to start (${reason}):\n${output.trim()}`,
+        output.includes('Address already in use'),
+      )
+    }
+    // Check the pid too: a foreign server already on this port would answer PING while ours fails to bind.
+    const info = await rawCommand(port, ['INFO', 'server'], 500).catch(() => '')
+    if (info.includes(`\r\nprocess_id:${child.pid}\r\n`)) break
+    if (Date.now() > deadline) {
+      await stop()
+      throw new StartError(
+        `redis-server on port ${port} did not answer within ${START_TIMEOUT_MS} ms:\n${output.trim()}`,
+        false,
+      )
+    }
+    await sleep(25)
+  }
+
+  return {
+    host: HOST,
+    port,
+    url: `redis://${HOST}:${port}`,
+    pid: child.pid!,
+    dir,
+    stop,
+    pause: () => child.kill('SIGSTOP'),
+    resume: () => child.kill('SIGCONT'),
+  }
+}
+
+export async function startRedisServer(options: { port?: number; extraArgs?: string[] } = {}): Promise<RedisServer> {
+  assertRedisServerInstalled()
+  const extraArgs = options.extraArgs ?? []
+  if (options.port !== undefined) return spawnOnce(options.port, extraArgs)
+  // A port found free can be taken by someone else before redis binds it: retry with a new one.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnOnce(await getFreePort(), extraArgs)
+    } catch (error) {
+      if (!(error instanceof StartError && error.addressInUse) || attempt >= 5) throw error
+    }
+  }
+}
+
+function runRedisCli(args: string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString('utf8')
+    }
+    child.stdout.on('data', collect)
+    child.stderr.on('data', collect)
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.once('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    child.once('close', (code, signal) => {
+      clearTimeout(timer)
+      // redis-cli --cluster exits 0 on some failures, so also look for its error marker.
+      if (code === 0 && !output.includes('[ERR]')) resolve(output)
+      else reject(new Error(`redis-cli ${args.join(' ')} failed (${signal ?? `exit ${code}`}):\n${output.trim()}`))
+    })
+  })
+}
+
+export async function startRedisCluster(options: { masters?: number } = {}): Promise<RedisCluster> {
+  const masters = options.masters ?? 3
+  if (masters < 3) throw new Error(`startRedisCluster: Redis Cluster needs at least 3 masters, got ${masters}`)
+  const clusterArgs = [
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    'nodes.conf',
+    '--cluster-node-timeout',
+    '2000',
+  ]
+  const started = await Promise.allSettled(
+    Array.from({ length: masters }, () => startRedisServer({ extraArgs: clusterArgs })),
+  )
+  const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []))
+  const stop = async () => {
+    await Promise.all(servers.map((s) => s.stop()))
+  }
+  try {
+    const failed = started.find((s) => s.status === 'rejected')
+    if (failed) throw failed.reason
+    const deadline = Date.now() + CLUSTER_TIMEOUT_MS
+    await runRedisCli(
+      ['--cluster', 'create', ...servers.map((s) => `${HOST}:${s.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+      CLUSTER_TIMEOUT_MS,
+    )
+    // redis-cli returns once the config is consistent; wait until every node also reports the full slot map.
+    for (;;) {
+      const infos = await Promise.all(servers.map((s) => rawCommand(s.port, ['CLUSTER', 'INFO']).catch(String)))
+      const ready = infos.every(
+        (info) =>
+          info.includes('cluster_state:ok') &&
+          info.includes('cluster_slots_ok:16384') &&
+          info.includes(`cluster_known_nodes:${masters}\r\n`),
+      )
+      if (ready) break
+      if (Date.now() > deadline) {
+        throw new Error(`cluster did not reach cluster_state:ok within ${CLUSTER_TIMEOUT_MS} ms:\n${infos.join('\n')}`)
+      }
+      await sleep(50)
+    }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+  return { nodes: servers.map((s) => ({ host: HOST, port: s.port })), servers, stop }
+}

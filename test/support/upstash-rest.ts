@@ -1,0 +1,207 @@
+import { randomBytes } from 'node:crypto'
+import http from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import { Redis } from 'ioredis'
+
+export type UpstashRestMode = 'ok' | 'error-500' | 'non-json' | 'hang' | 'unauthorized'
+
+export interface UpstashRestServer {
+  url: string
+  token: string
+  requests: number
+  setMode(mode: UpstashRestMode): void
+  stop(): Promise<void>
+}
+
+type Arg = string | number | boolean
+type Item = { result: unknown } | { error: string }
+
+const MAX_BODY_BYTES = 10 * 1024 * 1024 // Upstash's documented request limit
+
+// Commands that would change the state of the one shared connection or block it for every other request.
+const UNSUPPORTED = new Set([
+  'subscribe',
+  'psubscribe',
+  'ssubscribe',
+  'unsubscribe',
+  'punsubscribe',
+  'sunsubscribe',
+  'monitor',
+  'quit',
+  'reset',
+  'select',
+  'multi',
+  'exec',
+  'discard',
+  'watch',
+  'unwatch',
+  'blpop',
+  'brpop',
+  'brpoplpush',
+  'blmove',
+  'blmpop',
+  'bzpopmin',
+  'bzpopmax',
+  'bzmpop',
+])
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+const isReplyError = (error: unknown): error is Error => error instanceof Error && error.name === 'ReplyError'
+
+function parseCommand(value: unknown): [string, string[]] {
+  if (!Array.isArray(value) || value.length === 0) throw new HttpError(400, 'ERR command must be a non-empty array')
+  const parts = value as unknown[]
+  if (!parts.every((p): p is Arg => ['string', 'number', 'boolean'].includes(typeof p))) {
+    throw new HttpError(400, 'ERR command arguments must be strings or numbers')
+  }
+  const [name, ...args] = parts.map(String)
+  const lower = name!.toLowerCase()
+  if (UNSUPPORTED.has(lower)) throw new HttpError(400, `ERR command is not supported over REST: ${lower}`)
+  // Upper-case name: ioredis applies reply transformers (HGETALL → object) to lower-case names only,
+  // and the REST protocol returns raw RESP shapes.
+  return [lower.toUpperCase(), args]
+}
+
+/** RESP reply → JSON result; with base64 every string is encoded ("OK" too: the client decodes it back to "OK"). */
+function encodeReply(reply: unknown, base64: boolean): unknown {
+  if (reply === null || reply === undefined) return null
+  if (typeof reply === 'number') return reply
+  if (Array.isArray(reply)) return reply.map((r) => encodeReply(r, base64))
+  const text = reply instanceof Error ? reply.message : Buffer.isBuffer(reply) ? reply.toString('utf8') : String(reply)
+  return base64 ? Buffer.from(text, 'utf8').toString('base64') : text
+}
+
+async function readBody(req: http.IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size <= MAX_BODY_BYTES) chunks.push(chunk) // keep draining so the response can still be sent
+  }
+  if (size > MAX_BODY_BYTES) throw new HttpError(400, `ERR max request size exceeded. Limit: ${MAX_BODY_BYTES} bytes`)
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  } catch {
+    throw new HttpError(400, 'ERR failed to parse command')
+  }
+}
+
+export async function startUpstashRest(options: { redisUrl: string; token?: string }): Promise<UpstashRestServer> {
+  const token = options.token ?? randomBytes(16).toString('hex')
+  // ioredis 5 speaks RESP2 only (it has no `protocol` option), which is what the REST protocol mirrors.
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1 })
+  redis.on('error', () => {}) // connection faults surface as HTTP 500 per request
+  let mode: UpstashRestMode = 'ok'
+  let requests = 0
+  let syncToken = 0
+  const sockets = new Set<Socket>()
+
+  const single = async (body: unknown, base64: boolean): Promise<unknown> => {
+    const [name, args] = parseCommand(body)
+    try {
+      return encodeReply(await redis.call(name, ...args), base64)
+    } catch (error) {
+      if (isReplyError(error)) throw new HttpError(400, error.message)
+      throw error
+    }
+  }
+
+  const batch = async (body: unknown, base64: boolean, atomic: boolean): Promise<Item[]> => {
+    if (!Array.isArray(body) || body.length === 0) throw new HttpError(400, 'ERR pipeline must be a non-empty array')
+    const commands = (body as unknown[]).map(parseCommand)
+    let settled: [Error | null, unknown][]
+    if (atomic) {
+      const tx = redis.multi()
+      for (const [name, args] of commands) tx.call(name, ...args)
+      try {
+        settled = ((await tx.exec()) ?? []) as [Error | null, unknown][]
+      } catch (error) {
+        if (isReplyError(error)) throw new HttpError(400, error.message) // EXECABORT
+        throw error
+      }
+    } else {
+      // Sent back to back on one connection, so order is kept; not atomic, like Upstash's /pipeline.
+      const results = await Promise.allSettled(commands.map(([name, args]) => redis.call(name, ...args)))
+      settled = results.map((r) => (r.status === 'fulfilled' ? [null, r.value] : [r.reason as Error, null]))
+    }
+    return settled.map(([error, result]) => {
+      if (!error) return { result: encodeReply(result, base64) }
+      if (isReplyError(error)) return { error: error.message }
+      throw error // connection failure: the whole request fails, as it would upstream
+    })
+  }
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    requests++
+    const send = (status: number, payload: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'upstash-sync-token': String(++syncToken) })
+      res.end(JSON.stringify(payload))
+    }
+    switch (mode) {
+      case 'hang':
+        return // never answer; stop() destroys the socket
+      case 'error-500':
+        return send(500, { error: 'internal' })
+      case 'unauthorized':
+        return send(401, { error: 'Unauthorized' })
+      case 'non-json':
+        res.writeHead(200, { 'content-type': 'text/html' })
+        return res.end('<html>gateway</html>')
+    }
+    try {
+      const auth = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')
+      if (!auth) throw new HttpError(400, 'Missing/Invalid authorization header')
+      if (auth[1] !== token) throw new HttpError(401, 'Unauthorized')
+      const path = new URL(req.url ?? '/', 'http://localhost').pathname
+      if (!['/', '/pipeline', '/multi-exec'].includes(path)) throw new HttpError(404, 'Not Found')
+      if (req.method !== 'POST') throw new HttpError(405, 'Method Not Allowed')
+      const base64 = String(req.headers['upstash-encoding'] ?? '').toLowerCase() === 'base64'
+      const body = await readBody(req)
+      if (path === '/') send(200, { result: await single(body, base64) })
+      else send(200, await batch(body, base64, path === '/multi-exec'))
+    } catch (error) {
+      const status = error instanceof HttpError ? error.status : 500
+      if (!res.headersSent && !res.destroyed) send(status, { error: (error as Error).message })
+    }
+  }
+
+  const server = http.createServer((req, res) => void handle(req, res))
+  server.on('connection', (socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => resolve())
+  })
+  const { port } = server.address() as AddressInfo
+
+  let stopped: Promise<void> | undefined
+  return {
+    url: `http://127.0.0.1:${port}`,
+    token,
+    get requests() {
+      return requests
+    },
+    setMode(next) {
+      mode = next
+    },
+    stop() {
+      stopped ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        for (const socket of sockets) socket.destroy() // includes sockets held open by 'hang'
+        await closed
+        redis.disconnect()
+      })()
+      return stopped
+    },
+  }
+}
