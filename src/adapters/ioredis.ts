@@ -13,17 +13,24 @@ import { clusterSlot, isNoScript, parseReadReply, SCAN_COUNT, scripts, tombstone
 
 type Arg = string | number
 
+// ioredis declares these commands with many overloads (callbacks, Buffer variants), which no single
+// signature can be assigned from; `any[]` parameters accept every overload of ioredis 5 and 6 alike.
+// Replies are narrowed where they are used.
+// biome-ignore lint/suspicious/noExplicitAny: see above
+type Command = (...args: any[]) => Promise<unknown>
+
 /** The part of an ioredis `Redis` or `Cluster` instance the adapter uses (ioredis 5 and 6 both fit). */
 export interface IoredisLikeClient {
-  evalsha(sha: string, numKeys: number, ...args: Arg[]): Promise<unknown>
-  eval(script: string, numKeys: number, ...args: Arg[]): Promise<unknown>
-  set(key: string, value: string, px: 'PX', ms: number): Promise<unknown>
-  scan(cursor: string, ...args: Arg[]): Promise<[cursor: string, keys: string[]]>
-  ping(): Promise<unknown>
+  evalsha: Command
+  eval: Command
+  set: Command
+  scan: Command
+  ping: Command
   /** `true` on an ioredis `Cluster`. */
   readonly isCluster?: boolean
   /** Cluster only: the master nodes, each a standalone client. */
-  nodes?(role?: 'master' | 'slave' | 'all'): IoredisLikeClient[]
+  // biome-ignore lint/suspicious/noExplicitAny: ioredis overloads, as above
+  nodes?: (...args: any[]) => IoredisLikeClient[]
 }
 
 /**
@@ -96,7 +103,7 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
           let cursor = '0'
           let count = 0
           do {
-            const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT)
+            const [next, keys] = (await node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT)) as [string, string[]]
             cursor = String(next)
             count += await invalidatePage(node, keys, stone, ttl)
           } while (cursor !== '0')

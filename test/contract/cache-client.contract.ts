@@ -1,0 +1,540 @@
+/**
+ * The contract every backend honours: one suite, run against memory, ioredis-mock, real
+ * redis-server (ioredis 5 and 6), a real 3-master cluster and the real @upstash/redis client.
+ */
+import { afterAll, describe, expect, it } from 'vitest'
+import * as z from 'zod'
+import type { CacheAdapter, CacheClient, CacheClientOptions } from '../../src/index.js'
+import {
+  CacheClosedError,
+  CacheSchemaError,
+  createCacheClient,
+  escapeGlob,
+  isCacheBackendError,
+} from '../../src/index.js'
+import { keygen } from '../support/keygen.js'
+
+export interface ContractTarget {
+  name: string
+  /** An adapter on the backend under test. */
+  makeAdapter(): CacheAdapter
+  /** A second, independent adapter on the same backend: another process, as far as the cache can tell. */
+  makePeer(): CacheAdapter
+  /** Writes a raw string at a full key, to plant foreign or corrupted data. Absent where the store has no string layer. */
+  writeRaw?(fullKey: string, value: string): Promise<void>
+  /** Remaining backend expiry of a full key in ms (-2 absent). */
+  pttl?(fullKey: string): Promise<number>
+  /** Releases connections after the suite. */
+  cleanup?(): Promise<void>
+  /** Adapter-specific cases. */
+  additionalTests?(): void
+  /**
+   * What the backend reproduces faithfully. Both default to true; only ioredis-mock sets them false
+   * (its Lua has 32-bit integers, so millisecond server time wraps; it drops TTLs on KEEPTTL and
+   * ignores backslash escapes in SCAN MATCH). Real servers run every case.
+   */
+  faithful?: { timeWindows?: boolean; globEscapes?: boolean }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** A promise the test resolves by hand, to hold a loader mid-flight. */
+function gate<T = void>() {
+  let open!: (value: T) => void
+  const promise = new Promise<T>((resolve) => {
+    open = resolve
+  })
+  return { promise, open }
+}
+
+const json1k = { id: 7, title: 'Room', members: Array.from({ length: 20 }, (_, i) => ({ id: i, name: `user-${i}` })) }
+
+export function defineContractSuite(target: ContractTarget): void {
+  describe(`contract: ${target.name}`, () => {
+    // Cases a backend cannot reproduce are not registered for it (see `faithful`), rather than skipped.
+    const notRegistered = (() => {}) as unknown as typeof it
+    const timed = target.faithful?.timeWindows === false ? notRegistered : it
+    const globbed = target.faithful?.globEscapes === false ? notRegistered : it
+    const ns = keygen('cw')
+    const clients: CacheClient[] = []
+    const make = (options: CacheClientOptions = {}, adapter = target.makeAdapter()) => {
+      const cache = createCacheClient({ adapter, namespace: ns(), ...options })
+      clients.push(cache)
+      return cache
+    }
+    afterAll(async () => {
+      await Promise.all(clients.map((c) => c.close()))
+      await target.cleanup?.()
+    })
+
+    describe('getOrSet', () => {
+      it('calls the loader on a miss, then serves the stored value without calling it again', async () => {
+        const cache = make()
+        let calls = 0
+        const loader = async () => {
+          calls++
+          return json1k
+        }
+        expect(await cache.getOrSet('room:7', loader)).toEqual(json1k)
+        expect(await cache.getOrSet('room:7', loader)).toEqual(json1k)
+        expect(calls).toBe(1)
+        expect(cache.metrics()).toMatchObject({ hits: 1, misses: 1, loads: 1, hitRate: 0.5 })
+      })
+
+      it('never stores undefined, and round-trips null, 0, false and empty strings', async () => {
+        const cache = make()
+        let calls = 0
+        const undef = async () => {
+          calls++
+          return undefined
+        }
+        await cache.getOrSet('u', undef)
+        await cache.getOrSet('u', undef)
+        expect(calls).toBe(2)
+        for (const [k, v] of [
+          ['null', null],
+          ['zero', 0],
+          ['false', false],
+          ['empty', ''],
+        ] as const) {
+          await cache.getOrSet(k, () => v)
+          expect(await cache.getOrSet(k, () => 'reloaded')).toBe(v)
+        }
+      })
+
+      it('calls the loader once for 200 concurrent misses in one process; every caller gets the value', async () => {
+        const cache = make()
+        let calls = 0
+        const results = await Promise.all(
+          Array.from({ length: 200 }, () =>
+            cache.getOrSet('hot', async () => {
+              calls++
+              await sleep(30)
+              return { v: 1 }
+            }),
+          ),
+        )
+        expect(calls).toBe(1)
+        expect(results.every((r) => r.v === 1)).toBe(true)
+        expect(cache.metrics()).toMatchObject({ misses: 200, hits: 0, loads: 1 })
+      })
+
+      it('calls the loader once across two processes missing the same key together', async () => {
+        const namespace = ns()
+        const a = make({ namespace })
+        const b = make({ namespace }, target.makePeer())
+        let calls = 0
+        const loader = async () => {
+          calls++
+          await sleep(100)
+          return 'shared'
+        }
+        const results = await Promise.all([
+          ...Array.from({ length: 20 }, () => a.getOrSet('cold', loader)),
+          ...Array.from({ length: 20 }, () => b.getOrSet('cold', loader)),
+        ])
+        expect(calls).toBe(1)
+        expect(new Set(results)).toEqual(new Set(['shared']))
+      })
+
+      it('rejects every waiter with the loader’s own error, stores nothing, and loads again next time', async () => {
+        const cache = make()
+        const boom = new Error('db down')
+        let calls = 0
+        const failing = async () => {
+          calls++
+          await sleep(10)
+          throw boom
+        }
+        const settled = await Promise.allSettled(Array.from({ length: 5 }, () => cache.getOrSet('f', failing)))
+        expect(settled.every((s) => s.status === 'rejected' && s.reason === boom)).toBe(true)
+        expect(calls).toBe(1)
+        expect(await cache.getOrSet('f', () => 'ok')).toBe('ok')
+        expect(cache.metrics()).toMatchObject({ loadErrors: 1, loads: 2 })
+      })
+
+      timed('loads again once ttl has passed', async () => {
+        const cache = make({ ttl: 150 })
+        let n = 0
+        const loader = () => ++n
+        expect(await cache.getOrSet('t', loader)).toBe(1)
+        expect(await cache.getOrSet('t', loader)).toBe(1)
+        await sleep(250)
+        expect(await cache.getOrSet('t', loader)).toBe(2)
+      })
+
+      it('with ttl 0 stores nothing but still single-flights', async () => {
+        const cache = make()
+        let calls = 0
+        const loader = async () => {
+          calls++
+          await sleep(20)
+          return 'x'
+        }
+        await Promise.all([cache.getOrSet('z', loader, { ttl: 0 }), cache.getOrSet('z', loader, { ttl: 0 })])
+        expect(calls).toBe(1)
+        expect(await cache.get('z')).toBeUndefined()
+      })
+
+      timed('serves a stale value at once inside staleWhileRevalidate and refreshes it exactly once', async () => {
+        const cache = make({ ttl: 150, staleWhileRevalidate: '10s' })
+        let n = 0
+        const loader = async () => {
+          n++
+          await sleep(50)
+          return n
+        }
+        expect(await cache.getOrSet('swr', loader)).toBe(1)
+        await sleep(250)
+        const started = performance.now()
+        const stale = await Promise.all(Array.from({ length: 50 }, () => cache.getOrSet('swr', loader)))
+        expect(performance.now() - started).toBeLessThan(45)
+        expect(new Set(stale)).toEqual(new Set([1]))
+        await sleep(150)
+        expect(n).toBe(2)
+        expect(await cache.getOrSet('swr', loader)).toBe(2)
+        expect(cache.metrics().staleHits).toBe(50)
+      })
+
+      timed(
+        'serves the stale value when the loader fails inside staleIfError, and the loader’s error after it',
+        async () => {
+          const cache = make({ ttl: 150, staleIfError: 400 })
+          await cache.getOrSet('sie', () => 'old')
+          await sleep(250)
+          const boom = new Error('db down')
+          expect(await cache.getOrSet('sie', () => Promise.reject(boom))).toBe('old')
+          await sleep(350)
+          await expect(cache.getOrSet('sie', () => Promise.reject(boom))).rejects.toBe(boom)
+          expect(cache.metrics()).toMatchObject({ staleHits: 1, loadErrors: 2 })
+        },
+      )
+
+      timed('rejects a failing loader at once when staleIfError is off', async () => {
+        const cache = make({ ttl: 100 })
+        await cache.getOrSet('nosie', () => 'old')
+        await sleep(200)
+        const boom = new Error('nope')
+        await expect(cache.getOrSet('nosie', () => Promise.reject(boom))).rejects.toBe(boom)
+      })
+
+      timed('lets the loader choose its ttl, and skip the cache', async () => {
+        const cache = make()
+        await cache.getOrSet('short', (ctx) => {
+          ctx.setTtl(100)
+          return 'a'
+        })
+        await cache.getOrSet('skip', (ctx) => {
+          ctx.skipCache()
+          return 'b'
+        })
+        expect(await cache.get('short')).toBe('a')
+        expect(await cache.get('skip')).toBeUndefined()
+        await sleep(200)
+        expect(await cache.get('short')).toBeUndefined()
+      })
+
+      timed('gives the loader its key, an AbortSignal, and the stale value on a refresh', async () => {
+        const cache = make({ ttl: 100, staleWhileRevalidate: '10s' })
+        const seen: unknown[] = []
+        const loader = (ctx: { key: string; signal: AbortSignal; stale: number | undefined }) => {
+          seen.push([ctx.key, ctx.signal instanceof AbortSignal, ctx.stale])
+          return (ctx.stale ?? 0) + 1
+        }
+        await cache.getOrSet('ctx', loader)
+        await sleep(200)
+        await cache.getOrSet('ctx', loader)
+        await sleep(50)
+        expect(seen).toEqual([
+          ['ctx', true, undefined],
+          ['ctx', true, 1],
+        ])
+      })
+
+      it('treats a cached value failing the schema as a miss, and rejects a loaded one without storing it', async () => {
+        const cache = make()
+        const Room = z.object({ id: z.number(), title: z.string() })
+        await cache.set('room', { id: 'not-a-number' })
+        expect(await cache.getOrSet('room', () => ({ id: 1, title: 'ok' }), { schema: Room })).toEqual({
+          id: 1,
+          title: 'ok',
+        })
+        const bad = cache.getOrSet('room2', () => ({ id: 2 }) as never, { schema: Room })
+        await expect(bad).rejects.toBeInstanceOf(CacheSchemaError)
+        await expect(bad).rejects.toThrow(/room2.*not cached/)
+        expect(await cache.get('room2')).toBeUndefined()
+      })
+
+      it('rejects an aborted caller only; the shared load finishes for the others', async () => {
+        const cache = make()
+        const g = gate<string>()
+        const controller = new AbortController()
+        const first = cache.getOrSet('ab', () => g.promise, { signal: controller.signal })
+        const second = cache.getOrSet('ab', () => 'unused')
+        controller.abort(new Error('client went away'))
+        await expect(first).rejects.toThrow('client went away')
+        g.open('done')
+        expect(await second).toBe('done')
+        expect(await cache.get('ab')).toBe('done')
+      })
+
+      it('stores keys containing braces, glob characters and unicode', async () => {
+        const cache = make()
+        for (const key of ['{}', '}{', '{a}b', 'x{y}', '*', '[1]', 'a\\b', '?', 'ключ:🔑', ' spaced key ']) {
+          expect(await cache.getOrSet(key, () => `v:${key}`)).toBe(`v:${key}`)
+          expect(await cache.get(key)).toBe(`v:${key}`)
+        }
+      })
+    })
+
+    describe('get, set, has, delete, getMany', () => {
+      it('returns what set stored; delete removes it', async () => {
+        const cache = make()
+        expect(await cache.get('k')).toBeUndefined()
+        await cache.set('k', json1k)
+        expect(await cache.get('k')).toEqual(json1k)
+        expect(await cache.has('k')).toBe(true)
+        await cache.delete('k')
+        expect(await cache.get('k')).toBeUndefined()
+        expect(await cache.has('k')).toBe(false)
+        expect(await cache.getOrSet('k', () => 'after')).toBe('after')
+      })
+
+      timed('sees fresh entries only, unless allowStale', async () => {
+        const cache = make({ ttl: 100, staleWhileRevalidate: '10s' })
+        await cache.set('s', 'v')
+        await sleep(200)
+        expect(await cache.get('s')).toBeUndefined()
+        expect(await cache.has('s')).toBe(false)
+        expect(await cache.get('s', { allowStale: true })).toBe('v')
+        expect(await cache.has('s', { allowStale: true })).toBe(true)
+      })
+
+      it('reads many keys at once, in order', async () => {
+        const cache = make()
+        await cache.set('a', 1)
+        await cache.set('c', 3)
+        expect(await cache.getMany(['a', 'b', 'c'])).toEqual([1, undefined, 3])
+        expect(cache.metrics()).toMatchObject({ hits: 2, misses: 1 })
+      })
+
+      it('refuses to set undefined or a value JSON cannot encode, with a typed error', async () => {
+        const cache = make()
+        await expect(cache.set('u', undefined)).rejects.toMatchObject({ code: 'CACHEWARD_VALUE' })
+        await expect(cache.set('b', { n: 10n })).rejects.toMatchObject({ code: 'CACHEWARD_VALUE' })
+      })
+
+      it('returns an unencodable loaded value without caching it, and counts the failure', async () => {
+        const cache = make()
+        const circular: Record<string, unknown> = {}
+        circular.self = circular
+        expect(await cache.getOrSet('circ', () => circular)).toBe(circular)
+        expect(await cache.get('circ')).toBeUndefined()
+        expect(cache.metrics().errors).toBe(1)
+      })
+    })
+
+    describe('the cache-aside race', () => {
+      const race = async (invalidate: (cache: CacheClient) => Promise<unknown>) => {
+        const cache = make()
+        const dbRead = gate()
+        const loaderStarted = gate()
+        const load = cache.getOrSet('room:1', async () => {
+          loaderStarted.open()
+          await dbRead.promise
+          return 'old'
+        })
+        await loaderStarted.promise
+        await invalidate(cache)
+        dbRead.open()
+        expect(await load).toBe('old')
+        expect(await cache.get('room:1')).toBeUndefined()
+        expect(await cache.getOrSet('room:1', () => 'new')).toBe('new')
+      }
+
+      it('a load that began before delete() resolved cannot write its value back', () =>
+        race((c) => c.delete('room:1')))
+      it('a load that began before clear() resolved cannot write its value back', () => race((c) => c.clear()))
+      it('a load that began before invalidatePattern() resolved cannot write its value back', () =>
+        race((c) => c.invalidatePattern('room:*')))
+
+      it('a load in another process that began before delete() cannot write back either', async () => {
+        const namespace = ns()
+        const a = make({ namespace })
+        const b = make({ namespace }, target.makePeer())
+        const dbRead = gate()
+        const started = gate()
+        const load = a.getOrSet('k', async () => {
+          started.open()
+          await dbRead.promise
+          return 'old'
+        })
+        await started.promise
+        await b.delete('k')
+        dbRead.open()
+        await load
+        expect(await b.get('k')).toBeUndefined()
+      })
+    })
+
+    describe('namespaces, clear and invalidatePattern', () => {
+      it('a child namespace shares the backend and metrics, and is cleared by the parent', async () => {
+        const parent = make()
+        const child = parent.namespace('rooms', { ttl: '1m' })
+        await child.set('1', 'one')
+        await parent.set('1', 'parent-one')
+        expect(await child.get('1')).toBe('one')
+        expect(await parent.get('1')).toBe('parent-one')
+        expect(parent.metrics().hits).toBe(2)
+        expect(await parent.clear()).toBe(2)
+        expect(await child.get('1')).toBeUndefined()
+      })
+
+      it('clear() of namespace "app" never touches "apple" or "app2"', async () => {
+        const base = ns()
+        const app = make({ namespace: `${base}app` })
+        const apple = make({ namespace: `${base}apple` })
+        const app2 = make({ namespace: `${base}app2` })
+        await Promise.all([app.set('k', 1), apple.set('k', 2), app2.set('k', 3)])
+        expect(await app.clear()).toBe(1)
+        expect([await app.get('k'), await apple.get('k'), await app2.get('k')]).toEqual([undefined, 2, 3])
+      })
+
+      it('invalidatePattern deletes matching keys only and returns the count', async () => {
+        const cache = make()
+        await Promise.all(
+          ['meetings:user:1', 'meetings:user:2', 'meetings:user:10', 'meetings:all'].map((k) => cache.set(k, k)),
+        )
+        expect(await cache.invalidatePattern('meetings:user:*')).toBe(3)
+        expect(await cache.get('meetings:all')).toBe('meetings:all')
+        expect(await cache.get('meetings:user:1')).toBeUndefined()
+      })
+
+      globbed('a pattern built with escapeGlob matches only that id, whatever glob characters it holds', async () => {
+        const cache = make()
+        const ids = ['1', '10', '*', '[1]', '?', 'a\\b', '1]']
+        await Promise.all(ids.map((id) => cache.set(`user:${id}:profile`, id)))
+        for (const id of ids) {
+          expect(await cache.invalidatePattern(`user:${escapeGlob(id)}:*`)).toBe(1)
+          expect(await cache.get(`user:${id}:profile`)).toBeUndefined()
+        }
+      })
+
+      it('finds keys whatever slot they hash to (every master of a cluster)', async () => {
+        const cache = make()
+        const keys = Array.from({ length: 120 }, (_, i) => `spread:${i}`)
+        await Promise.all(keys.map((k) => cache.set(k, 1)))
+        expect(await cache.clear()).toBe(120)
+        expect(await cache.getMany(keys.slice(0, 5))).toEqual([undefined, undefined, undefined, undefined, undefined])
+      })
+    })
+
+    describe('a failing backend', () => {
+      const broken = (inner: CacheAdapter, mode: 'throw' | 'hang'): CacheAdapter => {
+        const fail = () =>
+          mode === 'throw'
+            ? Promise.reject(new Error('ECONNREFUSED redis://:s3cret@10.0.0.1:6379'))
+            : new Promise<never>(() => {})
+        return { ...inner, name: inner.name, read: fail, write: fail, release: fail, invalidate: fail, ping: fail }
+      }
+
+      it.each(['throw', 'hang'] as const)(
+        'never fails a getOrSet the loader can answer (backend that %ss), counts and emits it',
+        async (mode) => {
+          const cache = make({ adapter: broken(target.makeAdapter(), mode), timeout: 100 })
+          const events: unknown[] = []
+          cache.on('error', (e) => events.push(e))
+          const started = performance.now()
+          expect(await cache.getOrSet('k', () => 'from-db')).toBe('from-db')
+          expect(performance.now() - started).toBeLessThan(400)
+          expect(await cache.get('k')).toBeUndefined()
+          expect(cache.metrics().errors).toBeGreaterThanOrEqual(2)
+          expect(JSON.stringify(events.map(String))).not.toContain('s3cret')
+          for (const e of events as { error: Error }[]) expect(e.error.message).not.toContain('s3cret')
+        },
+      )
+
+      it('rejects writes with a typed backend error that carries no secret', async () => {
+        const cache = make({ adapter: broken(target.makeAdapter(), 'throw'), timeout: 100 })
+        const error = await cache.set('k', 'v').catch((e: unknown) => e)
+        expect(isCacheBackendError(error)).toBe(true)
+        expect(String((error as Error).message)).not.toContain('s3cret')
+        await expect(cache.delete('k')).rejects.toMatchObject({ code: 'CACHEWARD_BACKEND' })
+      })
+
+      it('reports health without rejecting', async () => {
+        const good = await make().health()
+        expect(good).toMatchObject({ ok: true })
+        expect(good.latencyMs).toBeGreaterThanOrEqual(0)
+        const bad = await make({ adapter: broken(target.makeAdapter(), 'hang'), timeout: 50 }).health()
+        expect(bad).toMatchObject({ ok: false })
+      })
+    })
+
+    describe('lifecycle', () => {
+      it('rejects calls after close() with a typed error', async () => {
+        const cache = make()
+        await cache.close()
+        await expect(cache.get('k')).rejects.toBeInstanceOf(CacheClosedError)
+        await expect(cache.getOrSet('k', () => 1)).rejects.toBeInstanceOf(CacheClosedError)
+      })
+
+      it('with enabled: false always calls the loader and stores nothing', async () => {
+        const cache = make({ enabled: false })
+        let calls = 0
+        await cache.getOrSet('k', () => ++calls)
+        await cache.getOrSet('k', () => ++calls)
+        await cache.set('k', 1)
+        expect(calls).toBe(2)
+        expect(await cache.get('k')).toBeUndefined()
+      })
+    })
+
+    if (target.writeRaw) {
+      const writeRaw = target.writeRaw
+      describe('foreign and corrupted data', () => {
+        it.each([
+          ['a foreign string', 'hello'],
+          ['JSON', '{"a":1}'],
+          ['a truncated entry', 'cw1|g||0|1|99999999999999|99999999999999|99999999999999\n{"w":1,"v":'],
+          ['an entry of another version', 'cw1|g||0|1|99999999999999|99999999999999|99999999999999\n{"w":99,"v":1}'],
+          ['a broken header', 'cw1|g|x\n{"w":1,"v":1}'],
+        ])('treats %s as a miss, counts it, and replaces it', async (_, raw) => {
+          const namespace = ns()
+          const cache = make({ namespace })
+          await writeRaw(`${namespace}:k`, raw)
+          expect(await cache.get('k')).toBeUndefined()
+          expect(await cache.getOrSet('k', () => 'loaded')).toBe('loaded')
+          expect(await cache.get('k')).toBe('loaded')
+          expect(cache.metrics().errors).toBeGreaterThanOrEqual(1)
+        })
+
+        it('never lets a __proto__ payload reach Object.prototype', async () => {
+          const namespace = ns()
+          const cache = make({ namespace })
+          const evil =
+            'cw1|g||0|1|99999999999999|99999999999999|99999999999999\n{"w":1,"v":{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"ok":1}}'
+          await writeRaw(`${namespace}:p`, evil)
+          const value = (await cache.get('p')) as Record<string, unknown>
+          expect(value).toEqual({ ok: 1 })
+          expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+          expect(Object.getPrototypeOf(value)).toBe(Object.prototype)
+        })
+      })
+    }
+
+    if (target.pttl) {
+      const pttl = target.pttl
+      it('sets the backend expiry to ttl + max(staleWhileRevalidate, staleIfError)', async () => {
+        const namespace = ns()
+        const cache = make({ namespace, ttl: '1m', staleWhileRevalidate: '2m', staleIfError: '5m' })
+        await cache.set('e', 1)
+        const ms = await pttl(`${namespace}:e`)
+        expect(ms).toBeGreaterThan(6 * 60_000 - 5_000)
+        expect(ms).toBeLessThanOrEqual(6 * 60_000)
+      })
+    }
+
+    target.additionalTests?.()
+  })
+}

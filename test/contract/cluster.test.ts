@@ -1,0 +1,28 @@
+import { Cluster } from 'ioredis'
+import { inject } from 'vitest'
+import { ioredisAdapter } from '../../src/adapters/ioredis.js'
+import { defineContractSuite } from './cache-client.contract.js'
+
+// A real 3-master cluster started by the global setup: scans must visit every master and no
+// script may touch keys of two slots.
+const nodes = inject('clusterNodes')
+const connections: Cluster[] = []
+const connect = () => {
+  const cluster = new Cluster(nodes, { redisOptions: { maxRetriesPerRequest: 1 } })
+  connections.push(cluster)
+  return cluster
+}
+const admin = connect()
+
+defineContractSuite({
+  name: 'redis cluster (3 masters)',
+  makeAdapter: () => ioredisAdapter(connect()),
+  makePeer: () => ioredisAdapter(connect()),
+  writeRaw: async (key, value) => {
+    await admin.set(key, value)
+  },
+  pttl: (key) => admin.pttl(key),
+  cleanup: async () => {
+    await Promise.all(connections.map((c) => c.quit()))
+  },
+})
