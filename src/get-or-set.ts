@@ -154,6 +154,7 @@ export async function resolveFlight<T>(c: Call, loader: Loader<T>): Promise<Outc
   } catch (error) {
     // Reads degrade: without a fence we must not write, but the loader still answers.
     reportBackendError(core, c.scope, 'read', c.key, error)
+    forgetLock(c, token)
     return load(c, loader, { fence: null, token: null, stale: undefined })
   }
   if (reply.garbage)
@@ -211,6 +212,7 @@ async function waitForHolder(c: Call, token: string, stale: { value: unknown } |
       reply = await bounded(core, 'read', core.adapter.read(c.full, { token, ttl: core.lockTtl }))
     } catch (error) {
       reportBackendError(core, c.scope, 'read', c.key, error)
+      forgetLock(c, token)
       return { fence: null, holding: false }
     }
     fence = reply.slot?.gen ?? ''
@@ -327,6 +329,17 @@ function releaseQuietly(c: Call, token: string | null) {
   const task = bounded(c.core, 'release', c.core.adapter.release(c.full, token)).catch((error) => {
     reportBackendError(c.core, c.scope, 'release', c.key, error)
   })
+  c.core.background.add(task)
+  void task.finally(() => c.core.background.delete(task))
+}
+
+/**
+ * A read that timed out may still run later (clients replay queued commands after a reconnect) and
+ * take the lock for a caller that has moved on. The release, sent on the same connection, runs after
+ * it. Its own failure is not reported again: the read's failure already was.
+ */
+function forgetLock(c: Call, token: string) {
+  const task = bounded(c.core, 'release', c.core.adapter.release(c.full, token)).catch(() => {})
   c.core.background.add(task)
   void task.finally(() => c.core.background.delete(task))
 }

@@ -189,6 +189,8 @@ async function spawnOnce(port: number, extraArgs: string[]): Promise<RedisServer
       )
     }
     // Check the pid too: a foreign server already on this port would answer PING while ours fails to bind.
+    // With --requirepass, INFO needs AUTH: our own child's log line proves it bound the port.
+    if (output.includes('Ready to accept connections')) break
     const info = await rawCommand(port, ['INFO', 'server'], 500).catch(() => '')
     if (info.includes(`\r\nprocess_id:${child.pid}\r\n`)) break
     if (Date.now() > deadline) {
