@@ -68,33 +68,46 @@ export function assertPattern(pattern: unknown): asserts pattern is string {
   }
 }
 
+const utf8 = new TextEncoder()
+const STAR = 0x2a
+const QUESTION = 0x3f
+const OPEN = 0x5b
+const CLOSE = 0x5d
+const BACKSLASH = 0x5c
+const CARET = 0x5e
+const DASH = 0x2d
+
 /**
  * Matches `text` against a Redis glob exactly as Redis' `stringmatchlen` does (`*`, `?`, `[abc]`,
- * `[^a]`, `[a-z]`, `\x`), so the memory adapter's scan agrees with Redis. Iterative with one
- * backtrack point, so it cannot blow up on `*a*a*a…`.
+ * `[^a]`, `[a-z]`, `\\x`), byte by byte over UTF-8 as Redis does, so the memory adapter's scan agrees
+ * with Redis. Iterative with one backtrack point, so it cannot blow up on `*a*a*a…`.
  */
 export function globMatch(pattern: string, text: string): boolean {
+  const pat = utf8.encode(pattern)
+  const str = utf8.encode(text)
+  // Redis never matches an empty string, whatever the pattern (its loop needs a byte to look at).
+  if (str.length === 0) return pat.length === 0
   let p = 0
   let t = 0
   let starP = -1
   let starT = -1
-  while (t < text.length) {
-    if (p < pattern.length) {
-      const c = pattern[p]
-      if (c === '*') {
-        while (pattern[p] === '*') p++
-        if (p === pattern.length) return true
+  while (t < str.length) {
+    if (p < pat.length) {
+      const c = pat[p]
+      if (c === STAR) {
+        while (pat[p] === STAR) p++
+        if (p === pat.length) return true
         starP = p
         starT = t
         continue
       }
-      if (c === '?') {
+      if (c === QUESTION) {
         p++
         t++
         continue
       }
-      if (c === '[') {
-        const { matched, next } = matchClass(pattern, p, text[t] as string)
+      if (c === OPEN) {
+        const { matched, next } = matchClass(pat, p, str[t] as number)
         if (matched) {
           p = next
           t++
@@ -103,11 +116,11 @@ export function globMatch(pattern: string, text: string): boolean {
       } else {
         let literal = c
         let next = p + 1
-        if (c === '\\' && p + 1 < pattern.length) {
-          literal = pattern[p + 1]
+        if (c === BACKSLASH && p + 1 < pat.length) {
+          literal = pat[p + 1]
           next = p + 2
         }
-        if (literal === text[t]) {
+        if (literal === str[t]) {
           p = next
           t++
           continue
@@ -118,26 +131,26 @@ export function globMatch(pattern: string, text: string): boolean {
     p = starP
     t = ++starT
   }
-  while (pattern[p] === '*') p++
-  return p === pattern.length
+  while (pat[p] === STAR) p++
+  return p === pat.length
 }
 
-function matchClass(pattern: string, start: number, ch: string): { matched: boolean; next: number } {
+function matchClass(pat: Uint8Array, start: number, ch: number): { matched: boolean; next: number } {
   let p = start + 1
-  const not = pattern[p] === '^'
+  const not = pat[p] === CARET
   if (not) p++
   let matched = false
-  while (p < pattern.length) {
-    let c = pattern[p] as string
-    if (c === '\\' && p + 1 < pattern.length) {
+  while (p < pat.length) {
+    const c = pat[p] as number
+    if (c === BACKSLASH && p + 1 < pat.length) {
       p++
-      c = pattern[p] as string
-      if (c === ch) matched = true
-    } else if (c === ']') {
+      if (pat[p] === ch) matched = true
+    } else if (c === CLOSE) {
       break
-    } else if (pattern[p + 1] === '-' && p + 2 < pattern.length && pattern[p + 2] !== ']') {
+    } else if (pat[p + 1] === DASH && p + 2 < pat.length) {
+      // As in Redis, `x-]` is a range up to ']': only the length is checked, not the third byte.
       let lo = c
-      let hi = pattern[p + 2] as string
+      let hi = pat[p + 2] as number
       if (lo > hi) [lo, hi] = [hi, lo]
       if (ch >= lo && ch <= hi) matched = true
       p += 2
@@ -147,6 +160,13 @@ function matchClass(pattern: string, start: number, ch: string): { matched: bool
     p++
   }
   // Redis treats an unterminated class as ending at the pattern's end.
-  const next = p < pattern.length ? p + 1 : p
+  const next = p < pat.length ? p + 1 : p
   return { matched: not ? !matched : matched, next }
+}
+
+const MAX_TAG_LENGTH = 256
+
+/** True when `tags` is an array of non-empty strings of at most 256 characters each. */
+export function isTagList(tags: unknown): tags is readonly string[] {
+  return Array.isArray(tags) && tags.every((t) => typeof t === 'string' && t.length > 0 && t.length <= MAX_TAG_LENGTH)
 }

@@ -9,6 +9,7 @@ import type { Clock } from './clock.js'
 import type { Duration } from './duration.js'
 import { parseDuration } from './duration.js'
 import { CacheOptionsError, type OptionIssue } from './errors.js'
+import { isTagList } from './keys.js'
 import type { Serializer } from './serializer.js'
 import type { StandardSchemaV1 } from './standard-schema.js'
 
@@ -27,7 +28,7 @@ export interface FreshnessOptions {
    */
   staleWhileRevalidate?: Duration
   /**
-   * After `ttl`: how long a stale entry is served when the loader or the backend fails.
+   * After `ttl`: how long a stale entry is served when the loader fails (throws or rejects).
    * @default 0 (off)
    * @example { staleIfError: '1h' }
    */
@@ -153,32 +154,52 @@ export const DEFAULTS = Object.freeze({
   lockWait: 5_000,
 })
 
+const durationMessage = (input: unknown) =>
+  `expected a duration like '250ms', '10s', '5m', '1h', '1d' or a number of milliseconds (0 to 2147483647), got ${show(input)}`
+
 const duration = z.unknown().transform((input, ctx) => {
   const ms = parseDuration(input)
   if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: durationMessage(input) })
+    return z.NEVER
+  }
+  return ms
+})
+const positiveDuration = z.unknown().transform((input, ctx) => {
+  const ms = parseDuration(input)
+  if (ms === undefined || ms === 0) {
     ctx.addIssue({
       code: 'custom',
-      message: `expected a duration like '250ms', '10s', '5m', '1h', '1d' or a number of milliseconds (0 to 2147483647), got ${show(input)}`,
+      message: ms === 0 ? `must be greater than 0, got ${show(input)}` : durationMessage(input),
     })
     return z.NEVER
   }
   return ms
 })
-const positiveDuration = duration.refine((ms) => ms > 0, { message: 'must be greater than 0' })
 
-const adapterSchema = z.custom<CacheAdapter>(
-  (a) =>
-    typeof a === 'object' &&
-    a !== null &&
-    typeof (a as CacheAdapter).read === 'function' &&
-    typeof (a as CacheAdapter).write === 'function' &&
-    typeof (a as CacheAdapter).invalidate === 'function',
-  { message: 'expected a cacheward adapter such as memoryAdapter(), ioredisAdapter(redis) or upstashAdapter(redis)' },
+/** A schema for a value that `check` accepts as is; otherwise the issue says what was expected and shows the value. */
+function accepted<T>(check: (value: unknown) => value is T, expected: string) {
+  return z.unknown().transform((input, ctx) => {
+    if (check(input)) return input
+    ctx.addIssue({ code: 'custom', message: `expected ${expected}, got ${show(input)}` })
+    return z.NEVER
+  })
+}
+
+const isAdapter = (a: unknown): a is CacheAdapter =>
+  typeof a === 'object' &&
+  a !== null &&
+  typeof (a as CacheAdapter).read === 'function' &&
+  typeof (a as CacheAdapter).write === 'function' &&
+  typeof (a as CacheAdapter).invalidate === 'function'
+const adapterSchema = accepted(
+  isAdapter,
+  'a cacheward adapter such as memoryAdapter(), ioredisAdapter(redis) or upstashAdapter(redis)',
 )
-const namespaceSchema = z
-  .string({ message: 'expected a non-empty string' })
-  .min(1, { message: 'expected a non-empty string' })
-  .max(128, { message: 'must be at most 128 characters' })
+const namespaceSchema = accepted(
+  (n): n is string => typeof n === 'string' && n.length > 0 && n.length <= 128,
+  'a non-empty string of at most 128 characters',
+)
 
 const freshnessShape = {
   ttl: duration.optional(),
@@ -191,7 +212,7 @@ const clientSchema = z.strictObject({
   adapter: adapterSchema.optional(),
   namespace: namespaceSchema.optional(),
   timeout: positiveDuration.optional(),
-  enabled: z.boolean({ message: 'expected true or false' }).optional(),
+  enabled: accepted((b): b is boolean => typeof b === 'boolean', 'true or false').optional(),
   lockTtl: positiveDuration.optional(),
   lockWait: duration.optional(),
   serializer: z
@@ -287,7 +308,7 @@ export function resolveCallOptions(kind: keyof typeof CALL_KEYS, base: Policy, o
         sie = callDuration(key, value)
         break
       case 'tags':
-        if (!Array.isArray(value) || !value.every((t) => typeof t === 'string' && t.length > 0 && t.length <= 256)) {
+        if (!isTagList(value)) {
           fail(key, `expected an array of non-empty strings (at most 256 characters), got ${show(value)}`)
         }
         result.tags = value as string[]
@@ -372,5 +393,6 @@ function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined)
     return String(value)
-  return Array.isArray(value) ? 'an array' : `a ${typeof value}`
+  if (Array.isArray(value)) return 'an array'
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`
 }

@@ -9,8 +9,9 @@ export interface Serializer {
   deserialize(text: string): unknown
 }
 
-// Only bodies that mention these keys pay for the reviver: a substring scan is far cheaper than one.
-const RISKY = /"(?:__proto__|constructor)"\s*:/
+// Only bodies that could hold these keys pay for the reviver: a substring scan is far cheaper than one.
+// Any JSON escape counts too, since `"\u005f_proto__"` parses to the same key.
+const RISKY = /proto|onstructor|\\u/
 
 function reviver(key: string, value: unknown): unknown {
   if (key === '__proto__') return undefined

@@ -13,35 +13,41 @@
  */
 import type { ReadReply, Slot } from './adapter.js'
 
+// \`now\`: server ms (integer, for expiry arithmetic). \`precise\`: the same instant in ms with 3 decimals
+// (microseconds), as a string, for ordering loads against tag invalidations that land in the same ms.
 const NOW = `local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local precise = now .. '.' .. string.format('%03d', tonumber(t[2]) % 1000)`
 
 /**
- * KEYS[1] entry key. ARGV[1] '1' to take the lock when not fresh, ARGV[2] token, ARGV[3] lock ttl ms.
+ * KEYS[1] entry key. ARGV[1] '0' read only, '1' take the lock when not fresh, '2' take it even when
+ * fresh (a tag invalidated the entry); ARGV[2] token, ARGV[3] lock ttl ms, ARGV[4] ms the key is kept
+ * at least once locked (the lock itself still ends at lockUntil).
  * Returns `<status>|<now>|<slot>`: N absent, G garbage, R read, H lock held elsewhere,
  * A lock acquired, X lock acquired over garbage.
  */
 export const READ_SCRIPT = `${NOW}
-local lock = ARGV[1] == '1'
+local lock = ARGV[1] ~= '0'
 local s = redis.pcall('GET', KEYS[1])
 if type(s) == 'table' then s = '' end
 if s then
-  local g, lt, lu, c, fu, su, eu, pos = string.match(s, '^cw1|([^|]*)|([^|]*)|(%d*)|(%d*)|(%d*)|(%d*)|(%d*)\\n()')
+  local g, lt, lu, c, fu, su, eu, pos = string.match(s, '^cw1|([^|]*)|([^|]*)|(%d*)|([%d.]*)|(%d*)|(%d*)|(%d*)\\n()')
   if not g then
-    if not lock then return 'G|' .. now end
+    if not lock then return 'G|' .. precise end
   else
-    if (not lock) or tonumber(fu) > now then return 'R|' .. now .. '|' .. s end
-    if lt ~= '' and tonumber(lu) > now then return 'H|' .. now .. '|' .. s end
+    if (not lock) or (tonumber(fu) > now and ARGV[1] ~= '2') then return 'R|' .. precise .. '|' .. s end
+    if lt ~= '' and tonumber(lu) > now then return 'H|' .. precise .. '|' .. s end
     local n = 'cw1|' .. g .. '|' .. ARGV[2] .. '|' .. (now + tonumber(ARGV[3])) .. '|' .. c .. '|' .. fu .. '|' .. su .. '|' .. eu .. '\\n' .. string.sub(s, pos)
     redis.call('SET', KEYS[1], n, 'KEEPTTL')
-    return 'A|' .. now .. '|' .. n
+    if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+    return 'A|' .. precise .. '|' .. n
   end
 end
-if not lock then return 'N|' .. now end
+if not lock then return 'N|' .. precise end
 local m = 'cw1|' .. ARGV[2] .. '|' .. ARGV[2] .. '|' .. (now + tonumber(ARGV[3])) .. '|0|0|0|0\\n'
-redis.call('SET', KEYS[1], m, 'PX', ARGV[3])
-if s then return 'X|' .. now .. '|' .. m end
-return 'A|' .. now .. '|' .. m`
+redis.call('SET', KEYS[1], m, 'PX', math.max(tonumber(ARGV[3]), tonumber(ARGV[4])))
+if s then return 'X|' .. precise .. '|' .. m end
+return 'A|' .. precise .. '|' .. m`
 
 /**
  * KEYS[1] entry key. ARGV: 1 'f' fenced | 'u' unconditional, 2 fence, 3 new gen, 4 ttl, 5 swr, 6 sie,
@@ -55,7 +61,7 @@ export const WRITE_SCRIPT = `if ARGV[1] == 'f' then
 end
 ${NOW}
 local fu = now + tonumber(ARGV[4])
-redis.call('SET', KEYS[1], 'cw1|' .. ARGV[3] .. '||0|' .. now .. '|' .. fu .. '|' .. (fu + tonumber(ARGV[5])) .. '|' .. (fu + tonumber(ARGV[6])) .. '\\n' .. ARGV[8], 'PX', ARGV[7])
+redis.call('SET', KEYS[1], 'cw1|' .. ARGV[3] .. '||0|' .. precise .. '|' .. fu .. '|' .. (fu + tonumber(ARGV[5])) .. '|' .. (fu + tonumber(ARGV[6])) .. '\\n' .. ARGV[8], 'PX', ARGV[7])
 return 1`
 
 /** KEYS[1] entry key, ARGV[1] token. Clears the lock if the token still holds it; keeps the slot and its expiry. */
@@ -82,6 +88,60 @@ for _, k in ipairs(KEYS) do
   end
 end
 return n`
+
+/**
+ * KEYS: tag records (one slot). ARGV[1] ttl ms, ARGV[2] stamp to create missing records with ('' to
+ * leave them missing, 'now' for a microsecond before now). Returns `T|<now>|<stamp>,<stamp>,…` with an empty field for a missing record.
+ */
+export const READ_TAGS_SCRIPT = `${NOW}
+local out = {}
+for i, k in ipairs(KEYS) do
+  local v = redis.pcall('GET', k)
+  if type(v) ~= 'string' or not tonumber(v) then
+    v = ''
+    if ARGV[2] ~= '' then
+      v = ARGV[2]
+      if v == 'now' then v = string.format('%.3f', tonumber(precise) - 0.001) end
+      redis.call('SET', k, v, 'PX', ARGV[1])
+    end
+  end
+  out[i] = v
+end
+return 'T|' .. precise .. '|' .. table.concat(out, ',')`
+
+/** KEYS: tag records (one slot). ARGV[1] ttl ms. Stamps each with TIME, never going backwards. */
+export const INVALIDATE_TAGS_SCRIPT = `${NOW}
+for _, k in ipairs(KEYS) do
+  local cur = redis.pcall('GET', k)
+  local stamp = precise
+  if type(cur) == 'string' and tonumber(cur) and tonumber(cur) >= tonumber(precise) then
+    stamp = string.format('%.3f', tonumber(cur) + 0.001)
+  end
+  redis.call('SET', k, stamp, 'PX', ARGV[1])
+end
+return 1`
+
+/** Parses the reply of {@link READ_TAGS_SCRIPT}. */
+export function parseTagReply(raw: unknown, count: number): { now: number; stamps: (number | null)[] } {
+  if (typeof raw !== 'string' || !raw.startsWith('T|'))
+    throw new TypeError(`unexpected reply to readTags: ${typeof raw}`)
+  const bar = raw.indexOf('|', 2)
+  const now = bar > 2 ? Number(raw.slice(2, bar)) : Number.NaN
+  const fields = raw.slice(bar + 1).split(',')
+  if (!Number.isFinite(now) || fields.length !== count) throw new TypeError('unexpected reply to readTags')
+  return { now, stamps: fields.map((f) => (f === '' ? null : Number(f))) }
+}
+
+/** Args for {@link READ_TAGS_SCRIPT}. */
+export function readTagsArgs(ttl: number, createAt: number | 'now' | undefined): string[] {
+  return [String(ttl), createAt === undefined ? '' : createAt === 'now' ? 'now' : createAt.toFixed(3)]
+}
+
+/** Args for {@link READ_SCRIPT}. */
+export function readArgs(lock: import('./adapter.js').LockRequest | undefined): string[] {
+  if (!lock) return ['0', '', '0', '0']
+  return [lock.force ? '2' : '1', lock.token, String(lock.ttl), String(lock.keep)]
+}
 
 /** The value a tombstone of generation `gen` is stored as. */
 export function tombstone(gen: string): string {
@@ -114,7 +174,8 @@ export function parseReadReply(raw: unknown): ReadReply {
   if (typeof raw !== 'string' || raw[1] !== '|') throw new TypeError(`unexpected reply to read: ${typeof raw}`)
   const status = raw[0]
   const bar = raw.indexOf('|', 2)
-  const now = Number(bar === -1 ? raw.slice(2) : raw.slice(2, bar))
+  const time = bar === -1 ? raw.slice(2) : raw.slice(2, bar)
+  const now = time === '' ? Number.NaN : Number(time)
   if (!Number.isFinite(now)) throw new TypeError('unexpected reply to read: no server time')
   if (status === 'N') return { now, slot: null, garbage: false, lock: 'none' }
   if (status === 'G') return { now, slot: null, garbage: true, lock: 'none' }
@@ -158,6 +219,8 @@ export const scripts = {
   write: script(WRITE_SCRIPT),
   release: script(RELEASE_SCRIPT),
   invalidate: script(INVALIDATE_SCRIPT),
+  readTags: script(READ_TAGS_SCRIPT),
+  invalidateTags: script(INVALIDATE_TAGS_SCRIPT),
 } as const
 
 /** True for Redis' "NOSCRIPT No matching script" reply, whatever client wrapped it. */

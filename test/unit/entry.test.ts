@@ -1,0 +1,210 @@
+import fc from 'fast-check'
+import { afterEach, describe, expect, it } from 'vitest'
+import { decodeEntry, ENTRY_VERSION, type EntryBody, encodeEntry } from '../../src/entry.js'
+import { jsonSerializer, type Serializer } from '../../src/serializer.js'
+
+// Any Unicode code point but lone surrogates. (fc.string({ unit: 'binary' }) costs ~600 ms to build.)
+const codePoint = fc
+  .integer({ min: 0, max: 0x10ffff })
+  .filter((c) => c < 0xd800 || c > 0xdfff)
+  .map((c) => String.fromCodePoint(c))
+
+const body = (value: unknown, tags: readonly string[] = [], loadMs = 0): EntryBody => ({ value, tags, loadMs })
+const decode = (text: string) => decodeEntry(text, jsonSerializer)
+/** The body's value, tags and load time (the fields these tests are about), or undefined. */
+const essentials = (b: EntryBody | undefined) => b && { value: b.value, tags: b.tags, loadMs: b.loadMs }
+const roundTrip = (b: EntryBody) => essentials(decode(encodeEntry(b, jsonSerializer)))
+
+/** JSON has no -0: it comes back as 0. Everything else in a JSON value survives unchanged. */
+function withoutNegativeZero(value: unknown): unknown {
+  if (Object.is(value, -0)) return 0
+  if (Array.isArray(value)) return value.map(withoutNegativeZero)
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutNegativeZero(v)]))
+  }
+  return value
+}
+
+/** The kind of merge that turns a `__proto__` key into prototype pollution. */
+function naiveMerge(target: Record<string, unknown>, source: Record<string, unknown>): Record<string, unknown> {
+  for (const key of Object.keys(source)) {
+    const value = source[key]
+    if (typeof value === 'object' && value !== null) {
+      target[key] ??= {}
+      naiveMerge(target[key] as Record<string, unknown>, value as Record<string, unknown>)
+    } else {
+      target[key] = value
+    }
+  }
+  return target
+}
+
+const polluted = () => ({}) as Record<string, unknown>
+
+afterEach(() => {
+  // Should a regression pollute the prototype, keep the damage inside the failing test.
+  delete (Object.prototype as Record<string, unknown>).polluted
+})
+
+describe('encodeEntry / decodeEntry with jsonSerializer', () => {
+  it.each([
+    ['null', null],
+    ['0', 0],
+    ['false', false],
+    ['an empty string', ''],
+    ['a negative float', -12.5],
+    ['an empty object', {}],
+    ['an empty array', []],
+    ['a nested object', { room: { id: 7, members: [{ id: 1, name: 'ada' }], open: true, note: null } }],
+    ['an array of mixed values', [1, 'two', null, false, [3], { four: 4 }]],
+    ['unicode text', 'za\u017c\u00f3\u0142\u0107 \u65e5\u672c\u8a9e \u{1F600}\u{1F469}\u200d\u{1F467} \u2028\u2029'],
+    ['unicode keys', { '\u043a\u043b\u044e\u0447': '\u0437\u043d\u0430\u0447', '\u{1F511}': '\u{1F5DD}' }],
+    ['a string that looks like an envelope', '{"w":1,"v":1}'],
+  ])('round-trips %s', (_, value) => {
+    expect(roundTrip(body(value))).toEqual({ value, tags: [], loadMs: 0 })
+  })
+
+  it('round-trips tags and the load time, rounded to whole milliseconds', () => {
+    expect(roundTrip(body({ id: 1 }, ['rooms', 'room:1'], 12.6))).toEqual({
+      value: { id: 1 },
+      tags: ['rooms', 'room:1'],
+      loadMs: 13,
+    })
+  })
+
+  it('keeps the stored text small: no tags field without tags and no load time when it is 0', () => {
+    expect(encodeEntry(body(1), jsonSerializer)).toBe(`{"w":${ENTRY_VERSION},"v":1}`)
+    expect(encodeEntry(body(1, ['a'], 5), jsonSerializer)).toBe(`{"w":${ENTRY_VERSION},"v":1,"t":["a"],"l":5}`)
+  })
+
+  it('drops undefined inside objects and turns Dates into strings, as JSON does', () => {
+    const decoded = roundTrip(body({ a: 1, b: undefined, at: new Date(0) }))
+    expect(decoded?.value).toEqual({ a: 1, at: '1970-01-01T00:00:00.000Z' })
+  })
+
+  it.each([
+    ['undefined', undefined],
+    ['a function', () => 1],
+    ['a symbol', Symbol('s')],
+    ['a BigInt', 10n],
+    ['a BigInt nested in an object', { n: 10n }],
+  ])('refuses to encode %s', (_, value) => {
+    expect(() => encodeEntry(body(value), jsonSerializer)).toThrow(TypeError)
+  })
+
+  it('refuses to encode a circular value', () => {
+    const circular: Record<string, unknown> = { id: 1 }
+    circular.self = circular
+    expect(() => encodeEntry(body(circular), jsonSerializer)).toThrow(TypeError)
+  })
+
+  it('refuses a serializer that returns no text', () => {
+    const silent: Serializer = { serialize: () => '', deserialize: JSON.parse }
+    const notText: Serializer = { serialize: () => 42 as unknown as string, deserialize: JSON.parse }
+    expect(() => encodeEntry(body(1), silent)).toThrow('the serializer returned no text')
+    expect(() => encodeEntry(body(1), notText)).toThrow('the serializer returned no text')
+  })
+
+  it.each([
+    ['garbage', 'not json at all'],
+    ['an empty string', ''],
+    ['truncated JSON', '{"w":1,"v":{"id":1,"name":"ro'],
+    ['another version', '{"w":2,"v":1}'],
+    ['a version as a string', '{"w":"1","v":1}'],
+    ['no version', '{"v":1}'],
+    ['no value', '{"w":1}'],
+    ['JSON null', 'null'],
+    ['a JSON number', '1'],
+    ['a JSON string', '"{\\"w\\":1,\\"v\\":1}"'],
+    ['a JSON array', '[1,1]'],
+    ['a cacheward slot header', 'cw1|g||0|0|0|0|0\n'],
+  ])('reads %s as no entry instead of throwing', (_, text) => {
+    expect(decode(text)).toBeUndefined()
+  })
+
+  it('reads a stored null as the value null, not as no entry', () => {
+    expect(essentials(decode('{"w":1,"v":null}'))).toEqual({ value: null, tags: [], loadMs: 0 })
+  })
+
+  it('ignores malformed tags and load times instead of passing them on', () => {
+    expect(essentials(decode('{"w":1,"v":1,"t":[1,"a"],"l":-5}'))).toEqual({ value: 1, tags: [], loadMs: 0 })
+    expect(essentials(decode('{"w":1,"v":1,"t":"rooms","l":"12"}'))).toEqual({ value: 1, tags: [], loadMs: 0 })
+  })
+
+  it('reads as no entry whatever a custom serializer throws or returns', () => {
+    const throwing: Serializer = {
+      serialize: JSON.stringify,
+      deserialize: () => {
+        throw new Error('bad data')
+      },
+    }
+    const scalar: Serializer = { serialize: JSON.stringify, deserialize: () => 42 }
+    expect(decodeEntry('{"w":1,"v":1}', throwing)).toBeUndefined()
+    expect(decodeEntry('{"w":1,"v":1}', scalar)).toBeUndefined()
+  })
+
+  describe('prototype-pollution payloads', () => {
+    it('drops a __proto__ key in the value and leaves Object.prototype alone', () => {
+      const decoded = decode('{"w":1,"v":{"__proto__":{"polluted":true},"id":1}}')
+      expect(decoded?.value).toEqual({ id: 1 })
+      const value = decoded?.value as Record<string, unknown>
+      expect(Object.hasOwn(value, '__proto__')).toBe(false)
+      expect(Object.getPrototypeOf(value)).toBe(Object.prototype)
+      expect(value.polluted).toBeUndefined()
+      naiveMerge({}, value)
+      expect(polluted().polluted).toBeUndefined()
+    })
+
+    it('drops __proto__ at the top level and nested deep, with any spacing', () => {
+      const decoded = decode('{"w":1,"__proto__":{"polluted":1},"v":[{"a":{"__proto__" :\n{"polluted":1}}}]}')
+      expect(essentials(decoded)).toEqual({ value: [{ a: {} }], tags: [], loadMs: 0 })
+      expect(polluted().polluted).toBeUndefined()
+    })
+
+    it('drops a nested constructor.prototype and leaves Object.prototype alone', () => {
+      const decoded = decode('{"w":1,"v":{"a":{"constructor":{"prototype":{"polluted":true}}}}}')
+      expect(decoded?.value).toEqual({ a: {} })
+      naiveMerge({}, decoded?.value as Record<string, unknown>)
+      expect(polluted().polluted).toBeUndefined()
+    })
+
+    it('keeps an ordinary constructor field that carries no prototype', () => {
+      expect(decode('{"w":1,"v":{"constructor":"Ada"}}')?.value).toEqual({ constructor: 'Ada' })
+    })
+
+    // Bug (src/serializer.ts): the RISKY pre-check scans the raw text for "__proto__" / "constructor", so a key
+    // written with a JSON escape ("\u005f_proto__", "\u0063onstructor") skips the reviver, and JSON.parse then
+    // creates an own "__proto__" key. Failing input: '{"w":1,"v":{"\u005f_proto__":{"polluted":true}}}'.
+    it('drops a __proto__ key even when the payload spells it with a JSON escape', () => {
+      const value = decode('{"w":1,"v":{"\\u005f_proto__":{"polluted":true}}}')?.value as object
+      expect(Object.keys(value)).toEqual([])
+      const ctor = decode('{"w":1,"v":{"\\u0063onstructor":{"prototype":{"polluted":true}}}}')?.value as object
+      expect(Object.keys(ctor)).toEqual([])
+    })
+  })
+
+  describe('properties', () => {
+    const risky = /"(?:__proto__|constructor)"/
+
+    it('any JSON value round-trips to an equal value (-0 comes back as 0)', () => {
+      fc.assert(
+        fc.property(fc.jsonValue(), fc.array(fc.string({ minLength: 1 }), { maxLength: 4 }), (value, tags) => {
+          // __proto__ and constructor.prototype keys are dropped on purpose (tested above).
+          fc.pre(!risky.test(JSON.stringify(value)))
+          const decoded = roundTrip(body(value, tags, 3))
+          expect(decoded).toEqual({ value: withoutNegativeZero(value), tags, loadMs: 3 })
+        }),
+        { numRuns: 300 },
+      )
+    })
+
+    it('decoding never throws, whatever the text', () => {
+      fc.assert(
+        fc.property(fc.oneof(fc.string(), fc.json({ maxDepth: 2 }), fc.string({ unit: codePoint })), (text) => {
+          decode(text)
+        }),
+        { numRuns: 300 },
+      )
+    })
+  })
+})
