@@ -16,14 +16,16 @@ import {
   countServed,
   FENCE_WINDOW_MS,
   type Loader,
+  loadOnly,
   type Outcome,
   randomToken,
   reportBackendError,
   resolveFlight,
   type Scope,
+  TAG_TTL_MS,
   usableEntry,
 } from './get-or-set.js'
-import { assertKey, assertNamespace, assertPattern, escapeGlob, prefixOf } from './keys.js'
+import { assertKey, assertNamespace, assertPattern, escapeGlob, isTagList, prefixOf } from './keys.js'
 import { Metrics, type MetricsSnapshot } from './metrics.js'
 import {
   type CacheClientOptions,
@@ -63,6 +65,11 @@ export interface CacheClient {
   delete(key: string): Promise<void>
   /** True when a fresh entry exists (or a stale one, with `allowStale`). */
   has(key: string, options?: Pick<GetOptions, 'allowStale'>): Promise<boolean>
+  /**
+   * After it resolves, no read returns an entry that carried one of `tags` and whose load began
+   * before the call began. One write per tag, whatever the number of entries carrying it.
+   */
+  invalidateTags(tags: readonly string[]): Promise<void>
   /** Removes every key of this namespace whose logical key matches the Redis glob; resolves how many held entries. */
   invalidatePattern(pattern: string): Promise<number>
   /** Removes every key of this namespace (and its child namespaces). Refuses without a namespace. */
@@ -104,17 +111,23 @@ export function createCacheClient(options: CacheClientOptions = {}): CacheClient
     lifetime: new AbortController(),
   }
   const namespaces = o.namespace === undefined ? [] : [o.namespace]
-  return makeClient(core, { prefix: prefixOf(namespaces), namespace: o.namespace, policy: o.policy }, o.enabled)
+  // Whatever the namespace holds, every tag record of this client starts with the same `{…` up to the
+  // first `}`, so all of them hash to one cluster slot and one script reads several at once.
+  const tagPrefix = `{${o.namespace ?? 'cacheward'}:tags}:`
+  const scope: Scope = { prefix: prefixOf(namespaces), tagPrefix, namespace: o.namespace, policy: o.policy }
+  return makeClient(core, scope, o.enabled)
 }
 
 function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
   const open = () => {
     if (core.lifetime.signal.aborted) throw new CacheClosedError()
   }
-  const tombstone = (keys: string[]) =>
-    bounded(core, 'invalidate', core.adapter.invalidate(keys, randomToken(), FENCE_WINDOW_MS)).catch((error) => {
-      throw reportBackendError(core, scope, 'invalidate', undefined, error)
-    })
+  const tombstone = (key: string) =>
+    bounded(core, 'invalidate', core.adapter.invalidate([scope.prefix + key], randomToken(), FENCE_WINDOW_MS)).catch(
+      (error) => {
+        throw reportBackendError(core, scope, 'invalidate', key, error)
+      },
+    )
 
   const read = async <T>(key: string, options: GetOptions<T> | undefined, counted: boolean): Promise<T | undefined> => {
     open()
@@ -130,11 +143,13 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
     try {
       const reply = await bounded(core, 'read', core.adapter.read(c.full))
       const entry = await usableEntry(c, reply.slot)
-      if (reply.garbage || (reply.slot && reply.slot.body !== '' && !entry)) {
+      if (entry === 'invalidated') {
+        // A tag was invalidated after this entry's load began: a miss; the next load replaces it.
+      } else if (reply.garbage || (reply.slot && reply.slot.body !== '' && !entry)) {
         // Foreign, corrupted or schema-failing data is a miss and is removed (best effort).
         if (reply.garbage)
           reportBackendError(core, scope, 'read', key, new Error('foreign data at key; treated as a miss'))
-        tombstone([c.full]).catch(() => {})
+        tombstone(key).catch(() => {})
       } else if (entry && reply.slot) {
         const state = classify(reply.slot, reply.now)
         if (state === 'fresh') kind = 'hit'
@@ -158,24 +173,19 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       const call = resolveCallOptions('getOrSet', scope.policy, options)
       const c = { core, scope, key, full: scope.prefix + key, call }
       if (call.signal?.aborted) throw call.signal.reason
-      if (!enabled) {
-        // Caching off: still single-flight, so a disabled cache never multiplies database load.
-        const { promise } = core.flight.run(c.full, async () => ({
-          value: await loader({
-            key,
-            signal: core.lifetime.signal,
-            stale: undefined,
-            setTtl() {},
-            setTags() {},
-            skipCache() {},
-          }),
-          kind: 'miss' as const,
-        }))
+      // Caching off: still single-flight, so a disabled cache never multiplies database load.
+      const task = enabled
+        ? () => resolveFlight(c, loader as Loader<unknown>)
+        : () => loadOnly(c, loader as Loader<unknown>)
+      const { promise, joined } = core.flight.run(c.full, task)
+      let outcome: Outcome
+      try {
+        outcome = call.signal ? await abortable(promise, call.signal) : await promise
+      } catch (error) {
+        // Every call counts one of hit, stale hit or miss: a call that got no value was a miss.
         countServed(c, 'miss')
-        return (await promise).value as T
+        throw error
       }
-      const { promise, joined } = core.flight.run(c.full, () => resolveFlight(c, loader as Loader<unknown>))
-      const outcome = call.signal ? await abortable(promise, call.signal) : await promise
       countServed(c, joined && outcome.kind === 'miss' ? 'miss' : outcome.kind)
       return outcome.value as T
     },
@@ -199,14 +209,26 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       if (value === undefined) throw new CacheValueError(key, 'undefined is never stored (use delete)')
       if (!enabled) return
       const full = scope.prefix + key
-      if (call.policy.ttl === 0) return tombstone([full])
-      let body: string
-      try {
-        body = encodeEntry({ value, tags: call.tags, loadMs: 0 }, core.serializer)
-      } catch (error) {
-        throw new CacheValueError(key, error instanceof Error ? error.message : String(error))
+      if (call.policy.ttl === 0) return tombstone(key)
+      const encode = (startedAt: number) => {
+        try {
+          return encodeEntry({ value, tags: call.tags, loadMs: 0, startedAt }, core.serializer)
+        } catch (error) {
+          throw new CacheValueError(key, error instanceof Error ? error.message : String(error))
+        }
       }
+      // Encode first: a value that cannot be cached is rejected before any backend call.
+      let body = encode(0)
       const { ttl, staleWhileRevalidate, staleIfError } = call.policy
+      if (call.tags.length > 0) {
+        // Tag records must exist before the entry is written, or the first read would not trust it; the
+        // entry counts from this read's time, after the records' creation stamp.
+        const keys = call.tags.map((tag) => scope.tagPrefix + tag)
+        const reply = await bounded(core, 'readTags', core.adapter.readTags(keys, TAG_TTL_MS, 'now')).catch((error) => {
+          throw reportBackendError(core, scope, 'readTags', key, error)
+        })
+        body = encode(reply.now)
+      }
       const request = {
         fence: null,
         gen: randomToken(),
@@ -225,26 +247,34 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       open()
       assertKey(key)
       if (!enabled) return
-      await tombstone([scope.prefix + key])
+      await tombstone(key)
+    },
+
+    async invalidateTags(tags) {
+      open()
+      if (!isTagList(tags)) {
+        throw new CacheOptionsError([
+          { path: 'tags', message: 'expected an array of non-empty strings (at most 256 characters)' },
+        ])
+      }
+      if (!enabled || tags.length === 0) return
+      const keys = [...new Set(tags)].map((tag) => scope.tagPrefix + tag)
+      await bounded(core, 'invalidateTags', core.adapter.invalidateTags(keys, TAG_TTL_MS)).catch((error) => {
+        throw reportBackendError(core, scope, 'invalidateTags', undefined, error)
+      })
     },
 
     async invalidatePattern(pattern) {
       open()
       assertPattern(pattern)
+      requireNamespace('invalidatePattern()')
       if (!enabled) return 0
       return invalidateMatching(escapeGlob(scope.prefix) + pattern)
     },
 
     async clear() {
       open()
-      if (scope.prefix === '') {
-        throw new CacheOptionsError([
-          {
-            path: 'namespace',
-            message: 'clear() needs a namespace, so it never touches keys that are not the cache’s',
-          },
-        ])
-      }
+      requireNamespace('clear()')
       if (!enabled) return 0
       return invalidateMatching(`${escapeGlob(scope.prefix)}*`)
     },
@@ -253,7 +283,7 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       assertNamespace(name)
       const policy = resolveNamespacePolicy(scope.policy, options)
       const path = scope.namespace === undefined ? name : `${scope.namespace}:${name}`
-      return makeClient(core, { prefix: `${scope.prefix}${name}:`, namespace: path, policy }, enabled)
+      return makeClient(core, { ...scope, prefix: `${scope.prefix}${name}:`, namespace: path, policy }, enabled)
     },
 
     metrics: () => core.metrics.snapshot(),
@@ -279,6 +309,15 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       await Promise.allSettled([...core.background])
       await core.adapter.dispose?.()
     },
+  }
+
+  /** Scans stay inside a namespace: without one they would reach every key of the database. */
+  function requireNamespace(what: string) {
+    if (scope.prefix === '') {
+      throw new CacheOptionsError([
+        { path: 'namespace', message: `${what} needs a namespace, so it never touches keys that are not the cache’s` },
+      ])
+    }
   }
 
   async function invalidateMatching(glob: string): Promise<number> {

@@ -15,6 +15,11 @@ export interface EntryBody<T = unknown> {
   tags: readonly string[]
   /** How long the load took (ms), for probabilistic early refresh. */
   loadMs: number
+  /**
+   * Backend time the load began (ms), compared with tag invalidation stamps; 0 for `set()`, whose
+   * entries count from the slot's `createdAt`.
+   */
+  startedAt?: number
 }
 
 interface Wire {
@@ -26,6 +31,8 @@ interface Wire {
   t?: string[]
   /** load time ms */
   l?: number
+  /** load start, backend ms */
+  s?: number
 }
 
 /** Encodes a body; throws when the serializer cannot encode the value (BigInt, circular, function). */
@@ -37,13 +44,14 @@ export function encodeEntry(body: EntryBody, serializer: Serializer): string {
   const wire: Wire = { w: ENTRY_VERSION, v: body.value }
   if (body.tags.length > 0) wire.t = [...body.tags]
   if (body.loadMs > 0) wire.l = Math.round(body.loadMs)
+  if (body.startedAt) wire.s = body.startedAt
   const text = serializer.serialize(wire)
   if (typeof text !== 'string' || text.length === 0) throw new TypeError('the serializer returned no text')
   return text
 }
 
 /** Decodes a body; `undefined` when it is corrupt or foreign (never throws). */
-export function decodeEntry(text: string, serializer: Serializer): EntryBody | undefined {
+export function decodeEntry(text: string, serializer: Serializer): Required<EntryBody> | undefined {
   let wire: unknown
   try {
     wire = serializer.deserialize(text)
@@ -54,5 +62,10 @@ export function decodeEntry(text: string, serializer: Serializer): EntryBody | u
   const w = wire as Partial<Wire>
   if (w.w !== ENTRY_VERSION || !('v' in w) || w.v === undefined) return undefined
   const tags = Array.isArray(w.t) && w.t.every((t) => typeof t === 'string') ? w.t : []
-  return { value: w.v, tags, loadMs: typeof w.l === 'number' && w.l > 0 ? w.l : 0 }
+  return {
+    value: w.v,
+    tags,
+    loadMs: typeof w.l === 'number' && w.l > 0 ? w.l : 0,
+    startedAt: typeof w.s === 'number' && w.s > 0 ? w.s : 0,
+  }
 }

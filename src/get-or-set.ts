@@ -14,6 +14,7 @@ import { CacheOptionsError, CacheSchemaError, CacheTimeoutError, CacheValueError
 import { backendError, type CacheEventMap, type Emitter } from './events.js'
 import type { SingleFlight } from './flight.js'
 import { classify, expiryOf, type Freshness } from './freshness.js'
+import { isTagList } from './keys.js'
 import type { Counters, Metrics } from './metrics.js'
 import type { Policy, ResolvedCall } from './options.js'
 import type { Serializer } from './serializer.js'
@@ -24,6 +25,12 @@ import { validate } from './standard-schema.js'
  * because a tombstone left by an invalidation during the load might have expired.
  */
 export const FENCE_WINDOW_MS = 60_000
+
+/**
+ * Tag records live this long after their last write. One that expires is recreated as "invalidated
+ * just now" (see TagReply), so expiry costs at most one reload of the entries carrying the tag.
+ */
+export const TAG_TTL_MS = 7 * 86_400_000
 
 /** What a loader receives. */
 export interface LoaderContext<T = unknown> {
@@ -62,6 +69,8 @@ export interface Core {
 /** Where a call runs: its namespace prefix and merged freshness policy. */
 export interface Scope {
   readonly prefix: string
+  /** Prefix of tag records, shared by a root namespace and its children; one hash tag, so one cluster slot. */
+  readonly tagPrefix: string
   readonly namespace: string | undefined
   readonly policy: Policy
 }
@@ -126,13 +135,51 @@ export function countServed(c: Pick<Call, 'core' | 'scope' | 'key' | 'call'>, ki
   }
 }
 
-/** Decodes and validates the entry of a slot; reports corrupt bodies. `undefined` when unusable. */
-export async function usableEntry(c: Call, slot: Slot | null): Promise<EntryBody | undefined> {
+/**
+ * Invalidation stamps by tag (`null` for a tag without a record); `null` as a whole when they could
+ * not be read. Either way, an entry carrying such a tag is not trusted.
+ */
+export type TagStamps = Map<string, number | null> | null
+
+/** Reads the stamps of `tags` in one round trip; a failure is reported and yields `null`. */
+export async function readTagStamps(c: Call, tags: readonly string[], createAt?: number | 'now'): Promise<TagStamps> {
+  try {
+    const keys = tags.map((tag) => c.scope.tagPrefix + tag)
+    const reply = await bounded(c.core, 'readTags', c.core.adapter.readTags(keys, TAG_TTL_MS, createAt))
+    return new Map(tags.map((tag, i) => [tag, reply.stamps[i] ?? null]))
+  } catch (error) {
+    reportBackendError(c.core, c.scope, 'readTags', c.key, error)
+    return null
+  }
+}
+
+/**
+ * Decodes and validates the entry of a slot. `undefined` when there is none or it is unusable
+ * (corrupt: reported; failing the schema), `'invalidated'` when a tag it carries was invalidated
+ * after its load began. `known` holds stamps already read for the call's own tags.
+ */
+export async function usableEntry(
+  c: Call,
+  slot: Slot | null,
+  known?: TagStamps,
+): Promise<Required<EntryBody> | 'invalidated' | undefined> {
   if (!slot || slot.body === '') return undefined
   const entry = decodeEntry(slot.body, c.core.serializer)
   if (!entry) {
     reportBackendError(c.core, c.scope, 'decode', c.key, new Error('corrupted or foreign entry; treated as a miss'))
     return undefined
+  }
+  if (entry.tags.length > 0) {
+    if (known === null) return 'invalidated'
+    const missing = known ? entry.tags.filter((t) => !known.has(t)) : entry.tags
+    const fetched = missing.length > 0 ? await readTagStamps(c, missing) : undefined
+    if (fetched === null) return 'invalidated'
+    // Entries written by set() have no load start: they count from the moment they were written.
+    const began = entry.startedAt || slot.createdAt
+    for (const tag of entry.tags) {
+      const stamp = known?.has(tag) ? known.get(tag) : fetched?.get(tag)
+      if (stamp === null || stamp === undefined || stamp >= began) return 'invalidated'
+    }
   }
   if (c.call.schema) {
     const checked = await validate(c.call.schema, entry.value)
@@ -145,43 +192,68 @@ export async function usableEntry(c: Call, slot: Slot | null): Promise<EntryBody
 /** `getOrSet`: resolves one flight for `full` (the caller counts and returns its outcome). */
 export async function resolveFlight<T>(c: Call, loader: Loader<T>): Promise<Outcome> {
   const { core } = c
-  if (c.call.policy.ttl === 0) return load(c, loader, { fence: null, token: null, stale: undefined })
+  if (c.call.policy.ttl === 0) return load(c, loader, { fence: null, token: null, stale: undefined, startedAt: 0 })
 
   const token = randomToken()
+  // The call's own tags are read beside the entry, so a tagged hit costs no extra round trip.
+  const tagStamps = c.call.tags.length > 0 ? readTagStamps(c, c.call.tags) : undefined
   let reply: ReadReply
+  let found: Awaited<ReturnType<typeof usableEntry>>
   try {
-    reply = await bounded(core, 'read', core.adapter.read(c.full, { token, ttl: core.lockTtl }))
+    reply = await bounded(core, 'read', core.adapter.read(c.full, { token, ttl: core.lockTtl, keep: FENCE_WINDOW_MS }))
+    if (reply.garbage)
+      reportBackendError(core, c.scope, 'read', c.key, new Error('foreign data at key; treated as a miss'))
+    found = await usableEntry(c, reply.slot, await tagStamps)
+    if (found === 'invalidated' && reply.lock === 'none') {
+      // The backend saw a fresh slot and took no lock; a tag made it stale, so take the lock now.
+      reply = await bounded(
+        core,
+        'read',
+        core.adapter.read(c.full, { token, ttl: core.lockTtl, keep: FENCE_WINDOW_MS, force: true }),
+      )
+      found = await usableEntry(c, reply.slot, await tagStamps)
+    }
   } catch (error) {
     // Reads degrade: without a fence we must not write, but the loader still answers.
     reportBackendError(core, c.scope, 'read', c.key, error)
     forgetLock(c, token)
-    return load(c, loader, { fence: null, token: null, stale: undefined })
+    return load(c, loader, { fence: null, token: null, stale: undefined, startedAt: 0 })
   }
-  if (reply.garbage)
-    reportBackendError(core, c.scope, 'read', c.key, new Error('foreign data at key; treated as a miss'))
 
-  const entry = await usableEntry(c, reply.slot)
+  const known = await tagStamps
+  const entry = found === 'invalidated' ? undefined : found
   const state: Freshness = entry && reply.slot ? classify(reply.slot, reply.now) : 'expired'
   const holding = reply.lock === 'acquired'
   const fence = reply.slot?.gen ?? ''
 
   if (entry && state === 'fresh') return { value: entry.value, kind: 'hit' }
   if (entry && state === 'stale') {
-    if (holding) refreshInBackground(c, loader, fence, token, entry.value)
+    if (holding)
+      refreshInBackground(c, loader, { fence, token, stale: { value: entry.value }, startedAt: reply.now, known })
     return { value: entry.value, kind: 'stale' }
   }
   const stale = entry && state === 'stale-if-error' ? { value: entry.value } : undefined
   if (reply.lock === 'held') {
     const waited = await waitForHolder(c, token, stale)
     if (waited.outcome) return waited.outcome
-    return load(c, loader, { fence: waited.fence, token: waited.holding ? token : null, stale: waited.stale ?? stale })
+    return load(c, loader, {
+      fence: waited.fence,
+      token: waited.holding ? token : null,
+      stale: waited.stale ?? stale,
+      startedAt: waited.now ?? reply.now,
+    })
   }
-  return load(c, loader, { fence, token: holding ? token : null, stale })
+  return load(c, loader, { fence, token: holding ? token : null, stale, startedAt: reply.now, known })
+}
+
+/** Calls the loader with caching off (`enabled: false`): counted and emitted like any load, never stored. */
+export function loadOnly<T>(c: Call, loader: Loader<T>): Promise<Outcome> {
+  return load(c, loader, { fence: null, token: null, stale: undefined, startedAt: 0 })
 }
 
 /** Starts a stale-while-revalidate refresh that no caller awaits; failures are counted, never unhandled. */
-function refreshInBackground<T>(c: Call, loader: Loader<T>, fence: string, token: string, staleValue: unknown) {
-  const task = load(c, loader, { fence, token, stale: { value: staleValue } }).catch(() => {
+function refreshInBackground<T>(c: Call, loader: Loader<T>, plan: LoadPlan) {
+  const task = load(c, loader, plan).catch(() => {
     // Already counted as a load error and emitted; the stale value was served.
   })
   c.core.background.add(task)
@@ -193,6 +265,8 @@ interface Waited {
   fence: string | null
   holding: boolean
   stale?: { value: unknown }
+  /** Backend time of the last read, when there was one: a load started now began then. */
+  now?: number
 }
 
 /**
@@ -204,26 +278,33 @@ async function waitForHolder(c: Call, token: string, stale: { value: unknown } |
   const deadline = core.clock.now() + core.lockWait
   let delay = 5
   let fence: string | null = null
+  let now: number | undefined
   while (core.clock.now() < deadline && !core.lifetime.signal.aborted) {
     await sleep(Math.min(delay, Math.max(1, deadline - core.clock.now())) * (0.75 + Math.random() * 0.5))
     delay = Math.min(delay * 2, 50)
     let reply: ReadReply
     try {
-      reply = await bounded(core, 'read', core.adapter.read(c.full, { token, ttl: core.lockTtl }))
+      reply = await bounded(
+        core,
+        'read',
+        core.adapter.read(c.full, { token, ttl: core.lockTtl, keep: FENCE_WINDOW_MS }),
+      )
     } catch (error) {
       reportBackendError(core, c.scope, 'read', c.key, error)
       forgetLock(c, token)
       return { fence: null, holding: false }
     }
     fence = reply.slot?.gen ?? ''
-    const entry = await usableEntry(c, reply.slot)
+    now = reply.now
+    const found = await usableEntry(c, reply.slot)
+    const entry = found === 'invalidated' ? undefined : found
     const state = entry && reply.slot ? classify(reply.slot, reply.now) : 'expired'
     if (entry && state === 'fresh') return { outcome: { value: entry.value, kind: 'miss' }, fence, holding: false }
     const nowStale = entry && state !== 'expired' ? { value: entry.value } : stale
     if (reply.lock === 'acquired')
-      return nowStale ? { fence, holding: true, stale: nowStale } : { fence, holding: true }
+      return { fence, holding: true, now: reply.now, ...(nowStale ? { stale: nowStale } : {}) }
   }
-  return stale ? { fence, holding: false, stale } : { fence, holding: false }
+  return { fence, holding: false, ...(now === undefined ? {} : { now }), ...(stale ? { stale } : {}) }
 }
 
 interface LoadPlan {
@@ -232,6 +313,10 @@ interface LoadPlan {
   /** Lock token held, to release when nothing is written. */
   token: string | null
   stale: { value: unknown } | undefined
+  /** Backend time of the read that decided to load: tag invalidations at or after it win. */
+  startedAt: number
+  /** Stamps of the call's tags read beside the entry, when they were. */
+  known?: TagStamps | undefined
 }
 
 /** Calls the loader once and stores its value (fenced), falling back to stale on a loader error. */
@@ -251,8 +336,10 @@ async function load<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promise<Outc
       ttl = ms
     },
     setTags(value) {
-      if (!Array.isArray(value) || !value.every((t) => typeof t === 'string' && t.length > 0)) {
-        throw new CacheOptionsError([{ path: 'ctx.setTags', message: 'expected an array of non-empty strings' }])
+      if (!isTagList(value)) {
+        throw new CacheOptionsError([
+          { path: 'ctx.setTags', message: 'expected an array of non-empty strings (at most 256 characters)' },
+        ])
       }
       tags = value
     },
@@ -293,10 +380,15 @@ async function load<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promise<Outc
 
   let body: string
   try {
-    body = encodeEntry({ value, tags, loadMs }, core.serializer)
+    body = encodeEntry({ value, tags, loadMs, startedAt: plan.startedAt }, core.serializer)
   } catch (error) {
     // The caller still gets the value; only caching it is impossible.
     reportBackendError(core, scope, 'encode', c.key, new CacheValueError(c.key, describe(error)))
+    releaseQuietly(c, plan.token)
+    return { value, kind: 'miss' }
+  }
+
+  if (tags.length > 0 && !(await tagRecordsReady(c, tags, plan))) {
     releaseQuietly(c, plan.token)
     return { value, kind: 'miss' }
   }
@@ -321,6 +413,23 @@ async function load<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promise<Outc
     releaseQuietly(c, plan.token)
   }
   return { value, kind: 'miss' }
+}
+
+/**
+ * Every tag of an entry needs a record before the entry is written, or the first read would not trust
+ * it. Missing records are created stamped just before this load began, which no invalidation that
+ * happened during the load can be confused with: an existing record is never lowered. False when the
+ * records cannot be read, or a tag was invalidated during the load (the value is stale already).
+ */
+async function tagRecordsReady(c: Call, tags: readonly string[], plan: LoadPlan): Promise<boolean> {
+  const known = plan.known
+  const allKnown = known && tags.every((tag) => typeof known.get(tag) === 'number')
+  const stamps = allKnown ? known : await readTagStamps(c, tags, plan.startedAt - 0.001)
+  if (stamps === null) return false
+  return tags.every((tag) => {
+    const stamp = stamps.get(tag)
+    return typeof stamp === 'number' && stamp < plan.startedAt
+  })
 }
 
 /** Releases a lock without making the caller wait; a failure is counted (the lock then expires by its TTL). */

@@ -20,7 +20,7 @@ export interface Slot {
   lockToken: string
   /** Backend time the lock expires at (ms). */
   lockUntil: number
-  /** Backend time the entry was written (ms); 0 for markers. */
+  /** Backend time the entry was written (ms, microsecond decimals); 0 for markers. */
   createdAt: number
   /** Fresh until this backend time (ms); 0 for markers. */
   freshUntil: number
@@ -38,11 +38,33 @@ export interface LockRequest {
   token: string
   /** How long the lock lives if never released (ms). */
   ttl: number
+  /**
+   * Take the lock even when the slot looks fresh: the caller found it invalidated by a tag, which
+   * the backend cannot see.
+   */
+  force?: boolean
+  /**
+   * Taking the lock keeps the key for at least this long (ms), marker or entry, so an invalidation
+   * that scans for keys during the load finds it and the fence refuses the load's write.
+   */
+  keep: number
+}
+
+/** The answer to {@link CacheAdapter.readTags}. */
+export interface TagReply {
+  /** Backend time of the read (ms, microsecond decimals). */
+  now: number
+  /**
+   * Backend time each tag was last invalidated (ms, microsecond decimals), in the order asked;
+   * `null` where the tag has no record (never used, evicted, flushed). An entry carrying a tag
+   * without a record is not trusted, so losing a record never revives an invalidated entry.
+   */
+  stamps: (number | null)[]
 }
 
 /** The answer to {@link CacheAdapter.read}. */
 export interface ReadReply {
-  /** Backend time of the read (ms). */
+  /** Backend time of the read (ms, with microsecond decimals where the backend has them). */
   now: number
   /** The slot, or `null` when the key is absent. */
   slot: Slot | null
@@ -101,6 +123,18 @@ export interface CacheAdapter {
    * `invalidatePattern()` throw `CacheUnsupportedError`.
    */
   invalidateMatching?(pattern: string, gen: string, ttl: number): Promise<number>
+  /**
+   * Reads the invalidation stamps of tag records. With `createAt`, a missing record is created with
+   * that stamp, or one microsecond before the backend's `now` for `'now'` (a write does this just
+   * before storing an entry whose load began after that stamp).
+   * All keys share one hash tag, so on a cluster they live in one slot.
+   */
+  readTags(keys: readonly string[], ttl: number, createAt?: number | 'now'): Promise<TagReply>
+  /**
+   * Stamps each tag record with the backend's current time, strictly above its previous stamp. An entry
+   * whose load began at or before a stamp of one of its tags is invalid.
+   */
+  invalidateTags(keys: readonly string[], ttl: number): Promise<void>
   /** Round trip to the backend; rejects when it is unreachable. */
   ping(): Promise<void>
   /** Stops the adapter's own timers. Never closes a client the user passed in. */

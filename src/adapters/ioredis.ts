@@ -7,9 +7,21 @@
  * `timeout` option, and fenced writes make a command that ioredis replays late harmless.
  * @module
  */
-import type { CacheAdapter, LockRequest, ReadReply, WriteRequest } from './adapter.js'
+import { CacheOptionsError } from '../errors.js'
+import type { CacheAdapter, LockRequest, ReadReply, TagReply, WriteRequest } from './adapter.js'
 import type { Script } from './lua.js'
-import { clusterSlot, isNoScript, parseReadReply, SCAN_COUNT, scripts, tombstone, writeArgs } from './lua.js'
+import {
+  clusterSlot,
+  isNoScript,
+  parseReadReply,
+  parseTagReply,
+  readArgs,
+  readTagsArgs,
+  SCAN_COUNT,
+  scripts,
+  tombstone,
+  writeArgs,
+} from './lua.js'
 
 type Arg = string | number
 
@@ -41,7 +53,12 @@ export interface IoredisLikeClient {
  */
 export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
   if (!client || typeof client.evalsha !== 'function' || typeof client.scan !== 'function') {
-    throw new TypeError('[cacheward] ioredisAdapter(client): expected an ioredis Redis or Cluster instance')
+    throw new CacheOptionsError([
+      {
+        path: 'client',
+        message: `ioredisAdapter(client): expected an ioredis Redis or Cluster instance, got ${typeof client}`,
+      },
+    ])
   }
   const cluster = client.isCluster === true
 
@@ -77,8 +94,7 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
     name: cluster ? 'ioredis-cluster' : 'ioredis',
 
     async read(key: string, lock?: LockRequest): Promise<ReadReply> {
-      const args = lock ? ['1', lock.token, lock.ttl] : ['0', '', 0]
-      return parseReadReply(await run(client, scripts.read, [key], args))
+      return parseReadReply(await run(client, scripts.read, [key], readArgs(lock)))
     },
 
     async write(key: string, request: WriteRequest): Promise<boolean> {
@@ -111,6 +127,14 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
         }),
       )
       return counts.reduce((sum, n) => sum + n, 0)
+    },
+
+    async readTags(keys: readonly string[], ttl: number, createAt?: number | 'now'): Promise<TagReply> {
+      return parseTagReply(await run(client, scripts.readTags, keys, readTagsArgs(ttl, createAt)), keys.length)
+    },
+
+    async invalidateTags(keys: readonly string[], ttl: number): Promise<void> {
+      await run(client, scripts.invalidateTags, keys, [ttl])
     },
 
     async ping(): Promise<void> {

@@ -7,8 +7,9 @@
 import { LRUCache } from 'lru-cache'
 import type { Clock } from '../clock.js'
 import { systemClock } from '../clock.js'
+import { CacheOptionsError } from '../errors.js'
 import { globMatch } from '../keys.js'
-import type { CacheAdapter, LockRequest, ReadReply, Slot, WriteRequest } from './adapter.js'
+import type { CacheAdapter, LockRequest, ReadReply, Slot, TagReply, WriteRequest } from './adapter.js'
 
 /** Options of {@link memoryAdapter}. */
 export interface MemoryAdapterOptions {
@@ -41,18 +42,38 @@ interface Stored extends Slot {
 export function memoryAdapter(options: MemoryAdapterOptions = {}): CacheAdapter {
   const maxEntries = options.maxEntries ?? 10_000
   if (!Number.isInteger(maxEntries) || maxEntries < 1) {
-    throw new TypeError(`[cacheward] memoryAdapter: "maxEntries" must be a positive integer, got ${String(maxEntries)}`)
+    throw new CacheOptionsError([
+      { path: 'maxEntries', message: `expected a positive integer, got ${String(maxEntries)}` },
+    ])
   }
   if (options.maxSize !== undefined && !(Number.isInteger(options.maxSize) && options.maxSize > 0)) {
-    throw new TypeError(
-      `[cacheward] memoryAdapter: "maxSize" must be a positive integer, got ${String(options.maxSize)}`,
-    )
+    throw new CacheOptionsError([
+      { path: 'maxSize', message: `expected a positive integer, got ${String(options.maxSize)}` },
+    ])
   }
   const clock = options.clock ?? systemClock
+  // Strictly increasing, so a load that starts after an invalidation always has a later stamp than it,
+  // even within one millisecond (Redis gets the same from TIME's microseconds).
+  let last = 0
+  const tick = (): number => {
+    last = Math.max(clock.now(), last + 0.001)
+    return last
+  }
   const store = new LRUCache<string, Stored>({
     max: maxEntries,
     ...(options.maxSize ? { maxSize: options.maxSize, sizeCalculation: (s: Stored) => s.body.length + 64 } : {}),
   })
+
+  // Tag records apart from entries, so entries never evict them; losing one is safe anyway (TagReply).
+  const tags = new LRUCache<string, { stamp: number; expiresAt: number }>({ max: Math.max(1_000, maxEntries) })
+  const tagStamp = (key: string, now: number, ttl: number, createAt: number | 'now' | undefined): number | null => {
+    const t = tags.get(key)
+    if (t && t.expiresAt > now) return t.stamp
+    if (createAt === undefined) return null
+    const stamp = createAt === 'now' ? now - 0.001 : createAt
+    tags.set(key, { stamp, expiresAt: now + ttl })
+    return stamp
+  }
 
   const live = (key: string, now: number): Stored | undefined => {
     const s = store.get(key)
@@ -67,13 +88,13 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): CacheAdapter 
     name: 'memory',
 
     async read(key: string, lock?: LockRequest): Promise<ReadReply> {
-      const now = clock.now()
+      const now = tick()
       const s = live(key, now)
       if (!lock) return { now, slot: s ? { ...s } : null, garbage: false, lock: 'none' }
-      if (s && s.freshUntil > now) return { now, slot: { ...s }, garbage: false, lock: 'none' }
+      if (s && s.freshUntil > now && !lock.force) return { now, slot: { ...s }, garbage: false, lock: 'none' }
       if (s && s.lockToken !== '' && s.lockUntil > now) return { now, slot: { ...s }, garbage: false, lock: 'held' }
       const next: Stored = s
-        ? { ...s, lockToken: lock.token, lockUntil: now + lock.ttl }
+        ? { ...s, lockToken: lock.token, lockUntil: now + lock.ttl, expiresAt: Math.max(s.expiresAt, now + lock.keep) }
         : {
             gen: lock.token,
             lockToken: lock.token,
@@ -83,14 +104,14 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): CacheAdapter 
             staleUntil: 0,
             errorUntil: 0,
             body: '',
-            expiresAt: now + lock.ttl,
+            expiresAt: now + Math.max(lock.ttl, lock.keep),
           }
       store.set(key, next)
       return { now, slot: { ...next }, garbage: false, lock: 'acquired' }
     },
 
     async write(key: string, r: WriteRequest): Promise<boolean> {
-      const now = clock.now()
+      const now = tick()
       const s = live(key, now)
       if (r.fence !== null && s && s.gen !== r.fence) return false
       const freshUntil = now + r.ttl
@@ -131,6 +152,16 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): CacheAdapter 
         store.set(key, marker(gen, now + ttl))
       }
       return count
+    },
+
+    async readTags(keys: readonly string[], ttl: number, createAt?: number | 'now'): Promise<TagReply> {
+      const now = tick()
+      return { now, stamps: keys.map((key) => tagStamp(key, now, ttl, createAt)) }
+    },
+
+    async invalidateTags(keys: readonly string[], ttl: number): Promise<void> {
+      const now = tick()
+      for (const key of keys) tags.set(key, { stamp: now, expiresAt: now + ttl })
     },
 
     async ping(): Promise<void> {},

@@ -5,9 +5,20 @@
  * so the client never parses it.
  * @module
  */
-import type { CacheAdapter, LockRequest, ReadReply, WriteRequest } from './adapter.js'
+import { CacheOptionsError } from '../errors.js'
+import type { CacheAdapter, LockRequest, ReadReply, TagReply, WriteRequest } from './adapter.js'
 import type { Script } from './lua.js'
-import { isNoScript, parseReadReply, SCAN_COUNT, scripts, tombstone, writeArgs } from './lua.js'
+import {
+  isNoScript,
+  parseReadReply,
+  parseTagReply,
+  readArgs,
+  readTagsArgs,
+  SCAN_COUNT,
+  scripts,
+  tombstone,
+  writeArgs,
+} from './lua.js'
 
 /** The part of an `@upstash/redis` `Redis` instance the adapter uses. */
 export interface UpstashLikeClient {
@@ -28,7 +39,12 @@ export interface UpstashLikeClient {
  */
 export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
   if (!client || typeof client.evalsha !== 'function' || typeof client.scan !== 'function') {
-    throw new TypeError('[cacheward] upstashAdapter(client): expected an @upstash/redis Redis instance')
+    throw new CacheOptionsError([
+      {
+        path: 'client',
+        message: `upstashAdapter(client): expected an @upstash/redis Redis instance, got ${typeof client}`,
+      },
+    ])
   }
 
   const run = async (s: Script, keys: string[], args: unknown[]) => {
@@ -45,8 +61,7 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
     name: 'upstash',
 
     async read(key: string, lock?: LockRequest): Promise<ReadReply> {
-      const args = lock ? ['1', lock.token, String(lock.ttl)] : ['0', '', '0']
-      return parseReadReply(await run(scripts.read, [key], args))
+      return parseReadReply(await run(scripts.read, [key], readArgs(lock)))
     },
 
     async write(key: string, request: WriteRequest): Promise<boolean> {
@@ -74,6 +89,14 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
         if (keys.length > 0) count += Number(await run(scripts.invalidate, keys, [stone, String(ttl)]))
       } while (cursor !== '0')
       return count
+    },
+
+    async readTags(keys: readonly string[], ttl: number, createAt?: number | 'now'): Promise<TagReply> {
+      return parseTagReply(await run(scripts.readTags, [...keys], readTagsArgs(ttl, createAt)), keys.length)
+    },
+
+    async invalidateTags(keys: readonly string[], ttl: number): Promise<void> {
+      await run(scripts.invalidateTags, [...keys], [String(ttl)])
     },
 
     async ping(): Promise<void> {

@@ -22,6 +22,8 @@ export interface ContractTarget {
   makePeer(): CacheAdapter
   /** Writes a raw string at a full key, to plant foreign or corrupted data. Absent where the store has no string layer. */
   writeRaw?(fullKey: string, value: string): Promise<void>
+  /** Deletes full keys behind the cache's back (eviction, FLUSHALL). */
+  deleteRaw?(fullKey: string): Promise<void>
   /** Remaining backend expiry of a full key in ms (-2 absent). */
   pttl?(fullKey: string): Promise<number>
   /** Releases connections after the suite. */
@@ -358,6 +360,27 @@ export function defineContractSuite(target: ContractTarget): void {
       it('a load that began before invalidatePattern() resolved cannot write its value back', () =>
         race((c) => c.invalidatePattern('room:*')))
 
+      it.each(['clear', 'invalidatePattern'] as const)(
+        'a load that outlives its lock still cannot write back after %s()',
+        async (how) => {
+          // The lock ends after lockTtl, but the key it marked stays for the fence window, so the scan finds it.
+          const cache = make({ lockTtl: 50 })
+          const dbRead = gate()
+          const started = gate()
+          const load = cache.getOrSet('slow', async () => {
+            started.open()
+            await dbRead.promise
+            return 'old'
+          })
+          await started.promise
+          await sleep(120)
+          expect(how === 'clear' ? await cache.clear() : await cache.invalidatePattern('slo*')).toBe(0)
+          dbRead.open()
+          await load
+          expect(await cache.get('slow')).toBeUndefined()
+        },
+      )
+
       it('a load in another process that began before delete() cannot write back either', async () => {
         const namespace = ns()
         const a = make({ namespace })
@@ -375,6 +398,104 @@ export function defineContractSuite(target: ContractTarget): void {
         await load
         expect(await b.get('k')).toBeUndefined()
       })
+    })
+
+    describe('tags', () => {
+      it('invalidateTags makes every entry carrying a tag a miss, and leaves the others', async () => {
+        const cache = make()
+        await cache.getOrSet('room:1', () => 'r1', { tags: ['rooms', 'room:1'] })
+        await cache.getOrSet('room:2', () => 'r2', { tags: ['rooms', 'room:2'] })
+        await cache.set('user:1', 'u1', { tags: ['users'] })
+        await cache.invalidateTags(['room:2'])
+        expect(await cache.get('room:1')).toBe('r1')
+        expect(await cache.get('room:2')).toBeUndefined()
+        await cache.invalidateTags(['rooms'])
+        expect(await cache.get('room:1')).toBeUndefined()
+        expect(await cache.get('user:1')).toBe('u1')
+        let calls = 0
+        expect(await cache.getOrSet('room:1', () => ++calls, { tags: ['rooms'] })).toBe(1)
+        expect(await cache.getOrSet('room:1', () => ++calls, { tags: ['rooms'] })).toBe(1)
+        expect(await cache.get('room:1')).toBe(1)
+      })
+
+      it('an invalidated entry is not served stale, even inside staleWhileRevalidate or staleIfError', async () => {
+        const cache = make({ staleWhileRevalidate: '1h', staleIfError: '1h' })
+        await cache.getOrSet('k', () => 'old', { tags: ['t'] })
+        await cache.invalidateTags(['t'])
+        expect(await cache.get('k', { allowStale: true })).toBeUndefined()
+        const boom = new Error('db down')
+        await expect(cache.getOrSet('k', () => Promise.reject(boom), { tags: ['t'] })).rejects.toBe(boom)
+      })
+
+      it('a load that began before invalidateTags is never returned after it resolved', async () => {
+        const cache = make()
+        const dbRead = gate()
+        const started = gate()
+        const load = cache.getOrSet(
+          'k',
+          async () => {
+            started.open()
+            await dbRead.promise
+            return 'old'
+          },
+          { tags: ['t'] },
+        )
+        await started.promise
+        await cache.invalidateTags(['t'])
+        dbRead.open()
+        expect(await load).toBe('old')
+        expect(await cache.get('k')).toBeUndefined()
+        expect(await cache.getOrSet('k', () => 'new', { tags: ['t'] })).toBe('new')
+      })
+
+      it('tags set by the loader with ctx.setTags count from the load’s start too', async () => {
+        const cache = make()
+        const dbRead = gate()
+        const started = gate()
+        const load = cache.getOrSet('k', async (ctx) => {
+          started.open()
+          await dbRead.promise
+          ctx.setTags(['late'])
+          return 'old'
+        })
+        await started.promise
+        await cache.invalidateTags(['late'])
+        dbRead.open()
+        await load
+        expect(await cache.get('k')).toBeUndefined()
+      })
+
+      it('tags are shared by a namespace and its children, and across processes', async () => {
+        const namespace = ns()
+        const a = make({ namespace })
+        const b = make({ namespace }, target.makePeer())
+        await a.namespace('rooms').set('1', 'one', { tags: ['rooms'] })
+        expect(await b.namespace('rooms').get('1')).toBe('one')
+        await b.invalidateTags(['rooms'])
+        expect(await a.namespace('rooms').get('1')).toBeUndefined()
+      })
+
+      it('rejects tags that are not non-empty strings with a typed error', async () => {
+        const cache = make()
+        await expect(cache.invalidateTags(['ok', ''])).rejects.toMatchObject({ code: 'CACHEWARD_OPTIONS' })
+        await expect(cache.getOrSet('k', () => 1, { tags: [1 as never] })).rejects.toMatchObject({
+          code: 'CACHEWARD_OPTIONS',
+        })
+      })
+
+      if (target.deleteRaw) {
+        const deleteRaw = target.deleteRaw
+        it('losing a tag record (eviction, FLUSHALL of it) never makes an invalidated entry valid again', async () => {
+          const namespace = ns()
+          const cache = make({ namespace })
+          await cache.set('k', 'old', { tags: ['t'] })
+          await cache.invalidateTags(['t'])
+          await deleteRaw(`{${namespace}:tags}:t`)
+          expect(await cache.get('k')).toBeUndefined()
+          expect(await cache.getOrSet('k', () => 'new', { tags: ['t'] })).toBe('new')
+          expect(await cache.get('k')).toBe('new')
+        })
+      }
     })
 
     describe('namespaces, clear and invalidatePattern', () => {
@@ -398,6 +519,16 @@ export function defineContractSuite(target: ContractTarget): void {
         await Promise.all([app.set('k', 1), apple.set('k', 2), app2.set('k', 3)])
         expect(await app.clear()).toBe(1)
         expect([await app.get('k'), await apple.get('k'), await app2.get('k')]).toEqual([undefined, 2, 3])
+      })
+
+      it('refuses clear() and invalidatePattern() without a namespace, so other keys are never touched', async () => {
+        const bare = createCacheClient({ adapter: target.makeAdapter() })
+        clients.push(bare)
+        await expect(bare.clear()).rejects.toMatchObject({
+          code: 'CACHEWARD_OPTIONS',
+          message: /clear\(\) needs a namespace/,
+        })
+        await expect(bare.invalidatePattern('*')).rejects.toMatchObject({ code: 'CACHEWARD_OPTIONS' })
       })
 
       it('invalidatePattern deletes matching keys only and returns the count', async () => {

@@ -8,6 +8,7 @@ const mock = () =>
   new RedisMock() as unknown as IoredisLikeClient & {
     set(k: string, v: string): Promise<unknown>
     pttl(k: string): Promise<number>
+    del(k: string): Promise<number>
   }
 const admin = mock()
 
@@ -17,6 +18,9 @@ defineContractSuite({
   makePeer: () => ioredisAdapter(mock()),
   writeRaw: async (key, value) => {
     await admin.set(key, value)
+  },
+  deleteRaw: async (key) => {
+    await admin.del(key)
   },
   pttl: (key) => admin.pttl(key),
   faithful: { timeWindows: false, globEscapes: false },

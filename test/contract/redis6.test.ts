@@ -20,6 +20,9 @@ defineContractSuite({
   writeRaw: async (key, value) => {
     await admin.set(key, value)
   },
+  deleteRaw: async (key) => {
+    await admin.del(key)
+  },
   pttl: (key) => admin.pttl(key),
   cleanup: async () => {
     await Promise.all(connections.map((c) => c.quit()))

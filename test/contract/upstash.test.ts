@@ -19,6 +19,9 @@ for (const automaticDeserialization of [true, false]) {
     writeRaw: async (key, value) => {
       await admin.set(key, value)
     },
+    deleteRaw: async (key) => {
+      await admin.del(key)
+    },
     pttl: (key) => admin.pttl(key),
     cleanup: async () => {
       if (!automaticDeserialization) await admin.quit()
