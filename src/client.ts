@@ -5,6 +5,7 @@
 import type { CacheAdapter } from './adapters/adapter.js'
 import { memoryAdapter } from './adapters/memory.js'
 import { systemClock } from './clock.js'
+import { type CacheDefinition, type CacheDefinitionOptions, defineEntry, type KeyArgs } from './define.js'
 import { encodeEntry } from './entry.js'
 import { CacheClosedError, CacheOptionsError, CacheUnsupportedError, CacheValueError } from './errors.js'
 import { type CacheEventListener, type CacheEventName, Emitter } from './events.js'
@@ -76,6 +77,13 @@ export interface CacheClient {
   clear(): Promise<number>
   /** A child client whose keys live under `<this prefix><name>:`, sharing backend and metrics. */
   namespace(name: string, options?: NamespaceOptions): CacheClient
+  /**
+   * A typed kind of entry: how it is keyed, loaded, tagged and invalidated, in one place.
+   * @example
+   * const rooms = cache.define({ key: (id: string) => `room:${id}`, load: ([id]) => db.rooms.find(id), tags: ['rooms'] })
+   * await rooms.get('42'); await rooms.invalidate('42'); await rooms.invalidateAll()
+   */
+  define<A extends KeyArgs, T>(options: CacheDefinitionOptions<A, T>): CacheDefinition<A, T>
   /** Counters so far, for the whole client (namespaces included). */
   metrics(): MetricsSnapshot
   /** Sets every counter back to zero. */
@@ -286,6 +294,7 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       return makeClient(core, { ...scope, prefix: `${scope.prefix}${name}:`, namespace: path, policy }, enabled)
     },
 
+    define: (options) => defineEntry(client, options),
     metrics: () => core.metrics.snapshot(),
     resetMetrics: () => core.metrics.reset(),
     on: (event, listener) => core.events.on(event, listener),

@@ -16,6 +16,7 @@ export type { CacheAdapter, LockRequest, ReadReply, Slot, WriteRequest } from '.
 export type { CacheClient, HealthReport } from './client.js'
 export { createCacheClient } from './client.js'
 export type { Clock } from './clock.js'
+export type { CacheDefinition, CacheDefinitionOptions, KeyArgs } from './define.js'
 export type { Duration, DurationUnit } from './duration.js'
 export type { CachewardErrorCode, OptionIssue } from './errors.js'
 export {

@@ -498,6 +498,67 @@ export function defineContractSuite(target: ContractTarget): void {
       }
     })
 
+    describe('define: typed key definitions', () => {
+      const sessions = (cache: CacheClient, db: Map<string, number>, loads: string[]) =>
+        cache.define({
+          key: (userId: string, page: number) => `sessions:${userId}:page:${page}`,
+          load: async ([userId, page]) => {
+            loads.push(`${userId}/${page}`)
+            return { userId, page, count: db.get(userId) ?? 0 }
+          },
+          tags: (userId) => [`user:${userId}`],
+          ttl: '1m',
+        })
+
+      globbed(
+        'loads once per key, builds keys in one place, and invalidates one key or all of a user’s pages',
+        async () => {
+          const cache = make()
+          const db = new Map([
+            ['u1', 1],
+            ['u*', 7],
+          ])
+          const loads: string[] = []
+          const s = sessions(cache, db, loads)
+          expect(s.key('u1', 2)).toBe('sessions:u1:page:2')
+          await s.get('u1', 1)
+          await s.get('u1', 2)
+          await s.get('u*', 1)
+          expect(await s.get('u1', 1)).toEqual({ userId: 'u1', page: 1, count: 1 })
+          expect(loads).toEqual(['u1/1', 'u1/2', 'u*/1'])
+          expect(await s.peek('u1', 2)).toEqual({ userId: 'u1', page: 2, count: 1 })
+
+          db.set('u1', 2)
+          await s.invalidate('u1', 1)
+          expect(await s.peek('u1', 1)).toBeUndefined()
+          expect(await s.peek('u1', 2)).toBeDefined()
+
+          // The glob escapes the id: "u*" must not match u1's pages.
+          expect(s.pattern('u*')).toBe('sessions:u\\*:page:*')
+          expect(await s.invalidateAll('u*')).toBe(1)
+          expect(await s.peek('u1', 2)).toBeDefined()
+          expect(await s.invalidateAll('u1')).toBe(1)
+          expect(await s.get('u1', 2)).toEqual({ userId: 'u1', page: 2, count: 2 })
+        },
+      )
+
+      it('tags entries from the key arguments, and set() stores a value you already have', async () => {
+        const cache = make()
+        const s = sessions(cache, new Map(), [])
+        await s.set(['u2', 1], { userId: 'u2', page: 1, count: 42 })
+        expect(await s.peek('u2', 1)).toMatchObject({ count: 42 })
+        await cache.invalidateTags(['user:u2'])
+        expect(await s.peek('u2', 1)).toBeUndefined()
+      })
+
+      it('refuses to build a glob from a key that does not embed its arguments', async () => {
+        const cache = make()
+        const hashed = cache.define({ key: (id: string) => `h:${id.length}`, load: () => 1 })
+        expect(() => hashed.pattern()).toThrow(/does not embed argument 1/)
+        expect(hashed.pattern('abc')).toBe('h:3')
+      })
+    })
+
     describe('namespaces, clear and invalidatePattern', () => {
       it('a child namespace shares the backend and metrics, and is cleared by the parent', async () => {
         const parent = make()

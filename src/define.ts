@@ -1,0 +1,123 @@
+/**
+ * Typed key definitions: one place that says how a kind of entry is keyed, loaded, tagged and
+ * invalidated, so routes stop rebuilding `meetings:user:${id}` by hand and invalidation globs cannot
+ * drift from the keys that were written.
+ * @module
+ */
+import type { CacheClient } from './client.js'
+import type { Duration } from './duration.js'
+import { CacheKeyError } from './errors.js'
+import type { LoaderContext } from './get-or-set.js'
+import { escapeGlob } from './keys.js'
+import type { GetOrSetOptions } from './options.js'
+import type { StandardSchemaV1 } from './standard-schema.js'
+
+/** Key arguments: strings or numbers, embedded in the key as text. */
+export type KeyArgs = readonly (string | number)[]
+
+/** What `define()` takes. */
+export interface CacheDefinitionOptions<A extends KeyArgs, T> {
+  /**
+   * Builds the logical key from the arguments. Embed every argument as text (a template literal),
+   * so the definition can derive the matching glob for `invalidateAll()`.
+   * @example key: (userId: string, page: number) => `sessions:${userId}:page:${page}`
+   */
+  key: (...args: A) => string
+  /**
+   * Loads the value on a miss, from the key arguments (as one tuple, so `T` is inferred from what it
+   * returns) and the loader context.
+   * @example load: ([userId, page], ctx) => db.sessions.page(userId, page)
+   */
+  load: (args: A, ctx: LoaderContext<NoInfer<T>>) => T | Promise<T>
+  /** Fresh period for these entries (overrides the client's). */
+  ttl?: Duration
+  staleWhileRevalidate?: Duration
+  staleIfError?: Duration
+  /** Tags the entries carry: a list, or a function of the key arguments. */
+  tags?: readonly string[] | ((...args: A) => readonly string[])
+  /** Standard Schema the value must satisfy, on read and on load. */
+  schema?: StandardSchemaV1<unknown, T>
+  /** Metrics category. */
+  category?: string
+}
+
+/** A kind of entry, keyed by `A`, holding `T`. Created by `cache.define()`. */
+export interface CacheDefinition<A extends KeyArgs, T> {
+  /** The logical key for these arguments. */
+  key(...args: A): string
+  /** The value: cached, or loaded once and cached. */
+  get(...args: A): Promise<T>
+  /** The cached value if fresh, without loading. */
+  peek(...args: A): Promise<T | undefined>
+  /** Stores a value you already have (for example right after writing it to the database). */
+  set(args: A, value: T): Promise<void>
+  /** Removes the entry for these arguments; a load already running cannot write it back. */
+  invalidate(...args: A): Promise<void>
+  /**
+   * Removes every entry of this definition whose leading key arguments are the given ones
+   * (all of them when none are given), through the glob from {@link pattern}. Resolves the count.
+   */
+  invalidateAll(...leading: Partial<A>): Promise<number>
+  /** The glob matching every key of this definition that starts with the given arguments; ids are escaped. */
+  pattern(...leading: Partial<A>): string
+}
+
+// Private-use characters: never produced by an app's ids, so they mark where each argument lands.
+const slot = (i: number) => `\uE000${i}\uE001`
+
+/** Builds a definition over `cache`; see {@link CacheDefinitionOptions}. */
+export function defineEntry<A extends KeyArgs, T>(
+  cache: CacheClient,
+  options: CacheDefinitionOptions<A, T>,
+): CacheDefinition<A, T> {
+  const { key, load, tags } = options
+  if (typeof key !== 'function' || typeof load !== 'function') {
+    throw new CacheKeyError('define() needs key: (...args) => string and load: (args, ctx) => value functions')
+  }
+  const callOptions = (args: A): GetOrSetOptions<T> => {
+    const o: GetOrSetOptions<T> = {}
+    if (options.ttl !== undefined) o.ttl = options.ttl
+    if (options.staleWhileRevalidate !== undefined) o.staleWhileRevalidate = options.staleWhileRevalidate
+    if (options.staleIfError !== undefined) o.staleIfError = options.staleIfError
+    if (options.schema) o.schema = options.schema
+    if (options.category !== undefined) o.category = options.category
+    if (tags) o.tags = typeof tags === 'function' ? tags(...args) : tags
+    return o
+  }
+
+  const pattern = (...leading: Partial<A>): string => {
+    const arity = key.length
+    // One slot past the given arguments even when `key.length` says 0 (rest parameters, defaults).
+    const args = Array.from({ length: Math.max(arity, leading.length + 1) }, (_, i) =>
+      i < leading.length && leading[i] !== undefined ? leading[i] : slot(i),
+    )
+    const built = (key as unknown as (...a: unknown[]) => string)(...args)
+    const first = built.indexOf(slot(leading.length))
+    if (leading.length < arity && first === -1) {
+      throw new CacheKeyError(
+        `define(): key() does not embed argument ${leading.length + 1} as text, so no glob can match it; use invalidate() per key`,
+      )
+    }
+    // Everything before the first free argument is literal (escaped); the rest is a wildcard.
+    const literal = first === -1 ? built : built.slice(0, first)
+    return first === -1 ? escapeGlob(literal) : `${escapeGlob(literal)}*`
+  }
+
+  return {
+    key: (...args) => key(...args),
+    get: (...args) => cache.getOrSet(key(...args), (ctx) => load(args, ctx), callOptions(args)),
+    peek: (...args) => cache.get<T>(key(...args), options.schema ? { schema: options.schema } : undefined),
+    set: (args, value) => {
+      const o = callOptions(args)
+      const setOptions: Parameters<CacheClient['set']>[2] = {}
+      if (o.ttl !== undefined) setOptions.ttl = o.ttl
+      if (o.staleWhileRevalidate !== undefined) setOptions.staleWhileRevalidate = o.staleWhileRevalidate
+      if (o.staleIfError !== undefined) setOptions.staleIfError = o.staleIfError
+      if (o.tags) setOptions.tags = o.tags
+      return cache.set(key(...args), value, setOptions)
+    },
+    invalidate: (...args) => cache.delete(key(...args)),
+    invalidateAll: (...leading) => cache.invalidatePattern(pattern(...leading)),
+    pattern,
+  }
+}
