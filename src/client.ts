@@ -4,10 +4,17 @@
  */
 import type { CacheAdapter } from './adapters/adapter.js'
 import { memoryAdapter } from './adapters/memory.js'
+import { CircuitBreaker } from './circuit.js'
 import { systemClock } from './clock.js'
 import { type CacheDefinition, type CacheDefinitionOptions, defineEntry, type KeyArgs } from './define.js'
 import { encodeEntry } from './entry.js'
-import { CacheClosedError, CacheOptionsError, CacheUnsupportedError, CacheValueError } from './errors.js'
+import {
+  CacheClosedError,
+  CacheOptionsError,
+  CacheTimeoutError,
+  CacheUnsupportedError,
+  CacheValueError,
+} from './errors.js'
 import { type CacheEventListener, type CacheEventName, Emitter } from './events.js'
 import { SingleFlight } from './flight.js'
 import { classify, expiryOf } from './freshness.js'
@@ -117,11 +124,30 @@ export function createCacheClient(options: CacheClientOptions = {}): CacheClient
     lockWait: o.lockWait,
     background: new Set(),
     lifetime: new AbortController(),
+    circuit: undefined,
+    waitUntil: o.waitUntil,
+    backoff: new Map(),
+    refreshing: new Set(),
+    loads: new Set(),
+    present: new Map(),
+    clockOffset: undefined,
+  }
+  if (o.circuitBreaker) {
+    const { threshold, duration } = o.circuitBreaker
+    const name = adapter.name
+    ;(core as { circuit: CircuitBreaker }).circuit = new CircuitBreaker(threshold, duration, core.clock, (change) => {
+      if (change.state === 'open') {
+        core.events.emit('circuit-open', { adapter: name, failures: change.failures, retryInMs: change.retryInMs })
+      } else {
+        core.events.emit('circuit-close', { adapter: name })
+      }
+    })
   }
   const namespaces = o.namespace === undefined ? [] : [o.namespace]
   // Whatever the namespace holds, every tag record of this client starts with the same `{…` up to the
   // first `}`, so all of them hash to one cluster slot and one script reads several at once.
-  const tagPrefix = `{${o.namespace ?? 'cacheward'}:tags}:`
+  // `{:tags}` for no namespace: a namespace is never empty, so it cannot collide with one.
+  const tagPrefix = `{${o.namespace ?? ''}:tags}:`
   const scope: Scope = { prefix: prefixOf(namespaces), tagPrefix, namespace: o.namespace, policy: o.policy }
   return makeClient(core, scope, o.enabled)
 }
@@ -130,12 +156,14 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
   const open = () => {
     if (core.lifetime.signal.aborted) throw new CacheClosedError()
   }
-  const tombstone = (key: string) =>
-    bounded(core, 'invalidate', core.adapter.invalidate([scope.prefix + key], randomToken(), FENCE_WINDOW_MS)).catch(
-      (error) => {
-        throw reportBackendError(core, scope, 'invalidate', key, error)
-      },
-    )
+  const tombstone = (key: string) => {
+    core.present.delete(scope.prefix + key)
+    return bounded(core, 'invalidate', () =>
+      core.adapter.invalidate([scope.prefix + key], randomToken(), FENCE_WINDOW_MS),
+    ).catch((error) => {
+      throw reportBackendError(core, scope, 'invalidate', key, error)
+    })
+  }
 
   const read = async <T>(key: string, options: GetOptions<T> | undefined, counted: boolean): Promise<T | undefined> => {
     open()
@@ -149,7 +177,7 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
     let value: T | undefined
     let kind: Outcome['kind'] = 'miss'
     try {
-      const reply = await bounded(core, 'read', core.adapter.read(c.full))
+      const reply = await bounded(core, 'read', () => core.adapter.read(c.full))
       const entry = await usableEntry(c, reply.slot)
       if (entry === 'invalidated') {
         // A tag was invalidated after this entry's load began: a miss; the next load replaces it.
@@ -232,7 +260,7 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
         // Tag records must exist before the entry is written, or the first read would not trust it; the
         // entry counts from this read's time, after the records' creation stamp.
         const keys = call.tags.map((tag) => scope.tagPrefix + tag)
-        const reply = await bounded(core, 'readTags', core.adapter.readTags(keys, TAG_TTL_MS, 'now')).catch((error) => {
+        const reply = await bounded(core, 'readTags', () => core.adapter.readTags(keys, TAG_TTL_MS)).catch((error) => {
           throw reportBackendError(core, scope, 'readTags', key, error)
         })
         body = encode(reply.now)
@@ -246,7 +274,7 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
         expireIn: expiryOf(ttl, staleWhileRevalidate, staleIfError),
         body,
       }
-      await bounded(core, 'write', core.adapter.write(full, request)).catch((error) => {
+      await bounded(core, 'write', () => core.adapter.write(full, request)).catch((error) => {
         throw reportBackendError(core, scope, 'write', key, error)
       })
     },
@@ -267,7 +295,7 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       }
       if (!enabled || tags.length === 0) return
       const keys = [...new Set(tags)].map((tag) => scope.tagPrefix + tag)
-      await bounded(core, 'invalidateTags', core.adapter.invalidateTags(keys, TAG_TTL_MS)).catch((error) => {
+      await bounded(core, 'invalidateTags', () => core.adapter.invalidateTags(keys, TAG_TTL_MS)).catch((error) => {
         throw reportBackendError(core, scope, 'invalidateTags', undefined, error)
       })
     },
@@ -301,19 +329,33 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
     off: (event, listener) => core.events.off(event, listener),
 
     async health() {
+      // Straight to the backend, past the circuit breaker: health reports what the backend does now.
       const started = performance.now()
+      let timer: ReturnType<typeof setTimeout> | undefined
       try {
-        await bounded(core, 'ping', core.adapter.ping())
+        await Promise.race([
+          core.adapter.ping(),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () => reject(new CacheTimeoutError(`${core.adapter.name} ping`, core.timeout)),
+              core.timeout,
+            )
+          }),
+        ])
         return { ok: true, latencyMs: performance.now() - started, adapter: core.adapter.name }
       } catch (error) {
         const safe = reportBackendError(core, scope, 'ping', undefined, error)
         return { ok: false, latencyMs: performance.now() - started, adapter: core.adapter.name, error: safe.message }
+      } finally {
+        clearTimeout(timer)
       }
     },
 
     async close() {
       if (core.lifetime.signal.aborted) return
-      core.lifetime.abort(new CacheClosedError())
+      const reason = new CacheClosedError()
+      core.lifetime.abort(reason)
+      for (const load of core.loads) load.abort(reason)
       // Background refreshes and lock releases settle (each is bounded by `timeout`).
       await Promise.allSettled([...core.background])
       await core.adapter.dispose?.()
@@ -330,6 +372,7 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
   }
 
   async function invalidateMatching(glob: string): Promise<number> {
+    core.present.clear()
     const scan = core.adapter.invalidateMatching
     if (!scan) {
       throw new CacheUnsupportedError(

@@ -15,6 +15,7 @@ export type CachewardErrorCode =
   | 'CACHEWARD_UNSUPPORTED'
   | 'CACHEWARD_CLOSED'
   | 'CACHEWARD_VALUE'
+  | 'CACHEWARD_LOAD_TIMEOUT'
 
 /** Base class of every error cacheward throws. */
 export class CachewardError extends Error {
@@ -94,6 +95,33 @@ export class CacheBackendError extends CachewardError {
   }
 }
 
+/** The circuit breaker is open: the backend is skipped for a while after repeated failures. */
+export class CacheCircuitOpenError extends CacheBackendError {
+  override name = 'CacheCircuitOpenError'
+  constructor(adapter: string, operation: string) {
+    super(
+      adapter,
+      operation,
+      new Error('circuit open after repeated failures; the backend is skipped until a probe succeeds'),
+    )
+  }
+}
+
+/** A loader ran past `hardTimeout`; it was aborted through `ctx.signal`. */
+export class CacheLoadTimeoutError extends CachewardError {
+  override name = 'CacheLoadTimeoutError'
+  readonly key: string
+  readonly timeoutMs: number
+  constructor(key: string, timeoutMs: number) {
+    super(
+      'CACHEWARD_LOAD_TIMEOUT',
+      `loader for key "${truncate(key)}" did not finish within ${timeoutMs} ms (option "hardTimeout")`,
+    )
+    this.key = key
+    this.timeoutMs = timeoutMs
+  }
+}
+
 /** A backend operation took longer than the `timeout` option. */
 export class CacheTimeoutError extends CachewardError {
   override name = 'CacheTimeoutError'
@@ -132,6 +160,7 @@ const CODES: ReadonlySet<string> = new Set<CachewardErrorCode>([
   'CACHEWARD_UNSUPPORTED',
   'CACHEWARD_CLOSED',
   'CACHEWARD_VALUE',
+  'CACHEWARD_LOAD_TIMEOUT',
 ])
 
 function hasCode(error: unknown, code?: CachewardErrorCode): error is CachewardError {

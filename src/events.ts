@@ -14,9 +14,18 @@ export interface CacheEventMap {
   load: { key: string; namespace: string | undefined; category: string | undefined; durationMs: number }
   /** A loader threw (the error is the user's own, unchanged). */
   'load-error': { key: string; namespace: string | undefined; category: string | undefined; error: unknown }
+  /** A background refresh (stale-while-revalidate, early refresh, soft timeout) stored a new value. */
+  refresh: { key: string; namespace: string | undefined; category: string | undefined; reason: RefreshReason }
+  /** The circuit breaker opened: the backend is skipped for `retryInMs`. */
+  'circuit-open': { adapter: string; failures: number; retryInMs: number }
+  /** The circuit breaker closed: a probe reached the backend. */
+  'circuit-close': { adapter: string }
   /** The backend failed; the call was answered anyway where it could be. */
   error: { operation: string; key: string | undefined; namespace: string | undefined; error: CachewardError }
 }
+
+/** Why a value was refreshed in the background. */
+export type RefreshReason = 'stale-while-revalidate' | 'early-refresh' | 'soft-timeout'
 
 /** Names of {@link CacheEventMap}. */
 export type CacheEventName = keyof CacheEventMap

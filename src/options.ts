@@ -13,7 +13,7 @@ import { isTagList } from './keys.js'
 import type { Serializer } from './serializer.js'
 import type { StandardSchemaV1 } from './standard-schema.js'
 
-/** Freshness options, accepted by the client, `namespace()` and each call. */
+/** Freshness and load options, accepted by the client, `namespace()` and each `getOrSet` call. */
 export interface FreshnessOptions {
   /**
    * How long an entry is fresh. `0` stores nothing (a pass-through that still single-flights).
@@ -28,11 +28,46 @@ export interface FreshnessOptions {
    */
   staleWhileRevalidate?: Duration
   /**
-   * After `ttl`: how long a stale entry is served when the loader fails (throws or rejects).
+   * After `ttl`: how long a stale entry is served when the loader fails (throws, rejects, or passes
+   * `hardTimeout`).
    * @default 0 (off)
    * @example { staleIfError: '1h' }
    */
   staleIfError?: Duration
+  /**
+   * When a stale value exists and the load has not finished after this long, callers get the stale
+   * value; the load goes on in the background and stores its result.
+   * @default 0 (off)
+   * @example { softTimeout: '200ms', staleIfError: '1h' }
+   */
+  softTimeout?: Duration
+  /**
+   * After this long the load is aborted through `ctx.signal` and fails with `CacheLoadTimeoutError`
+   * (answered with a stale value inside `staleIfError`).
+   * @default 0 (off)
+   * @example { hardTimeout: '5s' }
+   */
+  hardTimeout?: Duration
+  /**
+   * After a failed load was answered with a stale value, how long that value keeps being served
+   * without calling the loader again (per process), so a failing database is not hit by every request.
+   * @default '5s'
+   */
+  errorBackoff?: Duration
+  /**
+   * Probabilistic early refresh (XFetch, Vattani et al., VLDB 2015): a fresh hit near expiry may start
+   * one background refresh, more likely the longer the last load took. `true` is beta 1; larger refreshes earlier.
+   * @default false
+   * @example { earlyRefresh: true }
+   */
+  earlyRefresh?: boolean | number
+  /**
+   * Shortens each entry's `ttl` by a random fraction up to this (0 to 1), so entries written together
+   * do not all expire together. Never lengthens it.
+   * @default 0
+   * @example { jitter: 0.1 }
+   */
+  jitter?: number
 }
 
 /** Options of `createCacheClient`. */
@@ -70,6 +105,18 @@ export interface CacheClientOptions extends FreshnessOptions {
    * @default '5s'
    */
   lockWait?: Duration
+  /**
+   * Receives every background task (stale-while-revalidate refreshes, early refreshes, soft-timeout
+   * loads) so a serverless platform can keep the invocation alive until it settles.
+   * @example { waitUntil: (promise) => ctx.waitUntil(promise) }
+   */
+  waitUntil?: (promise: Promise<unknown>) => void
+  /**
+   * After `threshold` consecutive backend failures, skip the backend for `duration` (reads go straight
+   * to the loader, writes reject at once), then let one call probe it. `false` turns it off.
+   * @default { threshold: 5, duration: '5s' }
+   */
+  circuitBreaker?: false | { threshold?: number; duration?: Duration }
   /**
    * How entry bodies become strings.
    * @default JSON, with prototype-pollution keys removed on decode
@@ -125,11 +172,17 @@ export interface SetOptions extends FreshnessOptions {
   tags?: readonly string[]
 }
 
-/** Freshness in milliseconds, fully defaulted. */
+/** Freshness and load options in milliseconds, fully defaulted. */
 export interface Policy {
   readonly ttl: number
   readonly staleWhileRevalidate: number
   readonly staleIfError: number
+  readonly softTimeout: number
+  readonly hardTimeout: number
+  readonly errorBackoff: number
+  /** XFetch beta; 0 is off. */
+  readonly earlyRefresh: number
+  readonly jitter: number
 }
 
 /** What `createCacheClient` keeps after validation. */
@@ -143,19 +196,28 @@ export interface ResolvedClientOptions {
   readonly lockWait: number
   readonly serializer: Serializer | undefined
   readonly clock: Clock | undefined
+  readonly waitUntil: ((promise: Promise<unknown>) => void) | undefined
+  readonly circuitBreaker: { readonly threshold: number; readonly duration: number } | undefined
 }
 
 export const DEFAULTS = Object.freeze({
   ttl: 5 * 60_000,
   staleWhileRevalidate: 0,
   staleIfError: 0,
+  softTimeout: 0,
+  hardTimeout: 0,
+  errorBackoff: 5_000,
+  earlyRefresh: 0,
+  jitter: 0,
   timeout: 1_000,
+  circuitThreshold: 5,
+  circuitDuration: 5_000,
   lockTtl: 10_000,
   lockWait: 5_000,
 })
 
-const durationMessage = (input: unknown) =>
-  `expected a duration like '250ms', '10s', '5m', '1h', '1d' or a number of milliseconds (0 to 2147483647), got ${show(input)}`
+const DURATION = "a duration like '250ms', '10s', '5m', '1h', '1d' or a number of milliseconds (0 to 2147483647)"
+const durationMessage = (input: unknown) => `expected ${DURATION}, got ${show(input)}`
 
 const duration = z.unknown().transform((input, ctx) => {
   const ms = parseDuration(input)
@@ -201,10 +263,33 @@ const namespaceSchema = accepted(
   'a non-empty string of at most 128 characters',
 )
 
+const betaOf = (v: unknown): number | undefined =>
+  v === true ? 1 : v === false ? 0 : typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 100 ? v : undefined
+const fractionOf = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1 ? v : undefined
+const EARLY_REFRESH = 'true, false or a beta between 0 and 100'
+const JITTER = 'a fraction between 0 and 1'
+
+function numberFrom(parseValue: (v: unknown) => number | undefined, expected: string) {
+  return z.unknown().transform((input, ctx) => {
+    const value = parseValue(input)
+    if (value === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected ${expected}, got ${show(input)}` })
+      return z.NEVER
+    }
+    return value
+  })
+}
+
 const freshnessShape = {
   ttl: duration.optional(),
   staleWhileRevalidate: duration.optional(),
   staleIfError: duration.optional(),
+  softTimeout: duration.optional(),
+  hardTimeout: duration.optional(),
+  errorBackoff: duration.optional(),
+  earlyRefresh: numberFrom(betaOf, EARLY_REFRESH).optional(),
+  jitter: numberFrom(fractionOf, JITTER).optional(),
 }
 
 const clientSchema = z.strictObject({
@@ -215,14 +300,28 @@ const clientSchema = z.strictObject({
   enabled: accepted((b): b is boolean => typeof b === 'boolean', 'true or false').optional(),
   lockTtl: positiveDuration.optional(),
   lockWait: duration.optional(),
-  serializer: z
-    .custom<Serializer>(
-      (s) => typeof (s as Serializer)?.serialize === 'function' && typeof (s as Serializer)?.deserialize === 'function',
-      { message: 'expected { serialize(value): string, deserialize(text): unknown }' },
-    )
-    .optional(),
-  clock: z
-    .custom<Clock>((c) => typeof (c as Clock)?.now === 'function', { message: 'expected { now(): number }' })
+  serializer: accepted(
+    (v): v is Serializer =>
+      typeof (v as Serializer)?.serialize === 'function' && typeof (v as Serializer)?.deserialize === 'function',
+    '{ serialize(value): string, deserialize(text): unknown }',
+  ).optional(),
+  clock: accepted((c): c is Clock => typeof (c as Clock)?.now === 'function', '{ now(): number }').optional(),
+  waitUntil: accepted(
+    (f): f is (promise: Promise<unknown>) => void => typeof f === 'function',
+    'a function receiving a promise',
+  ).optional(),
+  circuitBreaker: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        threshold: z
+          .number({ message: 'expected a whole number of failures, at least 1' })
+          .int({ message: 'expected a whole number of failures, at least 1' })
+          .min(1, { message: 'expected a whole number of failures, at least 1' })
+          .optional(),
+        duration: positiveDuration.optional(),
+      }),
+    ])
     .optional(),
 })
 const namespaceOptionsSchema = z.strictObject(freshnessShape)
@@ -246,6 +345,14 @@ export function resolveClientOptions(options: unknown): ResolvedClientOptions {
     lockWait: o.lockWait ?? DEFAULTS.lockWait,
     serializer: o.serializer,
     clock: o.clock,
+    waitUntil: o.waitUntil,
+    circuitBreaker:
+      o.circuitBreaker === false
+        ? undefined
+        : Object.freeze({
+            threshold: o.circuitBreaker?.threshold ?? DEFAULTS.circuitThreshold,
+            duration: o.circuitBreaker?.duration ?? DEFAULTS.circuitDuration,
+          }),
   })
 }
 
@@ -255,8 +362,20 @@ export function resolveNamespacePolicy(parent: Policy, options: unknown): Policy
   return resolvePolicy(parent, o)
 }
 
+/** Parses one policy option given to a call (the hit path: no zod); `undefined` when invalid. */
+const POLICY_PARSERS: Record<keyof Policy, { parse: (v: unknown) => number | undefined; expected: string }> = {
+  ttl: { parse: parseDuration, expected: DURATION },
+  staleWhileRevalidate: { parse: parseDuration, expected: DURATION },
+  staleIfError: { parse: parseDuration, expected: DURATION },
+  softTimeout: { parse: parseDuration, expected: DURATION },
+  hardTimeout: { parse: parseDuration, expected: DURATION },
+  errorBackoff: { parse: parseDuration, expected: DURATION },
+  earlyRefresh: { parse: betaOf, expected: EARLY_REFRESH },
+  jitter: { parse: fractionOf, expected: JITTER },
+}
+
 const CALL_KEYS = {
-  getOrSet: new Set(['ttl', 'staleWhileRevalidate', 'staleIfError', 'tags', 'schema', 'category', 'signal']),
+  getOrSet: new Set([...Object.keys(POLICY_PARSERS), 'tags', 'schema', 'category', 'signal']),
   get: new Set(['allowStale', 'schema', 'category']),
   set: new Set(['ttl', 'staleWhileRevalidate', 'staleIfError', 'tags']),
 } as const
@@ -284,29 +403,34 @@ export function resolveCallOptions(kind: keyof typeof CALL_KEYS, base: Policy, o
     signal: undefined,
     allowStale: false,
   }
-  if (options === undefined) return result
+  if (options === undefined) {
+    // The common case on the hit path: one shared, frozen answer per policy and kind.
+    const perPolicy = DEFAULT_CALLS.get(base) ?? new Map<string, ResolvedCall>()
+    DEFAULT_CALLS.set(base, perPolicy)
+    const cached = perPolicy.get(kind)
+    if (cached) return cached
+    perPolicy.set(kind, Object.freeze(result))
+    return result
+  }
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new CacheOptionsError([{ path: `${kind} options`, message: `expected an object, got ${show(options)}` }])
   }
   const o = options as Record<string, unknown>
   const allowed = CALL_KEYS[kind]
-  let ttl = base.ttl
-  let swr = base.staleWhileRevalidate
-  let sie = base.staleIfError
+  let policy: Record<string, number> | undefined
   for (const key in o) {
     const value = o[key]
     if (!allowed.has(key)) fail(key, `unknown option for ${kind}(); known: ${[...allowed].join(', ')}`)
     if (value === undefined) continue
+    const parser = POLICY_PARSERS[key as keyof Policy]
+    if (parser) {
+      const parsed = parser.parse(value)
+      if (parsed === undefined) fail(key, `expected ${parser.expected}, got ${show(value)}`)
+      policy ??= { ...base }
+      policy[key] = parsed
+      continue
+    }
     switch (key) {
-      case 'ttl':
-        ttl = callDuration(key, value)
-        break
-      case 'staleWhileRevalidate':
-        swr = callDuration(key, value)
-        break
-      case 'staleIfError':
-        sie = callDuration(key, value)
-        break
       case 'tags':
         if (!isTagList(value)) {
           fail(key, `expected an array of non-empty strings (at most 256 characters), got ${show(value)}`)
@@ -335,43 +459,26 @@ export function resolveCallOptions(kind: keyof typeof CALL_KEYS, base: Policy, o
         break
     }
   }
-  if (ttl !== base.ttl || swr !== base.staleWhileRevalidate || sie !== base.staleIfError) {
-    result.policy = { ttl, staleWhileRevalidate: swr, staleIfError: sie }
-  }
+  if (policy) result.policy = policy as unknown as Policy
   return result
 }
 
 const EMPTY: readonly string[] = Object.freeze([])
-
-function callDuration(key: string, value: unknown): number {
-  if (typeof value === 'number' && value >= 0 && value <= 2_147_483_647 && Number.isFinite(value))
-    return Math.round(value)
-  const ms = parseDuration(value)
-  if (ms === undefined) {
-    fail(
-      key,
-      `expected a duration like '250ms', '10s', '5m', '1h', '1d' or a number of milliseconds, got ${show(value)}`,
-    )
-  }
-  return ms
-}
+const DEFAULT_CALLS = new WeakMap<Policy, Map<string, ResolvedCall>>()
 
 function fail(path: string, message: string): never {
   throw new CacheOptionsError([{ path, message }])
 }
 
-type PolicyInput = {
-  ttl?: number | undefined
-  staleWhileRevalidate?: number | undefined
-  staleIfError?: number | undefined
-}
+type PolicyInput = { [K in keyof Policy]?: number | undefined }
 
 function resolvePolicy(base: Policy, o: PolicyInput): Policy {
-  return Object.freeze({
-    ttl: o.ttl ?? base.ttl,
-    staleWhileRevalidate: o.staleWhileRevalidate ?? base.staleWhileRevalidate,
-    staleIfError: o.staleIfError ?? base.staleIfError,
-  })
+  const merged = { ...base }
+  for (const key of Object.keys(POLICY_PARSERS) as (keyof Policy)[]) {
+    const value = o[key]
+    if (value !== undefined) merged[key] = value
+  }
+  return Object.freeze(merged)
 }
 
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {

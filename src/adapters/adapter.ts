@@ -55,11 +55,12 @@ export interface TagReply {
   /** Backend time of the read (ms, microsecond decimals). */
   now: number
   /**
-   * Backend time each tag was last invalidated (ms, microsecond decimals), in the order asked;
-   * `null` where the tag has no record (never used, evicted, flushed). An entry carrying a tag
-   * without a record is not trusted, so losing a record never revives an invalidated entry.
+   * Backend time each tag was last invalidated (ms, microsecond decimals), in the order asked. A tag
+   * without a record (never used, evicted, flushed, expired) gets one stamped a microsecond before
+   * `now`, never earlier: entries whose load began before that are not trusted, so losing a record
+   * can never revive an invalidated entry.
    */
-  stamps: (number | null)[]
+  stamps: number[]
 }
 
 /** The answer to {@link CacheAdapter.read}. */
@@ -75,6 +76,20 @@ export interface ReadReply {
    * `held` (another holder's lock is live), `none` (the slot is fresh, no lock needed).
    */
   lock: 'acquired' | 'held' | 'none'
+  /** Stamps of the tag records asked for with the read, in order (see {@link TagReply}). */
+  tagStamps?: number[]
+  /**
+   * Backend time at which those tag records were read, on the clock that stamps their invalidations
+   * (the same as `now` unless the records live on another cluster node).
+   */
+  tagNow?: number
+}
+
+/** Tag records to read beside an entry. */
+export interface TagRead {
+  keys: readonly string[]
+  /** Life of a record created because it was missing (ms). */
+  ttl: number
 }
 
 /** A write of one entry. */
@@ -108,11 +123,24 @@ export interface CacheAdapter {
   /**
    * Reads the slot at `key`. With `lock`, atomically takes the stampede lock when the slot is not
    * fresh (absent, marker, stale or expired) and no live lock is held by someone else; taking it on
-   * an absent key creates a marker whose generation is the lock token.
+   * an absent key creates a marker whose generation is the lock token. With `tags`, also reads those
+   * tag records (as {@link readTags} does) and returns their stamps in `tagStamps`; where it can, in
+   * the same atomic step and before taking the read's time.
    */
-  read(key: string, lock?: LockRequest): Promise<ReadReply>
+  read(key: string, lock?: LockRequest, tags?: TagRead): Promise<ReadReply>
+  /**
+   * Reads the slot at `key` with the cheapest command the backend has (Redis: a plain GET), without
+   * the backend's time or a lock: `'garbage'` for foreign data. Optional: the client uses it for keys
+   * it recently found fresh, judging freshness against the backend clock it learned from `read`.
+   */
+  peek?(key: string): Promise<Slot | null | 'garbage'>
   /** Writes an entry (fenced unless `fence` is `null`); resolves `false` when the fence refused it. Clears any lock. */
   write(key: string, request: WriteRequest): Promise<boolean>
+  /**
+   * Pushes the lock's expiry to `ttl` ms from now if `token` still holds it; resolves whether it did.
+   * Optional: without it a load longer than `lockTtl` lets another process start a duplicate load.
+   */
+  extend?(key: string, token: string, ttl: number): Promise<boolean>
   /** Releases the lock at `key` if `token` still holds it (compare-and-delete); the slot stays. */
   release(key: string, token: string): Promise<void>
   /** Replaces each key with a tombstone of generation `gen` that lives `ttl` ms. */
@@ -124,12 +152,10 @@ export interface CacheAdapter {
    */
   invalidateMatching?(pattern: string, gen: string, ttl: number): Promise<number>
   /**
-   * Reads the invalidation stamps of tag records. With `createAt`, a missing record is created with
-   * that stamp, or one microsecond before the backend's `now` for `'now'` (a write does this just
-   * before storing an entry whose load began after that stamp).
+   * Reads the invalidation stamps of tag records, creating missing ones (see {@link TagReply}).
    * All keys share one hash tag, so on a cluster they live in one slot.
    */
-  readTags(keys: readonly string[], ttl: number, createAt?: number | 'now'): Promise<TagReply>
+  readTags(keys: readonly string[], ttl: number): Promise<TagReply>
   /**
    * Stamps each tag record with the backend's current time, strictly above its previous stamp. An entry
    * whose load began at or before a stamp of one of its tags is invalid.

@@ -8,15 +8,15 @@
  * @module
  */
 import { CacheOptionsError } from '../errors.js'
-import type { CacheAdapter, LockRequest, ReadReply, TagReply, WriteRequest } from './adapter.js'
+import type { CacheAdapter, LockRequest, ReadReply, Slot, TagRead, TagReply, WriteRequest } from './adapter.js'
 import type { Script } from './lua.js'
 import {
   clusterSlot,
   isNoScript,
   parseReadReply,
+  parseSlot,
   parseTagReply,
   readArgs,
-  readTagsArgs,
   SCAN_COUNT,
   scripts,
   tombstone,
@@ -37,6 +37,7 @@ export interface IoredisLikeClient {
   eval: Command
   set: Command
   scan: Command
+  get: Command
   ping: Command
   /** `true` on an ioredis `Cluster`. */
   readonly isCluster?: boolean
@@ -62,16 +63,13 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
   }
   const cluster = client.isCluster === true
 
-  const run = async (target: IoredisLikeClient, s: Script, keys: readonly string[], args: readonly Arg[]) => {
-    const sha = await s.sha()
-    try {
-      return await target.evalsha(sha, keys.length, ...keys, ...args)
-    } catch (error) {
+  // Not async: the hit path pays for every promise, so this adds only the NOSCRIPT fallback's catch.
+  const run = (target: IoredisLikeClient, s: Script, keys: readonly string[], args: readonly Arg[]): Promise<unknown> =>
+    target.evalsha(s.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
       // First use on this node (or after SCRIPT FLUSH / a restart): send the source once.
       if (!isNoScript(error)) throw error
       return target.eval(s.source, keys.length, ...keys, ...args)
-    }
-  }
+    })
 
   const invalidatePage = async (node: IoredisLikeClient, keys: string[], stone: string, ttl: number) => {
     if (keys.length === 0) return 0
@@ -93,12 +91,40 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
   return {
     name: cluster ? 'ioredis-cluster' : 'ioredis',
 
-    async read(key: string, lock?: LockRequest): Promise<ReadReply> {
-      return parseReadReply(await run(client, scripts.read, [key], readArgs(lock)))
+    read(key: string, lock?: LockRequest, tags?: TagRead): Promise<ReadReply> {
+      const args = readArgs(lock, tags?.ttl ?? 0)
+      if (!tags || tags.keys.length === 0) return run(client, scripts.read, [key], args).then(parseReadReply)
+      if (!cluster) return run(client, scripts.read, [key, ...tags.keys], args).then(parseReadReply)
+      // Tag records live in another slot: read them beside the entry. The load then counts from the
+      // tag node's time (tagNow), the clock its invalidations are stamped with.
+      const stamps = run(client, scripts.readTags, tags.keys, [tags.ttl])
+      return Promise.all([stamps, run(client, scripts.read, [key], args)]).then(([t, r]) => {
+        const reply = parseReadReply(r)
+        const tagReply = parseTagReply(t, tags.keys.length)
+        reply.tagStamps = tagReply.stamps
+        reply.tagNow = tagReply.now
+        return reply
+      })
+    },
+
+    peek(key: string): Promise<Slot | null | 'garbage'> {
+      return client
+        .get(key)
+        .then((raw: unknown) =>
+          raw === null || raw === undefined
+            ? null
+            : typeof raw === 'string'
+              ? (parseSlot(raw) ?? 'garbage')
+              : 'garbage',
+        )
     },
 
     async write(key: string, request: WriteRequest): Promise<boolean> {
       return Number(await run(client, scripts.write, [key], writeArgs(request))) === 1
+    },
+
+    async extend(key: string, token: string, ttl: number): Promise<boolean> {
+      return Number(await run(client, scripts.extend, [key], [token, ttl])) === 1
     },
 
     async release(key: string, token: string): Promise<void> {
@@ -129,8 +155,8 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
       return counts.reduce((sum, n) => sum + n, 0)
     },
 
-    async readTags(keys: readonly string[], ttl: number, createAt?: number | 'now'): Promise<TagReply> {
-      return parseTagReply(await run(client, scripts.readTags, keys, readTagsArgs(ttl, createAt)), keys.length)
+    async readTags(keys: readonly string[], ttl: number): Promise<TagReply> {
+      return parseTagReply(await run(client, scripts.readTags, keys, [ttl]), keys.length)
     },
 
     async invalidateTags(keys: readonly string[], ttl: number): Promise<void> {

@@ -20,34 +20,49 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local precise = now .. '.' .. string.format('%03d', tonumber(t[2]) % 1000)`
 
 /**
- * KEYS[1] entry key. ARGV[1] '0' read only, '1' take the lock when not fresh, '2' take it even when
- * fresh (a tag invalidated the entry); ARGV[2] token, ARGV[3] lock ttl ms, ARGV[4] ms the key is kept
- * at least once locked (the lock itself still ends at lockUntil).
- * Returns `<status>|<now>|<slot>`: N absent, G garbage, R read, H lock held elsewhere,
- * A lock acquired, X lock acquired over garbage.
+ * KEYS[1] entry key, KEYS[2..] tag records to read beside it (standalone and Upstash: one script, so
+ * a tagged read is one round trip and missing records are created before the entry's time is taken).
+ * ARGV[1] '0' read only, '1' take the lock when not fresh, '2' take it even when fresh (a tag
+ * invalidated the entry); ARGV[2] token, ARGV[3] lock ttl ms, ARGV[4] ms the key is kept at least once
+ * locked (the lock itself still ends at lockUntil), ARGV[5] tag record ttl ms.
+ * Returns `[T<stamp>,<stamp>…|]<status>|<now>|<slot>`: N absent, G garbage, R read, H lock held
+ * elsewhere, A lock acquired, X lock acquired over garbage.
  */
 export const READ_SCRIPT = `${NOW}
+local pre = ''
+if #KEYS > 1 then
+  local out = {}
+  for i = 2, #KEYS do
+    local v = redis.pcall('GET', KEYS[i])
+    if type(v) ~= 'string' or not tonumber(v) then
+      v = string.format('%.3f', tonumber(precise) - 0.001)
+      redis.call('SET', KEYS[i], v, 'PX', ARGV[5])
+    end
+    out[i - 1] = v
+  end
+  pre = 'T' .. table.concat(out, ',') .. '|'
+end
 local lock = ARGV[1] ~= '0'
 local s = redis.pcall('GET', KEYS[1])
 if type(s) == 'table' then s = '' end
 if s then
   local g, lt, lu, c, fu, su, eu, pos = string.match(s, '^cw1|([^|]*)|([^|]*)|(%d*)|([%d.]*)|(%d*)|(%d*)|(%d*)\\n()')
   if not g then
-    if not lock then return 'G|' .. precise end
+    if not lock then return pre .. 'G|' .. precise end
   else
-    if (not lock) or (tonumber(fu) > now and ARGV[1] ~= '2') then return 'R|' .. precise .. '|' .. s end
-    if lt ~= '' and tonumber(lu) > now then return 'H|' .. precise .. '|' .. s end
+    if (not lock) or (tonumber(fu) > now and ARGV[1] ~= '2') then return pre .. 'R|' .. precise .. '|' .. s end
+    if lt ~= '' and tonumber(lu) > now then return pre .. 'H|' .. precise .. '|' .. s end
     local n = 'cw1|' .. g .. '|' .. ARGV[2] .. '|' .. (now + tonumber(ARGV[3])) .. '|' .. c .. '|' .. fu .. '|' .. su .. '|' .. eu .. '\\n' .. string.sub(s, pos)
     redis.call('SET', KEYS[1], n, 'KEEPTTL')
     if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
-    return 'A|' .. precise .. '|' .. n
+    return pre .. 'A|' .. precise .. '|' .. n
   end
 end
-if not lock then return 'N|' .. precise end
+if not lock then return pre .. 'N|' .. precise end
 local m = 'cw1|' .. ARGV[2] .. '|' .. ARGV[2] .. '|' .. (now + tonumber(ARGV[3])) .. '|0|0|0|0\\n'
 redis.call('SET', KEYS[1], m, 'PX', math.max(tonumber(ARGV[3]), tonumber(ARGV[4])))
-if s then return 'X|' .. precise .. '|' .. m end
-return 'A|' .. precise .. '|' .. m`
+if s then return pre .. 'X|' .. precise .. '|' .. m end
+return pre .. 'A|' .. precise .. '|' .. m`
 
 /**
  * KEYS[1] entry key. ARGV: 1 'f' fenced | 'u' unconditional, 2 fence, 3 new gen, 4 ttl, 5 swr, 6 sie,
@@ -72,6 +87,15 @@ if lt ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], 'cw1|' .. g .. '||0|' .. rest, 'KEEPTTL')
 return 1`
 
+/** KEYS[1] entry key, ARGV[1] token, ARGV[2] ttl ms. Moves lockUntil to now + ttl if the token still holds the lock. */
+export const EXTEND_SCRIPT = `local s = redis.pcall('GET', KEYS[1])
+if type(s) ~= 'string' then return 0 end
+local g, lt, rest = string.match(s, '^cw1|([^|]*)|([^|]*)|%d*|(.*)$')
+if lt ~= ARGV[1] then return 0 end
+${NOW}
+redis.call('SET', KEYS[1], 'cw1|' .. g .. '|' .. lt .. '|' .. (now + tonumber(ARGV[2])) .. '|' .. rest, 'KEEPTTL')
+return 1`
+
 /**
  * KEYS: keys found by SCAN (one slot on a cluster). ARGV[1] tombstone, ARGV[2] its ttl ms.
  * Tombstones every key that still exists; returns how many held an entry or foreign data.
@@ -90,20 +114,16 @@ end
 return n`
 
 /**
- * KEYS: tag records (one slot). ARGV[1] ttl ms, ARGV[2] stamp to create missing records with ('' to
- * leave them missing, 'now' for a microsecond before now). Returns `T|<now>|<stamp>,<stamp>,…` with an empty field for a missing record.
+ * KEYS: tag records (one slot). ARGV[1] ttl ms. Returns `T|<now>|<stamp>,<stamp>,…`; a missing record
+ * is created a microsecond before now (see TagReply).
  */
 export const READ_TAGS_SCRIPT = `${NOW}
 local out = {}
 for i, k in ipairs(KEYS) do
   local v = redis.pcall('GET', k)
   if type(v) ~= 'string' or not tonumber(v) then
-    v = ''
-    if ARGV[2] ~= '' then
-      v = ARGV[2]
-      if v == 'now' then v = string.format('%.3f', tonumber(precise) - 0.001) end
-      redis.call('SET', k, v, 'PX', ARGV[1])
-    end
+    v = string.format('%.3f', tonumber(precise) - 0.001)
+    redis.call('SET', k, v, 'PX', ARGV[1])
   end
   out[i] = v
 end
@@ -122,25 +142,23 @@ end
 return 1`
 
 /** Parses the reply of {@link READ_TAGS_SCRIPT}. */
-export function parseTagReply(raw: unknown, count: number): { now: number; stamps: (number | null)[] } {
+export function parseTagReply(raw: unknown, count: number): { now: number; stamps: number[] } {
   if (typeof raw !== 'string' || !raw.startsWith('T|'))
     throw new TypeError(`unexpected reply to readTags: ${typeof raw}`)
   const bar = raw.indexOf('|', 2)
   const now = bar > 2 ? Number(raw.slice(2, bar)) : Number.NaN
   const fields = raw.slice(bar + 1).split(',')
-  if (!Number.isFinite(now) || fields.length !== count) throw new TypeError('unexpected reply to readTags')
-  return { now, stamps: fields.map((f) => (f === '' ? null : Number(f))) }
-}
-
-/** Args for {@link READ_TAGS_SCRIPT}. */
-export function readTagsArgs(ttl: number, createAt: number | 'now' | undefined): string[] {
-  return [String(ttl), createAt === undefined ? '' : createAt === 'now' ? 'now' : createAt.toFixed(3)]
+  const stamps = fields.map(Number)
+  if (!Number.isFinite(now) || stamps.length !== count || !stamps.every(Number.isFinite)) {
+    throw new TypeError('unexpected reply to readTags')
+  }
+  return { now, stamps }
 }
 
 /** Args for {@link READ_SCRIPT}. */
-export function readArgs(lock: import('./adapter.js').LockRequest | undefined): string[] {
-  if (!lock) return ['0', '', '0', '0']
-  return [lock.force ? '2' : '1', lock.token, String(lock.ttl), String(lock.keep)]
+export function readArgs(lock: import('./adapter.js').LockRequest | undefined, tagTtl: number): string[] {
+  if (!lock) return ['0', '', '0', '0', String(tagTtl)]
+  return [lock.force ? '2' : '1', lock.token, String(lock.ttl), String(lock.keep), String(tagTtl)]
 }
 
 /** The value a tombstone of generation `gen` is stored as. */
@@ -170,7 +188,24 @@ export function parseSlot(raw: string): Slot | null {
 }
 
 /** Parses the reply of {@link READ_SCRIPT}. Throws on a reply that is not one (a broken proxy, say). */
-export function parseReadReply(raw: unknown): ReadReply {
+export function parseReadReply(input: unknown): ReadReply {
+  let raw = input
+  let tags: number[] | undefined
+  if (typeof raw === 'string' && raw[0] === 'T') {
+    const end = raw.indexOf('|')
+    tags = raw.slice(1, end).split(',').map(Number)
+    if (end === -1 || !tags.every(Number.isFinite)) throw new TypeError('unexpected reply to read: bad tag stamps')
+    raw = raw.slice(end + 1)
+  }
+  const reply = parseEntryReply(raw)
+  if (tags) {
+    reply.tagStamps = tags
+    reply.tagNow = reply.now
+  }
+  return reply
+}
+
+function parseEntryReply(raw: unknown): ReadReply {
   if (typeof raw !== 'string' || raw[1] !== '|') throw new TypeError(`unexpected reply to read: ${typeof raw}`)
   const status = raw[0]
   const bar = raw.indexOf('|', 2)
@@ -195,29 +230,62 @@ export function parseReadReply(raw: unknown): ReadReply {
   }
 }
 
-/** Script source and its SHA-1, computed once with Web Crypto (edge-safe; no node:crypto). */
+/** Script source and its SHA-1 (EVALSHA's name for it). */
 export interface Script {
   readonly source: string
-  sha(): Promise<string>
+  readonly sha: string
 }
 
 function script(source: string): Script {
-  let sha: Promise<string> | undefined
-  return {
-    source,
-    sha: () => {
-      sha ??= crypto.subtle
-        .digest('SHA-1', new TextEncoder().encode(source))
-        .then((buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join(''))
-      return sha
-    },
+  return { source, sha: sha1Hex(source) }
+}
+
+/**
+ * SHA-1 of an ASCII string, synchronously. Web Crypto's digest is async, and an await before EVALSHA
+ * let a later command overtake an earlier one on the same connection (a tag read and the entry read
+ * it must precede). Scripts are constants, so this runs once per script at load.
+ */
+export function sha1Hex(text: string): string {
+  const bytes = new TextEncoder().encode(text)
+  const bitLength = bytes.length * 8
+  const padded = new Uint8Array(Math.ceil((bytes.length + 9) / 64) * 64)
+  padded.set(bytes)
+  padded[bytes.length] = 0x80
+  const view = new DataView(padded.buffer)
+  view.setUint32(padded.length - 8, Math.floor(bitLength / 2 ** 32))
+  view.setUint32(padded.length - 4, bitLength >>> 0)
+  const h = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0]
+  const w = new Uint32Array(80)
+  const rotl = (x: number, n: number) => (x << n) | (x >>> (32 - n))
+  for (let offset = 0; offset < padded.length; offset += 64) {
+    for (let i = 0; i < 16; i++) w[i] = view.getUint32(offset + i * 4)
+    for (let i = 16; i < 80; i++)
+      w[i] = rotl((w[i - 3] as number) ^ (w[i - 8] as number) ^ (w[i - 14] as number) ^ (w[i - 16] as number), 1)
+    let [a, b, c, d, e] = h as [number, number, number, number, number]
+    for (let i = 0; i < 80; i++) {
+      const f = i < 20 ? (b & c) | (~b & d) : i < 40 ? b ^ c ^ d : i < 60 ? (b & c) | (b & d) | (c & d) : b ^ c ^ d
+      const k = i < 20 ? 0x5a827999 : i < 40 ? 0x6ed9eba1 : i < 60 ? 0x8f1bbcdc : 0xca62c1d6
+      const t = (rotl(a, 5) + f + e + k + (w[i] as number)) >>> 0
+      e = d
+      d = c
+      c = rotl(b, 30) >>> 0
+      b = a
+      a = t
+    }
+    h[0] = ((h[0] as number) + a) >>> 0
+    h[1] = ((h[1] as number) + b) >>> 0
+    h[2] = ((h[2] as number) + c) >>> 0
+    h[3] = ((h[3] as number) + d) >>> 0
+    h[4] = ((h[4] as number) + e) >>> 0
   }
+  return h.map((x) => x.toString(16).padStart(8, '0')).join('')
 }
 
 export const scripts = {
   read: script(READ_SCRIPT),
   write: script(WRITE_SCRIPT),
   release: script(RELEASE_SCRIPT),
+  extend: script(EXTEND_SCRIPT),
   invalidate: script(INVALIDATE_SCRIPT),
   readTags: script(READ_TAGS_SCRIPT),
   invalidateTags: script(INVALIDATE_TAGS_SCRIPT),

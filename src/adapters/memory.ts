@@ -9,7 +9,7 @@ import type { Clock } from '../clock.js'
 import { systemClock } from '../clock.js'
 import { CacheOptionsError } from '../errors.js'
 import { globMatch } from '../keys.js'
-import type { CacheAdapter, LockRequest, ReadReply, Slot, TagReply, WriteRequest } from './adapter.js'
+import type { CacheAdapter, LockRequest, ReadReply, Slot, TagRead, TagReply, WriteRequest } from './adapter.js'
 
 /** Options of {@link memoryAdapter}. */
 export interface MemoryAdapterOptions {
@@ -66,13 +66,11 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): CacheAdapter 
 
   // Tag records apart from entries, so entries never evict them; losing one is safe anyway (TagReply).
   const tags = new LRUCache<string, { stamp: number; expiresAt: number }>({ max: Math.max(1_000, maxEntries) })
-  const tagStamp = (key: string, now: number, ttl: number, createAt: number | 'now' | undefined): number | null => {
+  const tagStamp = (key: string, now: number, ttl: number): number => {
     const t = tags.get(key)
     if (t && t.expiresAt > now) return t.stamp
-    if (createAt === undefined) return null
-    const stamp = createAt === 'now' ? now - 0.001 : createAt
-    tags.set(key, { stamp, expiresAt: now + ttl })
-    return stamp
+    tags.set(key, { stamp: now - 0.001, expiresAt: now + ttl })
+    return now - 0.001
   }
 
   const live = (key: string, now: number): Stored | undefined => {
@@ -84,30 +82,41 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): CacheAdapter 
     return s
   }
 
+  const readSlot = (key: string, lock: LockRequest | undefined): ReadReply => {
+    const now = tick()
+
+    const s = live(key, now)
+    if (!lock) return { now, slot: s ? { ...s } : null, garbage: false, lock: 'none' }
+    if (s && s.freshUntil > now && !lock.force) return { now, slot: { ...s }, garbage: false, lock: 'none' }
+    if (s && s.lockToken !== '' && s.lockUntil > now) return { now, slot: { ...s }, garbage: false, lock: 'held' }
+    const next: Stored = s
+      ? { ...s, lockToken: lock.token, lockUntil: now + lock.ttl, expiresAt: Math.max(s.expiresAt, now + lock.keep) }
+      : {
+          gen: lock.token,
+          lockToken: lock.token,
+          lockUntil: now + lock.ttl,
+          createdAt: 0,
+          freshUntil: 0,
+          staleUntil: 0,
+          errorUntil: 0,
+          body: '',
+          expiresAt: now + Math.max(lock.ttl, lock.keep),
+        }
+    store.set(key, next)
+    return { now, slot: { ...next }, garbage: false, lock: 'acquired' }
+  }
+
   return {
     name: 'memory',
 
-    async read(key: string, lock?: LockRequest): Promise<ReadReply> {
-      const now = tick()
-      const s = live(key, now)
-      if (!lock) return { now, slot: s ? { ...s } : null, garbage: false, lock: 'none' }
-      if (s && s.freshUntil > now && !lock.force) return { now, slot: { ...s }, garbage: false, lock: 'none' }
-      if (s && s.lockToken !== '' && s.lockUntil > now) return { now, slot: { ...s }, garbage: false, lock: 'held' }
-      const next: Stored = s
-        ? { ...s, lockToken: lock.token, lockUntil: now + lock.ttl, expiresAt: Math.max(s.expiresAt, now + lock.keep) }
-        : {
-            gen: lock.token,
-            lockToken: lock.token,
-            lockUntil: now + lock.ttl,
-            createdAt: 0,
-            freshUntil: 0,
-            staleUntil: 0,
-            errorUntil: 0,
-            body: '',
-            expiresAt: now + Math.max(lock.ttl, lock.keep),
-          }
-      store.set(key, next)
-      return { now, slot: { ...next }, garbage: false, lock: 'acquired' }
+    async read(key: string, lock?: LockRequest, tagRead?: TagRead): Promise<ReadReply> {
+      if (tagRead && tagRead.keys.length > 0) {
+        // Tags first, as the Redis script does: a record created now is stamped before the read's time.
+        const tagNow = tick()
+        const tagStamps = tagRead.keys.map((k) => tagStamp(k, tagNow, tagRead.ttl))
+        return { ...readSlot(key, lock), tagStamps, tagNow }
+      }
+      return readSlot(key, lock)
     },
 
     async write(key: string, r: WriteRequest): Promise<boolean> {
@@ -126,6 +135,14 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): CacheAdapter 
         body: r.body,
         expiresAt: now + Math.max(1, r.expireIn),
       })
+      return true
+    },
+
+    async extend(key: string, token: string, ttl: number): Promise<boolean> {
+      const now = tick()
+      const s = live(key, now)
+      if (!s || s.lockToken !== token) return false
+      store.set(key, { ...s, lockUntil: now + ttl })
       return true
     },
 
@@ -154,9 +171,9 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): CacheAdapter 
       return count
     },
 
-    async readTags(keys: readonly string[], ttl: number, createAt?: number | 'now'): Promise<TagReply> {
+    async readTags(keys: readonly string[], ttl: number): Promise<TagReply> {
       const now = tick()
-      return { now, stamps: keys.map((key) => tagStamp(key, now, ttl, createAt)) }
+      return { now, stamps: keys.map((key) => tagStamp(key, now, ttl)) }
     },
 
     async invalidateTags(keys: readonly string[], ttl: number): Promise<void> {

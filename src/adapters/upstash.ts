@@ -6,14 +6,14 @@
  * @module
  */
 import { CacheOptionsError } from '../errors.js'
-import type { CacheAdapter, LockRequest, ReadReply, TagReply, WriteRequest } from './adapter.js'
+import type { CacheAdapter, LockRequest, ReadReply, Slot, TagRead, TagReply, WriteRequest } from './adapter.js'
 import type { Script } from './lua.js'
 import {
   isNoScript,
   parseReadReply,
+  parseSlot,
   parseTagReply,
   readArgs,
-  readTagsArgs,
   SCAN_COUNT,
   scripts,
   tombstone,
@@ -26,6 +26,7 @@ export interface UpstashLikeClient {
   eval(script: string, keys: string[], args: unknown[]): Promise<unknown>
   set(key: string, value: string, options: { px: number }): Promise<unknown>
   scan(cursor: string | number, options: { match: string; count: number }): Promise<[string | number, unknown[]]>
+  get(key: string): Promise<unknown>
   ping(): Promise<unknown>
 }
 
@@ -47,25 +48,38 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
     ])
   }
 
-  const run = async (s: Script, keys: string[], args: unknown[]) => {
-    const sha = await s.sha()
-    try {
-      return await client.evalsha(sha, keys, args)
-    } catch (error) {
+  const run = (s: Script, keys: string[], args: unknown[]): Promise<unknown> =>
+    client.evalsha(s.sha, keys, args).catch((error: unknown) => {
       if (!isNoScript(error)) throw error
       return client.eval(s.source, keys, args)
-    }
-  }
+    })
 
   return {
     name: 'upstash',
 
-    async read(key: string, lock?: LockRequest): Promise<ReadReply> {
-      return parseReadReply(await run(scripts.read, [key], readArgs(lock)))
+    read(key: string, lock?: LockRequest, tags?: TagRead): Promise<ReadReply> {
+      const keys = tags && tags.keys.length > 0 ? [key, ...tags.keys] : [key]
+      return run(scripts.read, keys, readArgs(lock, tags?.ttl ?? 0)).then(parseReadReply)
+    },
+
+    peek(key: string): Promise<Slot | null | 'garbage'> {
+      return client
+        .get(key)
+        .then((raw: unknown) =>
+          raw === null || raw === undefined
+            ? null
+            : typeof raw === 'string'
+              ? (parseSlot(raw) ?? 'garbage')
+              : 'garbage',
+        )
     },
 
     async write(key: string, request: WriteRequest): Promise<boolean> {
       return Number(await run(scripts.write, [key], writeArgs(request))) === 1
+    },
+
+    async extend(key: string, token: string, ttl: number): Promise<boolean> {
+      return Number(await run(scripts.extend, [key], [token, String(ttl)])) === 1
     },
 
     async release(key: string, token: string): Promise<void> {
@@ -91,8 +105,8 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
       return count
     },
 
-    async readTags(keys: readonly string[], ttl: number, createAt?: number | 'now'): Promise<TagReply> {
-      return parseTagReply(await run(scripts.readTags, [...keys], readTagsArgs(ttl, createAt)), keys.length)
+    async readTags(keys: readonly string[], ttl: number): Promise<TagReply> {
+      return parseTagReply(await run(scripts.readTags, [...keys], [String(ttl)]), keys.length)
     },
 
     async invalidateTags(keys: readonly string[], ttl: number): Promise<void> {

@@ -381,6 +381,30 @@ export function defineContractSuite(target: ContractTarget): void {
         },
       )
 
+      it('a key this process found fresh is reloaded after another process deletes or tag-invalidates it', async () => {
+        const namespace = ns()
+        const a = make({ namespace })
+        const b = make({ namespace }, target.makePeer())
+        let n = 0
+        const load = () => ++n
+        expect(await a.getOrSet('k', load)).toBe(1)
+        expect(await a.getOrSet('k', load)).toBe(1)
+        await b.delete('k')
+        expect(await a.getOrSet('k', load)).toBe(2)
+        const tagged = (ctx: { setTags(tags: readonly string[]): void }) => {
+          ctx.setTags(['late-tag'])
+          return 'tagged'
+        }
+        // A tag first seen through ctx.setTags gets its record when the value is written, after the load
+        // began, so that first value is not stored (trusting it could revive entries of a lost record).
+        await a.getOrSet('t', tagged)
+        expect(await a.get('t')).toBeUndefined()
+        await a.getOrSet('t', tagged)
+        expect(await a.getOrSet('t', () => 'unused')).toBe('tagged')
+        await b.invalidateTags(['late-tag'])
+        expect(await a.getOrSet('t', () => 'reloaded')).toBe('reloaded')
+      })
+
       it('a load in another process that began before delete() cannot write back either', async () => {
         const namespace = ns()
         const a = make({ namespace })

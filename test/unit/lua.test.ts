@@ -5,12 +5,16 @@ import { describe, expect, it } from 'vitest'
 import type { WriteRequest } from '../../src/adapters/adapter.js'
 import {
   clusterSlot,
+  EXTEND_SCRIPT,
   INVALIDATE_SCRIPT,
+  INVALIDATE_TAGS_SCRIPT,
   parseReadReply,
   parseSlot,
   READ_SCRIPT,
+  READ_TAGS_SCRIPT,
   RELEASE_SCRIPT,
   scripts,
+  sha1Hex,
   tombstone,
   WRITE_SCRIPT,
   writeArgs,
@@ -255,10 +259,18 @@ describe('scripts', () => {
     ['write', scripts.write, WRITE_SCRIPT],
     ['release', scripts.release, RELEASE_SCRIPT],
     ['invalidate', scripts.invalidate, INVALIDATE_SCRIPT],
-  ])('computes the SHA-1 of the %s script that EVALSHA expects', async (_, script, source) => {
+    ['extend', scripts.extend, EXTEND_SCRIPT],
+    ['readTags', scripts.readTags, READ_TAGS_SCRIPT],
+    ['invalidateTags', scripts.invalidateTags, INVALIDATE_TAGS_SCRIPT],
+  ])('computes the SHA-1 of the %s script that EVALSHA expects, synchronously', (_, script, source) => {
     expect(script.source).toBe(source)
-    await expect(script.sha()).resolves.toBe(sha1(source))
-    // Computed once and reused.
-    expect(script.sha()).toBe(script.sha())
+    expect(script.sha).toBe(sha1(source))
+  })
+
+  it('hashes inputs of every padding length like node:crypto', () => {
+    for (let n = 0; n < 130; n++) {
+      const text = 'x'.repeat(n)
+      expect(sha1Hex(text)).toBe(sha1(text))
+    }
   })
 })

@@ -215,7 +215,16 @@ describe('call options', () => {
 })
 
 describe('resolveCallOptions', () => {
-  const base = { ttl: DEFAULTS.ttl, staleWhileRevalidate: 0, staleIfError: 0 }
+  const base = {
+    ttl: DEFAULTS.ttl,
+    staleWhileRevalidate: 0,
+    staleIfError: 0,
+    softTimeout: 0,
+    hardTimeout: 0,
+    errorBackoff: DEFAULTS.errorBackoff,
+    earlyRefresh: 0,
+    jitter: 0,
+  }
 
   it('returns the base policy and no tags, schema or category without options', () => {
     expect(resolveCallOptions('getOrSet', base, undefined)).toEqual({
@@ -230,7 +239,7 @@ describe('resolveCallOptions', () => {
 
   it('merges call durations over the base policy, parsing strings and rounding numbers', () => {
     const call = resolveCallOptions('getOrSet', base, { ttl: '30s', staleIfError: 1_500.6, tags: ['a'], category: 'c' })
-    expect(call.policy).toEqual({ ttl: 30_000, staleWhileRevalidate: 0, staleIfError: 1_501 })
+    expect(call.policy).toEqual({ ...base, ttl: 30_000, staleIfError: 1_501 })
     expect(call.tags).toEqual(['a'])
     expect(call.category).toBe('c')
   })
