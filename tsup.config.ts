@@ -7,6 +7,7 @@ export default defineConfig({
     'adapters/memory': 'src/adapters/memory.ts',
     'adapters/ioredis': 'src/adapters/ioredis.ts',
     'adapters/upstash': 'src/adapters/upstash.ts',
+    'integrations/redlock': 'src/integrations/redlock.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -213,7 +213,11 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       const task = enabled
         ? () => resolveFlight(c, loader as Loader<unknown>)
         : () => loadOnly(c, loader as Loader<unknown>)
-      const { promise, joined } = core.flight.run(c.full, task)
+      const { promise, joined } = core.flight.run(
+        c.full,
+        task,
+        enabled && call.policy.ttl > 0 ? 'this-tick' : 'while-running',
+      )
       let outcome: Outcome
       try {
         outcome = call.signal ? await abortable(promise, call.signal) : await promise

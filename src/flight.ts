@@ -1,10 +1,11 @@
 /**
  * In-process single-flight: concurrent callers of one key share one read and one load.
  *
- * A flight is joinable until its load starts. A caller arriving later must not get a value whose
- * load began before it arrived (an invalidation may have resolved in between), so it starts the
- * next flight, which waits for the current one to settle and then reads again: usually a hit on the
- * value just stored, never a second concurrent load.
+ * A caller must not get a value read or loaded before it arrived: an invalidation may have resolved
+ * in between. So a flight is joinable only in the tick that created it, before its read can have
+ * left the process (a burst of callers, a stampede, shares everything), and never once its load has
+ * started. A caller arriving later starts the next flight, which waits for the current one to settle
+ * and then reads again: usually a hit on the value just stored, never a second concurrent load.
  * @module
  */
 
@@ -19,9 +20,14 @@ export class SingleFlight<T> {
 
   /**
    * `joined` is true for callers that shared a task another caller started. The task receives
-   * `seal()`, to call when later callers may no longer join it (its load is starting).
+   * `seal()`, to call when later callers may no longer join it (its load is starting). With
+   * `'while-running'` (pass-throughs that cache nothing) the flight stays joinable until sealed.
    */
-  run(key: string, task: (seal: () => void) => Promise<T>): { promise: Promise<T>; joined: boolean } {
+  run(
+    key: string,
+    task: (seal: () => void) => Promise<T>,
+    joinable: 'this-tick' | 'while-running' = 'this-tick',
+  ): { promise: Promise<T>; joined: boolean } {
     const current = this.#flights.get(key)
     if (current?.joinable) return { promise: current.promise, joined: true }
     const flight: Flight<T> = { promise: Promise.resolve(undefined as T), joinable: true }
@@ -33,6 +39,8 @@ export class SingleFlight<T> {
       if (this.#flights.get(key) === flight) this.#flights.delete(key)
     })
     this.#flights.set(key, flight)
+    // Microtasks run before any I/O: callers in this burst have joined by the time the read can leave.
+    if (joinable === 'this-tick') queueMicrotask(seal)
     return { promise: flight.promise, joined: false }
   }
 

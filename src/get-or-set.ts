@@ -619,7 +619,8 @@ async function load<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promise<Outc
     },
   }
 
-  c.seal?.()
+  // Only a load that will be stored closes its flight: a pass-through has nothing to protect.
+  if (plan.fence !== null) c.seal?.()
   const started = core.clock.now()
   core.metrics.count('loads', call.category)
   const heartbeat = plan.token ? keepLock(c, plan.token) : undefined

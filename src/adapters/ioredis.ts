@@ -11,6 +11,7 @@ import { CacheOptionsError } from '../errors.js'
 import type { CacheAdapter, LockRequest, ReadReply, Slot, TagRead, TagReply, WriteRequest } from './adapter.js'
 import type { Script } from './lua.js'
 import {
+  batches,
   clusterSlot,
   isNoScript,
   parseReadReply,
@@ -73,7 +74,11 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
 
   const invalidatePage = async (node: IoredisLikeClient, keys: string[], stone: string, ttl: number) => {
     if (keys.length === 0) return 0
-    if (!cluster) return Number(await run(node, scripts.invalidate, keys, [stone, ttl]))
+    if (!cluster) {
+      let count = 0
+      for (const batch of batches(keys)) count += Number(await run(node, scripts.invalidate, batch, [stone, ttl]))
+      return count
+    }
     // A script's keys must share a slot on a cluster: one call per slot, routed by the cluster client.
     const bySlot = new Map<number, string[]>()
     for (const key of keys) {

@@ -9,6 +9,7 @@ import { CacheOptionsError } from '../errors.js'
 import type { CacheAdapter, LockRequest, ReadReply, Slot, TagRead, TagReply, WriteRequest } from './adapter.js'
 import type { Script } from './lua.js'
 import {
+  batches,
   isNoScript,
   parseReadReply,
   parseSlot,
@@ -100,7 +101,7 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
         cursor = String(next)
         // With automaticDeserialization on, a key like "123" comes back as a number.
         const keys = found.map(String)
-        if (keys.length > 0) count += Number(await run(scripts.invalidate, keys, [stone, String(ttl)]))
+        for (const batch of batches(keys)) count += Number(await run(scripts.invalidate, batch, [stone, String(ttl)]))
       } while (cursor !== '0')
       return count
     },

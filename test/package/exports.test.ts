@@ -16,6 +16,7 @@ const expectedValueExports: Record<string, readonly string[]> = {
   './memory': ['memoryAdapter'],
   './ioredis': ['ioredisAdapter'],
   './upstash': ['upstashAdapter'],
+  './redlock': ['redlockAdapter'],
 }
 
 /** Top-level tarball entries besides dist/. npm adds README/LICENSE on its own; others add the files later. */

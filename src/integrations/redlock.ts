@@ -1,0 +1,136 @@
+/**
+ * `cacheward/redlock`: an opt-in stampede lock over the `redlock` package, for apps that run several
+ * independent Redis masters and want the lock to survive one of them failing (quorum, as in the
+ * Redlock algorithm). The default lock, taken inside the entry's own key, is enough for a single
+ * server, a cluster or Upstash; reach for this only when you need the quorum.
+ *
+ * It wraps an adapter: reads never take the in-key lock, a quorum lock on `<prefix><key>` is taken
+ * instead, and released after the write. Correctness never rests on either lock: writes are still
+ * fenced on the generation read, so `delete()`, tags and `clear()` keep their guarantees. One thing
+ * differs: a key that is absent when its load starts has no marker, so `clear()` or
+ * `invalidatePattern()` running during that load cannot tombstone it (`delete()` and tags still can).
+ * @module
+ */
+import type { CacheAdapter, LockRequest, ReadReply, TagRead, WriteRequest } from '../adapters/adapter.js'
+
+/** A lock returned by redlock (v4: `unlock`; v5 betas: `release`). */
+export interface RedlockLockLike {
+  unlock?(): Promise<unknown>
+  release?(): Promise<unknown>
+  extend(ttl: number): Promise<RedlockLockLike>
+}
+
+/** The part of a `Redlock` instance used (v4 `lock(resource, ttl)`; v5 betas `acquire([resource], ttl)`). */
+export interface RedlockLike {
+  lock?(resource: string, ttl: number): Promise<RedlockLockLike>
+  acquire?(resources: string[], ttl: number): Promise<RedlockLockLike>
+}
+
+/** Options of {@link redlockAdapter}. */
+export interface RedlockAdapterOptions {
+  /**
+   * Prefix of the lock resources on the redlock masters.
+   * @default 'cacheward:lock:'
+   */
+  prefix?: string
+}
+
+/**
+ * Wraps `adapter` so the stampede lock is a redlock quorum lock.
+ * @example
+ * import Redlock from 'redlock'
+ * const redlock = new Redlock([redisA, redisB, redisC], { retryCount: 0 })
+ * const cache = createCacheClient({ adapter: redlockAdapter(ioredisAdapter(redisA), redlock), namespace: 'app' })
+ */
+export function redlockAdapter(
+  adapter: CacheAdapter,
+  redlock: RedlockLike,
+  options: RedlockAdapterOptions = {},
+): CacheAdapter {
+  const prefix = options.prefix ?? 'cacheward:lock:'
+  const acquire = (resource: string, ttl: number): Promise<RedlockLockLike> => {
+    // retryCount 0 is what a cache wants: another process holding the lock means "wait for its value".
+    if (typeof redlock.acquire === 'function') return redlock.acquire([resource], ttl)
+    if (typeof redlock.lock === 'function') return redlock.lock(resource, ttl)
+    return Promise.reject(new TypeError('redlockAdapter: expected a Redlock instance with lock() or acquire()'))
+  }
+  // One load per key per process at a time (single-flight), so one held lock per key.
+  const held = new Map<string, { token: string; lock: RedlockLockLike }>()
+  const unlock = async (key: string) => {
+    const entry = held.get(key)
+    if (!entry) return
+    held.delete(key)
+    const { lock } = entry
+    // An expired or lost lock cannot be released; it ends by its own TTL.
+    await (lock.unlock ? lock.unlock() : lock.release?.())?.catch(() => {})
+  }
+
+  const wrapped: CacheAdapter = {
+    name: `${adapter.name}+redlock`,
+
+    async read(key: string, lock?: LockRequest, tags?: TagRead): Promise<ReadReply> {
+      const reply = await adapter.read(key, undefined, tags)
+      if (!lock) return reply
+      const slot = reply.slot
+      if (!lock.force && slot && slot.body !== '' && reply.now < slot.freshUntil) return reply
+      try {
+        const taken = await acquire(prefix + key, lock.ttl)
+        await unlock(key)
+        held.set(key, { token: lock.token, lock: taken })
+        if (reply.garbage) {
+          // Foreign data: replace it with a tombstone of our token, so the load's fenced write can land.
+          await adapter.invalidate([key], lock.token, lock.keep)
+          const marker = {
+            gen: lock.token,
+            lockToken: '',
+            lockUntil: 0,
+            createdAt: 0,
+            freshUntil: 0,
+            staleUntil: 0,
+            errorUntil: 0,
+            body: '',
+          }
+          return { ...reply, slot: marker, lock: 'acquired' }
+        }
+        return { ...reply, lock: 'acquired' }
+      } catch {
+        // Contention or no quorum: either way wait for a value, then load (the client's lockWait).
+        return { ...reply, lock: 'held' }
+      }
+    },
+
+    async write(key: string, request: WriteRequest): Promise<boolean> {
+      try {
+        return await adapter.write(key, request)
+      } finally {
+        await unlock(key)
+      }
+    },
+
+    async extend(key: string, token: string, ttl: number): Promise<boolean> {
+      const entry = held.get(key)
+      if (!entry || entry.token !== token) return false
+      entry.lock = await entry.lock.extend(ttl)
+      return true
+    },
+
+    async release(key: string, token: string): Promise<void> {
+      if (held.get(key)?.token === token) await unlock(key)
+    },
+
+    invalidate: (keys, gen, ttl) => adapter.invalidate(keys, gen, ttl),
+    readTags: (keys, ttl) => adapter.readTags(keys, ttl),
+    invalidateTags: (keys, ttl) => adapter.invalidateTags(keys, ttl),
+    ping: () => adapter.ping(),
+  }
+  if (adapter.peek) wrapped.peek = (key) => (adapter.peek as NonNullable<CacheAdapter['peek']>).call(adapter, key)
+  if (adapter.invalidateMatching) {
+    const scan = adapter.invalidateMatching
+    wrapped.invalidateMatching = (pattern, gen, ttl) => scan.call(adapter, pattern, gen, ttl)
+  }
+  if (adapter.dispose) {
+    const dispose = adapter.dispose
+    wrapped.dispose = () => dispose.call(adapter)
+  }
+  return wrapped
+}
