@@ -17,7 +17,6 @@ export default defineConfig({
           name: 'integration',
           include: [
             'test/contract/redis.test.ts',
-            'test/contract/redis6.test.ts',
             'test/contract/cluster.test.ts',
             'test/contract/upstash*.test.ts',
             'test/integration/**/*.test.ts',

@@ -17,7 +17,7 @@ import {
 } from './errors.js'
 import { type CacheEventListener, type CacheEventName, Emitter } from './events.js'
 import { SingleFlight } from './flight.js'
-import { classify, expiryOf } from './freshness.js'
+import { classify, entryWrite } from './freshness.js'
 import {
   bounded,
   type Core,
@@ -269,15 +269,7 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
         })
         body = encode(reply.now)
       }
-      const request = {
-        fence: null,
-        gen: randomToken(),
-        ttl,
-        staleWhileRevalidate,
-        staleIfError,
-        expireIn: expiryOf(ttl, staleWhileRevalidate, staleIfError),
-        body,
-      }
+      const request = entryWrite(null, randomToken(), ttl, staleWhileRevalidate, staleIfError, body)
       await bounded(core, 'write', () => core.adapter.write(full, request)).catch((error) => {
         throw reportBackendError(core, scope, 'write', key, error)
       })

@@ -2,7 +2,7 @@
  * Fresh, stale or expired: a pure function of a slot and the backend's time.
  * @module
  */
-import type { Slot } from './adapters/adapter.js'
+import type { Slot, WriteRequest } from './adapters/adapter.js'
 
 /**
  * - `fresh`: before `ttl` ends; served without loading.
@@ -27,4 +27,24 @@ export function classify(
 /** Backend expiry of an entry: `ttl + max(staleWhileRevalidate, staleIfError)`. */
 export function expiryOf(ttl: number, staleWhileRevalidate: number, staleIfError: number): number {
   return ttl + Math.max(staleWhileRevalidate, staleIfError)
+}
+
+/** The write of one entry: its windows, and a backend expiry of `ttl + max(swr, sie)`. */
+export function entryWrite(
+  fence: string | null,
+  gen: string,
+  ttl: number,
+  staleWhileRevalidate: number,
+  staleIfError: number,
+  body: string,
+): WriteRequest {
+  return {
+    fence,
+    gen,
+    ttl,
+    staleWhileRevalidate,
+    staleIfError,
+    expireIn: expiryOf(ttl, staleWhileRevalidate, staleIfError),
+    body,
+  }
 }

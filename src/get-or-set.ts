@@ -21,7 +21,7 @@ import {
 } from './errors.js'
 import { backendError, type CacheEventMap, type Emitter, type RefreshReason } from './events.js'
 import type { SingleFlight } from './flight.js'
-import { classify, expiryOf, type Freshness } from './freshness.js'
+import { classify, entryWrite, type Freshness } from './freshness.js'
 import { isTagList } from './keys.js'
 import type { Counters, Metrics } from './metrics.js'
 import type { Policy, ResolvedCall } from './options.js'
@@ -678,17 +678,8 @@ async function load<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promise<Outc
   if (policy.jitter > 0) ttl = Math.max(1, Math.round(ttl * (1 - policy.jitter * Math.random())))
   const { staleWhileRevalidate, staleIfError } = policy
   try {
-    const written = await bounded(core, 'write', () =>
-      core.adapter.write(c.full, {
-        fence: plan.fence,
-        gen: randomToken(),
-        ttl,
-        staleWhileRevalidate,
-        staleIfError,
-        expireIn: expiryOf(ttl, staleWhileRevalidate, staleIfError),
-        body,
-      }),
-    )
+    const request = entryWrite(plan.fence, randomToken(), ttl, staleWhileRevalidate, staleIfError, body)
+    const written = await bounded(core, 'write', () => core.adapter.write(c.full, request))
     if (written) markPresent(core, c.full)
   } catch (error) {
     reportBackendError(core, scope, 'write', c.key, error)

@@ -14,8 +14,8 @@ import {
   batches,
   clusterSlot,
   isNoScript,
+  parsePeek,
   parseReadReply,
-  parseSlot,
   parseTagReply,
   readArgs,
   SCAN_COUNT,
@@ -113,15 +113,7 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
     },
 
     peek(key: string): Promise<Slot | null | 'garbage'> {
-      return client
-        .get(key)
-        .then((raw: unknown) =>
-          raw === null || raw === undefined
-            ? null
-            : typeof raw === 'string'
-              ? (parseSlot(raw) ?? 'garbage')
-              : 'garbage',
-        )
+      return client.get(key).then(parsePeek)
     },
 
     async write(key: string, request: WriteRequest): Promise<boolean> {

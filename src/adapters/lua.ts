@@ -189,6 +189,12 @@ export function parseSlot(raw: string): Slot | null {
   return Number.isFinite(slot.freshUntil) && Number.isFinite(slot.lockUntil) ? slot : null
 }
 
+/** Parses the reply of a plain GET of an entry key (the adapters' `peek`). */
+export function parsePeek(raw: unknown): Slot | null | 'garbage' {
+  if (raw === null || raw === undefined) return null
+  return typeof raw === 'string' ? (parseSlot(raw) ?? 'garbage') : 'garbage'
+}
+
 /** Parses the reply of {@link READ_SCRIPT}. Throws on a reply that is not one (a broken proxy, say). */
 export function parseReadReply(input: unknown): ReadReply {
   let raw = input

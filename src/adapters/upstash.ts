@@ -11,8 +11,8 @@ import type { Script } from './lua.js'
 import {
   batches,
   isNoScript,
+  parsePeek,
   parseReadReply,
-  parseSlot,
   parseTagReply,
   readArgs,
   SCAN_COUNT,
@@ -64,15 +64,7 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
     },
 
     peek(key: string): Promise<Slot | null | 'garbage'> {
-      return client
-        .get(key)
-        .then((raw: unknown) =>
-          raw === null || raw === undefined
-            ? null
-            : typeof raw === 'string'
-              ? (parseSlot(raw) ?? 'garbage')
-              : 'garbage',
-        )
+      return client.get(key).then(parsePeek)
     },
 
     async write(key: string, request: WriteRequest): Promise<boolean> {
