@@ -108,11 +108,27 @@ export function markPresent(core: Core, full: string): void {
  * learned from script replies (off by less than one round trip). Anything that is not clearly a
  * fresh, valid entry returns undefined and the caller takes the full read-or-lock path.
  */
-async function peekHit(c: Call, peek: NonNullable<CacheAdapter['peek']>, offset: number): Promise<Outcome | undefined> {
-  const slot = await bounded(c.core, 'read', () => peek.call(c.core.adapter, c.full))
+async function peekHit(c: Call, offset: number): Promise<Outcome | undefined> {
+  const { adapter } = c.core
+  const { tags } = c.call
+  let slot: Slot | null | 'garbage'
+  let known: Map<string, number> | undefined
+  if (tags.length === 0) {
+    slot = await bounded(c.core, 'read', () =>
+      (adapter.peek as NonNullable<CacheAdapter['peek']>).call(adapter, c.full),
+    )
+  } else {
+    const keys = tags.map((t) => c.scope.tagPrefix + t)
+    const peekTagged = adapter.peekTagged as NonNullable<CacheAdapter['peekTagged']>
+    const reply = await bounded(c.core, 'read', () => peekTagged.call(adapter, c.full, keys))
+    // A missing tag record is never trusted (nor created here): the full read creates it.
+    if (reply.stamps.some((stamp) => stamp === null)) return undefined
+    slot = reply.slot
+    known = new Map(tags.map((tag, i) => [tag, reply.stamps[i] as number]))
+  }
   if (slot === null || slot === 'garbage' || slot.body === '' || Date.now() + offset >= slot.freshUntil)
     return undefined
-  const checked = usableEntry(c, slot)
+  const checked = usableEntry(c, slot, known)
   const found = checked instanceof Promise ? await checked : checked
   return found && found !== 'invalidated' ? { value: found.value, kind: 'hit' } : undefined
 }
@@ -352,17 +368,11 @@ export async function resolveFlight<T>(c: Call, loader: Loader<T>): Promise<Outc
   const { policy } = c.call
   if (policy.ttl === 0) return loadOnly(c, loader)
 
-  const peek = core.adapter.peek
   const offset = core.clockOffset
-  if (
-    peek &&
-    offset !== undefined &&
-    c.call.tags.length === 0 &&
-    policy.earlyRefresh === 0 &&
-    core.present.has(c.full)
-  ) {
+  const canPeek = c.call.tags.length === 0 ? core.adapter.peek : core.adapter.peekTagged
+  if (canPeek && offset !== undefined && policy.earlyRefresh === 0 && core.present.has(c.full)) {
     try {
-      const hit = await peekHit(c, peek, offset)
+      const hit = await peekHit(c, offset)
       if (hit) return hit
     } catch (error) {
       // Reads degrade: answered by the loader, without a second read that would wait as long again.
@@ -591,13 +601,23 @@ async function load<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promise<Outc
   let ttl = policy.ttl
   let tags = call.tags
   let skip = false
-  // One set on the core rather than a listener per load on the lifetime signal: hundreds of
-  // concurrent loads would each add one (and Node warns past ten).
-  const abort = new AbortController()
-  core.loads.add(abort)
+  // Created only when the loader reads ctx.signal or a hard timeout needs it: most loads never do.
+  // Tracked in one set on the core rather than a listener per load on the lifetime signal: hundreds
+  // of concurrent loads would each add one (and Node warns past ten).
+  let abort: AbortController | undefined
+  const controller = () => {
+    if (!abort) {
+      abort = new AbortController()
+      if (core.lifetime.signal.aborted) abort.abort(core.lifetime.signal.reason)
+      else core.loads.add(abort)
+    }
+    return abort
+  }
   const ctx: LoaderContext<T> = {
     key: c.key,
-    signal: abort.signal,
+    get signal() {
+      return controller().signal
+    },
     stale: plan.stale?.value as T | undefined,
     setTtl(value) {
       const ms = parseDuration(value)
@@ -626,7 +646,7 @@ async function load<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promise<Outc
   const heartbeat = plan.token ? keepLock(c, plan.token) : undefined
   let value: T
   try {
-    value = await withHardTimeout(c, abort, () => loader(ctx))
+    value = await withHardTimeout(c, controller, () => loader(ctx))
   } catch (error) {
     core.metrics.count('loadErrors', call.category)
     core.events.emit('load-error', { key: c.key, namespace: scope.namespace, category: call.category, error })
@@ -637,8 +657,8 @@ async function load<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promise<Outc
     }
     throw error
   } finally {
-    if (heartbeat) clearInterval(heartbeat)
-    core.loads.delete(abort)
+    heartbeat?.()
+    if (abort) core.loads.delete(abort)
   }
   core.backoff.delete(c.full)
   const loadMs = core.clock.now() - started
@@ -689,14 +709,14 @@ async function load<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promise<Outc
 }
 
 /** Runs the loader; past `hardTimeout`, aborts its signal and rejects with {@link CacheLoadTimeoutError}. */
-async function withHardTimeout<T>(c: Call, abort: AbortController, run: () => T | Promise<T>): Promise<T> {
+async function withHardTimeout<T>(c: Call, controller: () => AbortController, run: () => T | Promise<T>): Promise<T> {
   const hard = c.call.policy.hardTimeout
   if (hard <= 0) return run()
   let timer: ReturnType<typeof setTimeout> | undefined
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       const error = new CacheLoadTimeoutError(c.key, hard)
-      abort.abort(error)
+      controller().abort(error)
       reject(error)
     }, hard)
   })
@@ -707,22 +727,26 @@ async function withHardTimeout<T>(c: Call, abort: AbortController, run: () => T 
   }
 }
 
-/** Extends the lock every half `lockTtl` while a load runs, so a slow load keeps other processes waiting, not loading. */
-function keepLock(c: Call, token: string): ReturnType<typeof setInterval> | undefined {
+/**
+ * Extends the lock every half `lockTtl` while a load runs, so a slow load keeps other processes
+ * waiting rather than loading. Armed on the shared deadline buckets, not a timer per load; returns
+ * the function that stops it.
+ */
+function keepLock(c: Call, token: string): (() => void) | undefined {
   const { core } = c
   const extend = core.adapter.extend
   if (!extend) return undefined
-  const timer = setInterval(
-    () => {
+  let cancel: (() => void) | undefined
+  const arm = () => {
+    cancel = watchDeadline(Math.max(10, core.lockTtl / 2), () => {
       bounded(core, 'extend', () => extend.call(core.adapter, c.full, token, core.lockTtl)).catch((error) => {
         reportBackendError(core, c.scope, 'extend', c.key, error)
       })
-    },
-    Math.max(10, core.lockTtl / 2),
-  )
-  // Never the reason a process stays alive.
-  ;(timer as { unref?: () => void }).unref?.()
-  return timer
+      arm()
+    })
+  }
+  arm()
+  return () => cancel?.()
 }
 
 function rememberFailure(core: Core, full: string, backoff: number) {

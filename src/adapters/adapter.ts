@@ -134,6 +134,14 @@ export interface CacheAdapter {
    * it recently found fresh, judging freshness against the backend clock it learned from `read`.
    */
   peek?(key: string): Promise<Slot | null | 'garbage'>
+  /**
+   * `peek` plus tag records, in one step: their stamps in order, `null` where a record is missing (never
+   * created here). Optional; without it tagged calls always take `read`.
+   */
+  peekTagged?(
+    key: string,
+    tagKeys: readonly string[],
+  ): Promise<{ slot: Slot | null | 'garbage'; stamps: (number | null)[] }>
   /** Writes an entry (fenced unless `fence` is `null`); resolves `false` when the fence refused it. Clears any lock. */
   write(key: string, request: WriteRequest): Promise<boolean>
   /**

@@ -15,6 +15,7 @@ import {
   clusterSlot,
   isNoScript,
   parsePeek,
+  parsePeekTagged,
   parseReadReply,
   parseTagReply,
   readArgs,
@@ -39,6 +40,7 @@ export interface IoredisLikeClient {
   set: Command
   scan: Command
   get: Command
+  mget: Command
   ping: Command
   /** `true` on an ioredis `Cluster`. */
   readonly isCluster?: boolean
@@ -115,6 +117,14 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
     peek(key: string): Promise<Slot | null | 'garbage'> {
       return client.get(key).then(parsePeek)
     },
+
+    // On a cluster tag records live in another slot: tagged calls take the full read there.
+    ...(cluster
+      ? {}
+      : {
+          peekTagged: (key: string, tagKeys: readonly string[]) =>
+            client.mget(key, ...tagKeys).then((raw) => parsePeekTagged(raw, tagKeys.length)),
+        }),
 
     async write(key: string, request: WriteRequest): Promise<boolean> {
       return Number(await run(client, scripts.write, [key], writeArgs(request))) === 1

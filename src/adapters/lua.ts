@@ -189,6 +189,22 @@ export function parseSlot(raw: string): Slot | null {
   return Number.isFinite(slot.freshUntil) && Number.isFinite(slot.lockUntil) ? slot : null
 }
 
+/**
+ * Parses an `MGET entry tag…` reply (the adapters' `peekTagged`): a plain command, cheaper than any
+ * script. Missing or non-numeric tag records come back `null`.
+ */
+export function parsePeekTagged(
+  raw: unknown,
+  count: number,
+): { slot: Slot | null | 'garbage'; stamps: (number | null)[] } {
+  if (!Array.isArray(raw) || raw.length !== count + 1) throw new TypeError('unexpected reply to peek')
+  const stamps = raw.slice(1).map((v: unknown) => {
+    const n = typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Number(v) : Number.NaN
+    return Number.isFinite(n) ? n : null
+  })
+  return { slot: parsePeek(raw[0]), stamps }
+}
+
 /** Parses the reply of a plain GET of an entry key (the adapters' `peek`). */
 export function parsePeek(raw: unknown): Slot | null | 'garbage' {
   if (raw === null || raw === undefined) return null

@@ -12,6 +12,7 @@ import {
   batches,
   isNoScript,
   parsePeek,
+  parsePeekTagged,
   parseReadReply,
   parseTagReply,
   readArgs,
@@ -28,6 +29,7 @@ export interface UpstashLikeClient {
   set(key: string, value: string, options: { px: number }): Promise<unknown>
   scan(cursor: string | number, options: { match: string; count: number }): Promise<[string | number, unknown[]]>
   get(key: string): Promise<unknown>
+  mget(...keys: string[]): Promise<unknown>
   ping(): Promise<unknown>
 }
 
@@ -65,6 +67,10 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
 
     peek(key: string): Promise<Slot | null | 'garbage'> {
       return client.get(key).then(parsePeek)
+    },
+
+    peekTagged(key: string, tagKeys: readonly string[]) {
+      return client.mget(key, ...tagKeys).then((raw) => parsePeekTagged(raw, tagKeys.length))
     },
 
     async write(key: string, request: WriteRequest): Promise<boolean> {
