@@ -351,7 +351,7 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       if (core.lifetime.signal.aborted) return
       const reason = new CacheClosedError()
       core.lifetime.abort(reason)
-      for (const load of core.loads) load.abort(reason)
+      for (const stop of core.loads) stop(reason)
       // Background refreshes and lock releases settle (each is bounded by `timeout`).
       await Promise.allSettled([...core.background])
       await core.adapter.dispose?.()

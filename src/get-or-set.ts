@@ -81,8 +81,8 @@ export interface Core {
   readonly backoff: Map<string, number>
   /** Keys with an early refresh under way in this process. */
   readonly refreshing: Set<string>
-  /** Abort controllers of loads under way, aborted by close(). */
-  readonly loads: Set<AbortController>
+  /** Stops each load under way (aborts its signal, ends its wait for the loader); called by close(). */
+  readonly loads: Set<(reason: unknown) => void>
   /** Keys this process recently found fresh or wrote: read first with the adapter's `peek`. */
   readonly present: Map<string, true>
   /** Backend clock minus this process's clock (ms), learned from every script read; undefined until the first. */
@@ -426,7 +426,10 @@ export async function resolveFlight<T>(c: Call, loader: Loader<T>): Promise<Outc
     return { value: entry.value, kind: 'hit' }
   }
   if (entry && state === 'stale') {
-    if (holding) {
+    if (holding && (core.backoff.get(c.full) ?? 0) > core.clock.now()) {
+      // The last refresh failed a moment ago: serve stale without calling the loader again yet.
+      releaseQuietly(c, token)
+    } else if (holding) {
       const plan = { fence, token, stale: { value: entry.value }, startedAt, known }
       track(core, refresh(c, loader, plan, 'stale-while-revalidate'))
     }
@@ -606,13 +609,22 @@ async function load<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promise<Outc
   // of concurrent loads would each add one (and Node warns past ten).
   let abort: AbortController | undefined
   const controller = () => {
-    if (!abort) {
-      abort = new AbortController()
-      if (core.lifetime.signal.aborted) abort.abort(core.lifetime.signal.reason)
-      else core.loads.add(abort)
-    }
+    abort ??= new AbortController()
+    if (core.lifetime.signal.aborted && !abort.signal.aborted) abort.abort(core.lifetime.signal.reason)
     return abort
   }
+  // close() ends the load even when the loader ignores its signal (a query without a timeout), so a
+  // closed client never waits on it, nor keeps extending its lock.
+  let stopped: ((reason: unknown) => void) | undefined
+  const closed = new Promise<never>((_, reject) => {
+    stopped = reject
+  })
+  closed.catch(() => {})
+  const stop = (reason: unknown) => {
+    abort?.abort(reason)
+    stopped?.(reason)
+  }
+  core.loads.add(stop)
   const ctx: LoaderContext<T> = {
     key: c.key,
     get signal() {
@@ -646,7 +658,7 @@ async function load<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promise<Outc
   const heartbeat = plan.token ? keepLock(c, plan.token) : undefined
   let value: T
   try {
-    value = await withHardTimeout(c, controller, () => loader(ctx))
+    value = await Promise.race([withHardTimeout(c, controller, () => loader(ctx)), closed])
   } catch (error) {
     core.metrics.count('loadErrors', call.category)
     core.events.emit('load-error', { key: c.key, namespace: scope.namespace, category: call.category, error })
@@ -658,7 +670,7 @@ async function load<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promise<Outc
     throw error
   } finally {
     heartbeat?.()
-    if (abort) core.loads.delete(abort)
+    core.loads.delete(stop)
   }
   core.backoff.delete(c.full)
   const loadMs = core.clock.now() - started
