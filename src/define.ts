@@ -9,7 +9,7 @@ import type { Duration } from './duration.js'
 import { CacheKeyError } from './errors.js'
 import type { LoaderContext } from './get-or-set.js'
 import { escapeGlob } from './keys.js'
-import type { GetOrSetOptions } from './options.js'
+import type { GetOptions, GetOrSetOptions } from './options.js'
 import type { StandardSchemaV1 } from './standard-schema.js'
 
 /** Key arguments: strings or numbers, embedded in the key as text. */
@@ -64,6 +64,7 @@ export interface CacheDefinition<A extends KeyArgs, T> {
 
 // Private-use characters: never produced by an app's ids, so they mark where each argument lands.
 const slot = (i: number) => `\uE000${i}\uE001`
+const SLOT = /\uE000(\d+)\uE001/
 
 /** Builds a definition over `cache`; see {@link CacheDefinitionOptions}. */
 export function defineEntry<A extends KeyArgs, T>(
@@ -88,25 +89,34 @@ export function defineEntry<A extends KeyArgs, T>(
   const pattern = (...leading: Partial<A>): string => {
     const arity = key.length
     // One slot past the given arguments even when `key.length` says 0 (rest parameters, defaults).
-    const args = Array.from({ length: Math.max(arity, leading.length + 1) }, (_, i) =>
+    const count = Math.max(arity, leading.length + 1)
+    const args = Array.from({ length: count }, (_, i) =>
       i < leading.length && leading[i] !== undefined ? leading[i] : slot(i),
     )
     const built = (key as unknown as (...a: unknown[]) => string)(...args)
-    const first = built.indexOf(slot(leading.length))
-    if (leading.length < arity && first === -1) {
-      throw new CacheKeyError(
-        `define(): key() does not embed argument ${leading.length + 1} as text, so no glob can match it; use invalidate() per key`,
-      )
+    for (let i = leading.length; i < arity; i++) {
+      if (!built.includes(slot(i))) {
+        throw new CacheKeyError(
+          `define(): key() does not embed argument ${i + 1} as text, so no glob can match it; use invalidate() per key`,
+        )
+      }
     }
-    // Everything before the first free argument is literal (escaped); the rest is a wildcard.
-    const literal = first === -1 ? built : built.slice(0, first)
-    return first === -1 ? escapeGlob(literal) : `${escapeGlob(literal)}*`
+    // Literal text is escaped and each free argument, wherever key() puts it, becomes '*'.
+    return built
+      .split(SLOT)
+      .map((part, i) => (i % 2 === 0 ? escapeGlob(part) : '*'))
+      .join('')
   }
 
   return {
     key: (...args) => key(...args),
     get: (...args) => cache.getOrSet(key(...args), (ctx) => load(args, ctx), callOptions(args)),
-    peek: (...args) => cache.get<T>(key(...args), options.schema ? { schema: options.schema } : undefined),
+    peek: (...args) => {
+      const o: GetOptions<T> = {}
+      if (options.schema) o.schema = options.schema
+      if (options.category !== undefined) o.category = options.category
+      return cache.get<T>(key(...args), o)
+    },
     set: (args, value) => {
       const o = callOptions(args)
       const setOptions: Parameters<CacheClient['set']>[2] = {}
@@ -117,7 +127,7 @@ export function defineEntry<A extends KeyArgs, T>(
       return cache.set(key(...args), value, setOptions)
     },
     invalidate: (...args) => cache.delete(key(...args)),
-    invalidateAll: (...leading) => cache.invalidatePattern(pattern(...leading)),
+    invalidateAll: async (...leading) => cache.invalidatePattern(pattern(...leading)),
     pattern,
   }
 }

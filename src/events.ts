@@ -14,7 +14,10 @@ export interface CacheEventMap {
   load: { key: string; namespace: string | undefined; category: string | undefined; durationMs: number }
   /** A loader threw (the error is the user's own, unchanged). */
   'load-error': { key: string; namespace: string | undefined; category: string | undefined; error: unknown }
-  /** A background refresh (stale-while-revalidate, early refresh, soft timeout) stored a new value. */
+  /**
+   * A background refresh (stale-while-revalidate, early refresh, soft timeout) loaded a new value;
+   * it is stored unless the fence refused it (an invalidation during the load) or the loader skipped the cache.
+   */
   refresh: { key: string; namespace: string | undefined; category: string | undefined; reason: RefreshReason }
   /** The circuit breaker opened: the backend is skipped for `retryInMs`. */
   'circuit-open': { adapter: string; failures: number; retryInMs: number }

@@ -2,10 +2,11 @@
  * In-process single-flight: concurrent callers of one key share one read and one load.
  *
  * A caller must not get a value read or loaded before it arrived: an invalidation may have resolved
- * in between. So a flight is joinable only in the tick that created it, before its read can have
- * left the process (a burst of callers, a stampede, shares everything), and never once its load has
- * started. A caller arriving later starts the next flight, which waits for the current one to settle
- * and then reads again: usually a hit on the value just stored, never a second concurrent load.
+ * in between. So a flight is joinable only until its read can have left the process (microtasks run
+ * before any I/O, so a burst of callers, a stampede, shares everything), and never once its load has
+ * started. A caller arriving later queues the next flight, which every later caller joins while it
+ * waits; once the current one settles it reads again (usually a hit on the value just stored), so a
+ * hot key costs one read per round trip in a process, never one per caller, nor a second load.
  * @module
  */
 
@@ -34,13 +35,17 @@ export class SingleFlight<T> {
     const seal = () => {
       flight.joinable = false
     }
-    const start = current ? current.promise.then(settled, settled).then(() => task(seal)) : task(seal)
+    // Joinable until one microtask after the task begins: callers queued behind an earlier flight all
+    // share the read this one makes once that flight settles, and every joiner arrived before it left.
+    const begin = () => {
+      if (joinable === 'this-tick') queueMicrotask(seal)
+      return task(seal)
+    }
+    const start = current ? current.promise.then(settled, settled).then(begin) : begin()
     flight.promise = start.finally(() => {
       if (this.#flights.get(key) === flight) this.#flights.delete(key)
     })
     this.#flights.set(key, flight)
-    // Microtasks run before any I/O: callers in this burst have joined by the time the read can leave.
-    if (joinable === 'this-tick') queueMicrotask(seal)
     return { promise: flight.promise, joined: false }
   }
 

@@ -21,8 +21,10 @@ export type { Duration, DurationUnit } from './duration.js'
 export type { CachewardErrorCode, OptionIssue } from './errors.js'
 export {
   CacheBackendError,
+  CacheCircuitOpenError,
   CacheClosedError,
   CacheKeyError,
+  CacheLoadTimeoutError,
   CacheOptionsError,
   CacheSchemaError,
   CacheTimeoutError,

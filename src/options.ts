@@ -167,7 +167,7 @@ export interface GetOptions<T = unknown> {
 }
 
 /** Options of `set`. */
-export interface SetOptions extends FreshnessOptions {
+export interface SetOptions extends Pick<FreshnessOptions, 'ttl' | 'staleWhileRevalidate' | 'staleIfError'> {
   /** Tags the entry carries. */
   tags?: readonly string[]
 }

@@ -124,6 +124,10 @@ export function redlockAdapter(
     ping: () => adapter.ping(),
   }
   if (adapter.peek) wrapped.peek = (key) => (adapter.peek as NonNullable<CacheAdapter['peek']>).call(adapter, key)
+  if (adapter.peekTagged) {
+    const peekTagged = adapter.peekTagged
+    wrapped.peekTagged = (key, tagKeys) => peekTagged.call(adapter, key, tagKeys)
+  }
   if (adapter.invalidateMatching) {
     const scan = adapter.invalidateMatching
     wrapped.invalidateMatching = (pattern, gen, ttl) => scan.call(adapter, pattern, gen, ttl)

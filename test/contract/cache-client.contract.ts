@@ -578,10 +578,18 @@ export function defineContractSuite(target: ContractTarget): void {
         expect(await s.peek('u2', 1)).toBeUndefined()
       })
 
+      it('builds the glob wherever key() puts each argument', async () => {
+        const cache = make()
+        const reversed = cache.define({ key: (a: string, b: string) => `x:${b}:${a}`, load: ([a, b]) => `${a}${b}` })
+        expect(reversed.pattern('A*')).toBe('x:*:A\\*')
+        expect(reversed.pattern()).toBe('x:*:*')
+      })
+
       it('refuses to build a glob from a key that does not embed its arguments', async () => {
         const cache = make()
         const hashed = cache.define({ key: (id: string) => `h:${id.length}`, load: () => 1 })
         expect(() => hashed.pattern()).toThrow(/does not embed argument 1/)
+        await expect(hashed.invalidateAll()).rejects.toMatchObject({ code: 'CACHEWARD_KEY' })
         expect(hashed.pattern('abc')).toBe('h:3')
       })
     })
