@@ -196,6 +196,8 @@ function watchDeadline(ms: number, fire: () => void): () => void {
         for (const f of created.fire) f()
       }, at - Date.now()),
     }
+    // Never the reason a process stays alive: a pending backend call holds it through its own socket.
+    ;(created.timer as { unref?: () => void }).unref?.()
     deadlines.set(at, created)
     bucket = created
   }

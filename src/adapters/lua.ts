@@ -26,7 +26,8 @@ local precise = now .. '.' .. string.format('%03d', tonumber(t[2]) % 1000)`
  * invalidated the entry); ARGV[2] token, ARGV[3] lock ttl ms, ARGV[4] ms the key is kept at least once
  * locked (the lock itself still ends at lockUntil), ARGV[5] tag record ttl ms.
  * Returns `[T<stamp>,<stamp>…|]<status>|<now>|<slot>`: N absent, G garbage, R read, H lock held
- * elsewhere, A lock acquired, X lock acquired over garbage.
+ * elsewhere, A lock acquired, X lock acquired over garbage. Idempotent for one token: a replay of the
+ * same request (a client resending it after a reconnect) finds its own lock and answers A again.
  */
 export const READ_SCRIPT = `${NOW}
 local pre = ''
@@ -51,7 +52,7 @@ if s then
     if not lock then return pre .. 'G|' .. precise end
   else
     if (not lock) or (tonumber(fu) > now and ARGV[1] ~= '2') then return pre .. 'R|' .. precise .. '|' .. s end
-    if lt ~= '' and tonumber(lu) > now then return pre .. 'H|' .. precise .. '|' .. s end
+    if lt ~= '' and lt ~= ARGV[2] and tonumber(lu) > now then return pre .. 'H|' .. precise .. '|' .. s end
     local n = 'cw1|' .. g .. '|' .. ARGV[2] .. '|' .. (now + tonumber(ARGV[3])) .. '|' .. c .. '|' .. fu .. '|' .. su .. '|' .. eu .. '\\n' .. string.sub(s, pos)
     redis.call('SET', KEYS[1], n, 'KEEPTTL')
     if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end

@@ -88,7 +88,9 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): CacheAdapter 
     const s = live(key, now)
     if (!lock) return { now, slot: s ? { ...s } : null, garbage: false, lock: 'none' }
     if (s && s.freshUntil > now && !lock.force) return { now, slot: { ...s }, garbage: false, lock: 'none' }
-    if (s && s.lockToken !== '' && s.lockUntil > now) return { now, slot: { ...s }, garbage: false, lock: 'held' }
+    if (s && s.lockToken !== '' && s.lockToken !== lock.token && s.lockUntil > now) {
+      return { now, slot: { ...s }, garbage: false, lock: 'held' }
+    }
     const next: Stored = s
       ? { ...s, lockToken: lock.token, lockUntil: now + lock.ttl, expiresAt: Math.max(s.expiresAt, now + lock.keep) }
       : {
