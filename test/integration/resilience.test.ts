@@ -4,10 +4,12 @@
  * jitter, lock extension and take-over, and the circuit breaker. Two clients on one backend stand for
  * two processes. Durations are tens to hundreds of milliseconds; timing bounds are generous.
  */
-import { Redis } from 'ioredis'
+import { Redis as Upstash } from '@upstash/redis'
+import { Cluster, Redis } from 'ioredis'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { ioredisAdapter } from '../../src/adapters/ioredis.js'
 import { memoryAdapter } from '../../src/adapters/memory.js'
+import { upstashAdapter } from '../../src/adapters/upstash.js'
 import { CacheLoadTimeoutError } from '../../src/errors.js'
 import type { CacheAdapter, CacheClient, CacheClientOptions, CacheEventMap } from '../../src/index.js'
 import { createCacheClient, isCachewardError } from '../../src/index.js'
@@ -32,6 +34,10 @@ const connect = () => {
 const memory = memoryAdapter({ maxEntries: 100_000 })
 let admin: Redis | undefined
 
+const clusters: Cluster[] = []
+const upstashUrl = inject('upstashUrl')
+const upstashToken = inject('upstashToken')
+
 const backends: Backend[] = [
   { name: 'memory', adapter: () => memory },
   {
@@ -42,12 +48,25 @@ const backends: Backend[] = [
       return admin.pttl(key)
     },
   },
+  {
+    name: 'redis cluster (3 masters)',
+    adapter: () => {
+      const cluster = new Cluster(inject('clusterNodes'), { redisOptions: { maxRetriesPerRequest: 1 } })
+      clusters.push(cluster)
+      return ioredisAdapter(cluster)
+    },
+  },
+  {
+    name: 'upstash (REST)',
+    adapter: () => upstashAdapter(new Upstash({ url: upstashUrl, token: upstashToken, enableTelemetry: false })),
+  },
 ]
 
 const clients: CacheClient[] = []
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()))
   await Promise.all(connections.map((c) => c.quit()))
+  await Promise.all(clusters.map((c) => c.quit()))
 })
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
