@@ -553,7 +553,9 @@ async function waitForHolder(c: Call, token: string, stale: { value: unknown } |
   let fence: string | null = null
   let now: number | undefined
   while (core.clock.now() < deadline && !core.lifetime.signal.aborted) {
-    await sleep(Math.min(delay, Math.max(1, deadline - core.clock.now())) * (0.75 + Math.random() * 0.5))
+    const pause = Math.min(delay, Math.max(1, deadline - core.clock.now())) * (0.75 + Math.random() * 0.5)
+    // Woken as soon as the holder's write or release is announced, where the adapter can; else a poll.
+    await (core.adapter.waitForWrite ? core.adapter.waitForWrite(c.full, pause) : sleep(pause))
     delay = Math.min(delay * 2, 50)
     let reply: ReadReply
     try {

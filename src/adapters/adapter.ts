@@ -149,6 +149,11 @@ export interface CacheAdapter {
    * Optional: without it a load longer than `lockTtl` lets another process start a duplicate load.
    */
   extend?(key: string, token: string, ttl: number): Promise<boolean>
+  /**
+   * Resolves when a write or lock release at `key` is announced, or after `ms` at the latest. Optional:
+   * without it, a process waiting on another's lock polls (with jittered back-off) instead.
+   */
+  waitForWrite?(key: string, ms: number): Promise<void>
   /** Releases the lock at `key` if `token` still holds it (compare-and-delete); the slot stays. */
   release(key: string, token: string): Promise<void>
   /** Replaces each key with a tombstone of generation `gen` that lives `ttl` ms. */

@@ -22,10 +22,20 @@ import {
   SCAN_COUNT,
   scripts,
   tombstone,
+  WRITTEN_CHANNEL,
   writeArgs,
 } from './lua.js'
 
 type Arg = string | number
+
+/** The subscriber connection: an ioredis client in subscriber mode. */
+interface SubscriberLike {
+  // biome-ignore lint/suspicious/noExplicitAny: ioredis event listeners take event-specific arguments
+  on(event: string, listener: (...args: any[]) => void): unknown
+  subscribe(channel: string): Promise<unknown>
+  disconnect(): void
+  readonly stream?: { unref?: () => void }
+}
 
 // ioredis declares these commands with many overloads (callbacks, Buffer variants), which no single
 // signature can be assigned from; `any[]` parameters accept every overload of ioredis 5 and 6 alike.
@@ -44,6 +54,9 @@ export interface IoredisLikeClient {
   ping: Command
   /** `true` on an ioredis `Cluster`. */
   readonly isCluster?: boolean
+  /** A new connection with the same options (ioredis `duplicate()`), for the subscriber the adapter owns. */
+  // biome-ignore lint/suspicious/noExplicitAny: ioredis overloads, as above
+  duplicate?: () => any
   /** Cluster only: the master nodes, each a standalone client. */
   // biome-ignore lint/suspicious/noExplicitAny: ioredis overloads, as above
   nodes?: (...args: any[]) => IoredisLikeClient[]
@@ -95,8 +108,56 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
     return counts.reduce<number>((sum, n) => sum + Number(n), 0)
   }
 
+  // Waiters on another process's lock are woken by the writer's announcement (PUBLISH from inside the
+  // write script, so it costs no round trip) on one subscriber connection this adapter opens when first
+  // needed, closes in dispose(), and never lets keep a process alive.
+  const waiting = new Map<string, Set<() => void>>()
+  let subscriber: SubscriberLike | undefined
+  const subscribe = () => {
+    if (subscriber || typeof client.duplicate !== 'function') return
+    const sub = client.duplicate() as SubscriberLike
+    subscriber = sub
+    sub.on('message', (_channel: string, key: string) => {
+      const wake = waiting.get(key)
+      if (!wake) return
+      waiting.delete(key)
+      for (const done of wake) done()
+    })
+    // A subscriber that fails only costs the waiters their wake-up: they poll as without one.
+    sub.on('error', () => {})
+    sub.on('ready', () => sub.stream?.unref?.())
+    sub.subscribe(WRITTEN_CHANNEL).catch(() => {})
+  }
+
   return {
     name: cluster ? 'ioredis-cluster' : 'ioredis',
+
+    waitForWrite(key: string, ms: number): Promise<void> {
+      subscribe()
+      return new Promise<void>((resolve) => {
+        let set = waiting.get(key)
+        if (!set) {
+          set = new Set()
+          waiting.set(key, set)
+        }
+        const group = set
+        const done = () => {
+          clearTimeout(timer)
+          group.delete(done)
+          if (group.size === 0 && waiting.get(key) === group) waiting.delete(key)
+          resolve()
+        }
+        const timer = setTimeout(done, ms)
+        ;(timer as { unref?: () => void }).unref?.()
+        group.add(done)
+      })
+    },
+
+    async dispose(): Promise<void> {
+      subscriber?.disconnect()
+      subscriber = undefined
+      for (const group of [...waiting.values()]) for (const done of [...group]) done()
+    },
 
     read(key: string, lock?: LockRequest, tags?: TagRead): Promise<ReadReply> {
       const args = readArgs(lock, tags?.ttl ?? 0)
@@ -127,7 +188,7 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
         }),
 
     async write(key: string, request: WriteRequest): Promise<boolean> {
-      return Number(await run(client, scripts.write, [key], writeArgs(request))) === 1
+      return Number(await run(client, scripts.write, [key], writeArgs(request, true))) === 1
     },
 
     async extend(key: string, token: string, ttl: number): Promise<boolean> {
@@ -135,7 +196,7 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
     },
 
     async release(key: string, token: string): Promise<void> {
-      await run(client, scripts.release, [key], [token])
+      await run(client, scripts.release, [key], [token, '1'])
     },
 
     async invalidate(keys: readonly string[], gen: string, ttl: number): Promise<void> {

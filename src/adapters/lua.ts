@@ -15,6 +15,12 @@ import type { ReadReply, Slot } from './adapter.js'
 
 // \`now\`: server ms (integer, for expiry arithmetic). \`precise\`: the same instant in ms with 3 decimals
 // (microseconds), as a string, for ordering loads against tag invalidations that land in the same ms.
+/**
+ * Channel on which writes and lock releases are announced (the message is the key), so processes
+ * waiting on another's lock wake at once instead of at their next poll.
+ */
+export const WRITTEN_CHANNEL = 'cacheward:written'
+
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local precise = now .. '.' .. string.format('%03d', tonumber(t[2]) % 1000)`
@@ -67,7 +73,8 @@ return pre .. 'A|' .. precise .. '|' .. m`
 
 /**
  * KEYS[1] entry key. ARGV: 1 'f' fenced | 'u' unconditional, 2 fence, 3 new gen, 4 ttl, 5 swr, 6 sie,
- * 7 expire-in ms, 8 body. Returns 1 when written, 0 when the fence refused it.
+ * 7 expire-in ms, 8 body, 9 '1' to announce the write on {@link WRITTEN_CHANNEL}. Returns 1 when
+ * written, 0 when the fence refused it.
  */
 export const WRITE_SCRIPT = `if ARGV[1] == 'f' then
   local s = redis.pcall('GET', KEYS[1])
@@ -78,14 +85,19 @@ end
 ${NOW}
 local fu = now + tonumber(ARGV[4])
 redis.call('SET', KEYS[1], 'cw1|' .. ARGV[3] .. '||0|' .. precise .. '|' .. fu .. '|' .. (fu + tonumber(ARGV[5])) .. '|' .. (fu + tonumber(ARGV[6])) .. '\\n' .. ARGV[8], 'PX', ARGV[7])
+if ARGV[9] == '1' then redis.call('PUBLISH', '${WRITTEN_CHANNEL}', KEYS[1]) end
 return 1`
 
-/** KEYS[1] entry key, ARGV[1] token. Clears the lock if the token still holds it; keeps the slot and its expiry. */
+/**
+ * KEYS[1] entry key, ARGV[1] token, ARGV[2] '1' to announce it. Clears the lock if the token still holds
+ * it; keeps the slot and its expiry.
+ */
 export const RELEASE_SCRIPT = `local s = redis.pcall('GET', KEYS[1])
 if type(s) ~= 'string' then return 0 end
 local g, lt, rest = string.match(s, '^cw1|([^|]*)|([^|]*)|%d*|(.*)$')
 if lt ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], 'cw1|' .. g .. '||0|' .. rest, 'KEEPTTL')
+if ARGV[2] == '1' then redis.call('PUBLISH', '${WRITTEN_CHANNEL}', KEYS[1]) end
 return 1`
 
 /** KEYS[1] entry key, ARGV[1] token, ARGV[2] ttl ms. Moves lockUntil to now + ttl if the token still holds the lock. */
@@ -322,7 +334,7 @@ export function isNoScript(error: unknown): boolean {
 }
 
 /** Args for {@link WRITE_SCRIPT}. */
-export function writeArgs(r: import('./adapter.js').WriteRequest): string[] {
+export function writeArgs(r: import('./adapter.js').WriteRequest, announce = false): string[] {
   return [
     r.fence === null ? 'u' : 'f',
     r.fence ?? '',
@@ -332,6 +344,7 @@ export function writeArgs(r: import('./adapter.js').WriteRequest): string[] {
     String(r.staleIfError),
     String(Math.max(1, Math.round(r.expireIn))),
     r.body,
+    announce ? '1' : '0',
   ]
 }
 

@@ -163,7 +163,8 @@ describe('writeArgs', () => {
   }
 
   it('lists a fenced write in the order WRITE_SCRIPT reads ARGV', () => {
-    expect(writeArgs(request)).toEqual(['f', 'gen1', 'gen2', '1000', '2000', '3000', '4000', '{"w":1,"v":1}'])
+    expect(writeArgs(request)).toEqual(['f', 'gen1', 'gen2', '1000', '2000', '3000', '4000', '{"w":1,"v":1}', '0'])
+    expect(writeArgs(request, true)[8]).toBe('1')
   })
 
   it('marks an unconditional write (no fence) with u and an empty fence', () => {
