@@ -17,7 +17,8 @@ import type { ReadReply, Slot } from './adapter.js'
 // (microseconds), as a string, for ordering loads against tag invalidations that land in the same ms.
 /**
  * Channel on which writes and lock releases are announced (the message is the key), so processes
- * waiting on another's lock wake at once instead of at their next poll.
+ * waiting on another's lock wake at once instead of at their next poll. Best effort: the scripts use
+ * `redis.pcall`, so an ACL user without PUBLISH still writes (its waiters poll).
  */
 export const WRITTEN_CHANNEL = 'cacheward:written'
 
@@ -85,7 +86,7 @@ end
 ${NOW}
 local fu = now + tonumber(ARGV[4])
 redis.call('SET', KEYS[1], 'cw1|' .. ARGV[3] .. '||0|' .. precise .. '|' .. fu .. '|' .. (fu + tonumber(ARGV[5])) .. '|' .. (fu + tonumber(ARGV[6])) .. '\\n' .. ARGV[8], 'PX', ARGV[7])
-if ARGV[9] == '1' then redis.call('PUBLISH', '${WRITTEN_CHANNEL}', KEYS[1]) end
+if ARGV[9] == '1' then redis.pcall('PUBLISH', '${WRITTEN_CHANNEL}', KEYS[1]) end
 return 1`
 
 /**
@@ -97,7 +98,7 @@ if type(s) ~= 'string' then return 0 end
 local g, lt, rest = string.match(s, '^cw1|([^|]*)|([^|]*)|%d*|(.*)$')
 if lt ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], 'cw1|' .. g .. '||0|' .. rest, 'KEEPTTL')
-if ARGV[2] == '1' then redis.call('PUBLISH', '${WRITTEN_CHANNEL}', KEYS[1]) end
+if ARGV[2] == '1' then redis.pcall('PUBLISH', '${WRITTEN_CHANNEL}', KEYS[1]) end
 return 1`
 
 /** KEYS[1] entry key, ARGV[1] token, ARGV[2] ttl ms. Moves lockUntil to now + ttl if the token still holds the lock. */

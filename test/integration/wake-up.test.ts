@@ -92,3 +92,29 @@ describe.each(backends)('%s', (_, makeAdapter) => {
     expect(at - wroteAt).toBeLessThan(40)
   })
 })
+
+describe('an ACL user without PUBLISH', () => {
+  it('still writes and reads: the announcement is best effort', async () => {
+    const url = new URL(inject('redisUrl'))
+    const admin = new Redis(inject('redisUrl'))
+    closers.push(() => admin.quit())
+    const user = `cw${Math.random().toString(36).slice(2, 8)}`
+    await admin.call('ACL', 'SETUSER', user, 'on', '>no-publish-pass', '~*', '&*', '+@all', '-publish')
+    // Cleanup runs in array order: delete the user before any connection quits.
+    closers.unshift(() => admin.call('ACL', 'DELUSER', user))
+    const limited = new Redis({
+      host: url.hostname,
+      port: Number(url.port),
+      username: user,
+      password: 'no-publish-pass',
+    })
+    closers.push(() => limited.quit())
+    await expect(limited.publish('cacheward:written', 'x')).rejects.toThrow(/NOPERM/)
+    const cache = createCacheClient({ adapter: ioredisAdapter(limited), namespace: keygen('acl')() })
+    closers.unshift(() => cache.close())
+    let calls = 0
+    expect(await cache.getOrSet('k', () => ++calls)).toBe(1)
+    expect(await cache.getOrSet('k', () => ++calls)).toBe(1)
+    expect(cache.metrics().errors).toBe(0)
+  })
+})
