@@ -423,6 +423,9 @@ export async function resolveFlight<T>(c: Call, loader: Loader<T>): Promise<Outc
   const startedAt = reply.tagNow ?? reply.now
 
   if (entry && reply.slot && state === 'fresh') {
+    // The lock can be ours even on a fresh hit: a forced read after a tag check, answered by an entry
+    // another process wrote in between. Not released, it would hold every other process for lockTtl.
+    if (holding) releaseQuietly(c, token)
     markPresent(core, c.full)
     if (policy.earlyRefresh > 0) maybeRefreshEarly(c, loader, reply.slot, entry, reply.now)
     return { value: entry.value, kind: 'hit' }
@@ -581,7 +584,10 @@ async function waitForHolder(c: Call, token: string, stale: { value: unknown } |
     now = reply.tagNow ?? reply.now
     const entry = found === 'invalidated' ? undefined : found
     const state = entry && reply.slot ? classify(reply.slot, reply.now) : 'expired'
-    if (entry && state === 'fresh') return { outcome: { value: entry.value, kind: 'miss' }, fence, holding: false }
+    if (entry && state === 'fresh') {
+      if (reply.lock === 'acquired') releaseQuietly(c, token)
+      return { outcome: { value: entry.value, kind: 'miss' }, fence, holding: false }
+    }
     const nowStale = entry && state !== 'expired' ? { value: entry.value } : stale
     if (reply.lock === 'acquired') return { fence, holding: true, now, ...(nowStale ? { stale: nowStale } : {}) }
   }

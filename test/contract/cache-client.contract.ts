@@ -502,6 +502,34 @@ export function defineContractSuite(target: ContractTarget): void {
         expect(await a.namespace('rooms').get('1')).toBeUndefined()
       })
 
+      it('releases a lock it took for a tag-invalidated entry when another process’s fresh value answers instead', async () => {
+        const namespace = ns()
+        const writer = make({ namespace }, target.makePeer())
+        const inner = target.makeAdapter()
+        let interleaved = false
+        // Between this process's first read and its forced re-read, another process stores a valid value.
+        const racing: CacheAdapter = {
+          ...inner,
+          read: async (key, lock, tags) => {
+            if (lock?.force && !interleaved) {
+              interleaved = true
+              await writer.set('k', 'fresh from b', { tags: ['t'] })
+            }
+            return inner.read(key, lock, tags)
+          },
+        }
+        const reader = make({ namespace, adapter: racing, lockWait: 3_000 })
+        await writer.set('k', 'old', { tags: ['t'] })
+        await writer.invalidateTags(['t'])
+        expect(await reader.getOrSet('k', () => 'unused', { tags: ['t'] })).toBe('fresh from b')
+        expect(interleaved).toBe(true)
+        // Had the reader kept its lock, this load would wait lockWait (3 s) for it.
+        await writer.invalidateTags(['t'])
+        const started = performance.now()
+        expect(await writer.getOrSet('k', () => 'reloaded', { tags: ['t'] })).toBe('reloaded')
+        expect(performance.now() - started).toBeLessThan(1_000)
+      })
+
       it('rejects tags that are not non-empty strings with a typed error', async () => {
         const cache = make()
         await expect(cache.invalidateTags(['ok', ''])).rejects.toMatchObject({ code: 'CACHEWARD_OPTIONS' })
