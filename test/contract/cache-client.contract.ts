@@ -431,7 +431,9 @@ export function defineContractSuite(target: ContractTarget): void {
       })
     })
 
-    describe('tags', () => {
+    // Not registered at all where tag ordering is not reproducible (an empty suite is an error).
+    const tagSuite = target.faithful?.timeWindows === false ? (_name: string, _body: () => void) => {} : describe
+    tagSuite('tags', () => {
       timed('invalidateTags makes every entry carrying a tag a miss, and leaves the others', async () => {
         const cache = make()
         await cache.getOrSet('room:1', () => 'r1', { tags: ['rooms', 'room:1'] })
