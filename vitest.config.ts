@@ -20,6 +20,7 @@ export default defineConfig({
             'test/contract/cluster.test.ts',
             'test/contract/upstash*.test.ts',
             'test/integration/**/*.test.ts',
+            'test/examples/**/*.test.ts',
           ],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 20_000,
