@@ -15,7 +15,7 @@ import {
   CacheUnsupportedError,
   CacheValueError,
 } from './errors.js'
-import { type CacheEventListener, type CacheEventName, Emitter } from './events.js'
+import type { CacheEventListener, CacheEventName } from './events.js'
 import { SingleFlight } from './flight.js'
 import { classify, entryWrite } from './freshness.js'
 import {
@@ -34,7 +34,7 @@ import {
   usableEntry,
 } from './get-or-set.js'
 import { assertKey, assertNamespace, assertPattern, escapeGlob, isTagList, prefixOf } from './keys.js'
-import { Metrics, type MetricsSnapshot } from './metrics.js'
+import type { MetricsSnapshot } from './metrics.js'
 import {
   type CacheClientOptions,
   type GetOptions,
@@ -46,6 +46,7 @@ import {
   type SetOptions,
 } from './options.js'
 import { jsonSerializer } from './serializer.js'
+import { now, Telemetry } from './telemetry.js'
 
 /** What `health()` resolves. */
 export interface HealthReport {
@@ -112,12 +113,17 @@ export interface CacheClient {
 export function createCacheClient(options: CacheClientOptions = {}): CacheClient {
   const o = resolveClientOptions(options)
   const adapter: CacheAdapter = o.adapter ?? memoryAdapter(o.clock ? { clock: o.clock } : {})
+  const telemetry = new Telemetry({
+    metrics: o.metrics,
+    namespace: o.namespace,
+    logger: o.logger,
+    circuit: () => (core.circuit ? (core.circuit.isOpen ? 'open' : 'closed') : 'disabled'),
+  })
   const core: Core = {
     adapter,
     serializer: o.serializer ?? jsonSerializer,
     clock: o.clock ?? systemClock,
-    metrics: new Metrics(),
-    events: new Emitter(),
+    telemetry,
     flight: new SingleFlight<Outcome>(),
     timeout: o.timeout,
     lockTtl: o.lockTtl,
@@ -136,11 +142,8 @@ export function createCacheClient(options: CacheClientOptions = {}): CacheClient
     const { threshold, duration } = o.circuitBreaker
     const name = adapter.name
     ;(core as { circuit: CircuitBreaker }).circuit = new CircuitBreaker(threshold, duration, core.clock, (change) => {
-      if (change.state === 'open') {
-        core.events.emit('circuit-open', { adapter: name, failures: change.failures, retryInMs: change.retryInMs })
-      } else {
-        core.events.emit('circuit-close', { adapter: name })
-      }
+      if (change.state === 'open') telemetry.circuitOpened(name, change.failures, change.retryInMs)
+      else telemetry.circuitClosed(name)
     })
   }
   const namespaces = o.namespace === undefined ? [] : [o.namespace]
@@ -168,10 +171,11 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
   const read = async <T>(key: string, options: GetOptions<T> | undefined, counted: boolean): Promise<T | undefined> => {
     open()
     assertKey(key)
+    const startedAt = now()
     const call = resolveCallOptions('get', scope.policy, options)
     const c = { core, scope, key, full: scope.prefix + key, call }
     if (!enabled) {
-      if (counted) countServed(c, 'miss')
+      if (counted) countServed(c, 'miss', startedAt)
       return undefined
     }
     let value: T | undefined
@@ -195,7 +199,7 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
     } catch (error) {
       reportBackendError(core, scope, 'read', key, error)
     }
-    if (counted) countServed(c, kind)
+    if (counted) countServed(c, kind, startedAt)
     return value
   }
 
@@ -206,6 +210,7 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       if (typeof loader !== 'function') {
         throw new CacheOptionsError([{ path: 'loader', message: `expected a function, got ${typeof loader}` }])
       }
+      const startedAt = now()
       const call = resolveCallOptions('getOrSet', scope.policy, options)
       const c = { core, scope, key, full: scope.prefix + key, call }
       if (call.signal?.aborted) throw call.signal.reason
@@ -223,10 +228,10 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
         outcome = call.signal ? await abortable(promise, call.signal) : await promise
       } catch (error) {
         // Every call counts one of hit, stale hit or miss: a call that got no value was a miss.
-        countServed(c, 'miss')
+        countServed(c, 'miss', startedAt)
         throw error
       }
-      countServed(c, joined && outcome.kind === 'miss' ? 'miss' : outcome.kind)
+      countServed(c, joined && outcome.kind === 'miss' ? 'miss' : outcome.kind, startedAt)
       return outcome.value as T
     },
 
@@ -280,6 +285,7 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       assertKey(key)
       if (!enabled) return
       await tombstone(key)
+      core.telemetry.invalidated({ kind: 'delete', namespace: scope.namespace, key })
     },
 
     async invalidateTags(tags) {
@@ -294,6 +300,7 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       await bounded(core, 'invalidateTags', () => core.adapter.invalidateTags(keys, TAG_TTL_MS)).catch((error) => {
         throw reportBackendError(core, scope, 'invalidateTags', undefined, error)
       })
+      core.telemetry.invalidated({ kind: 'tags', namespace: scope.namespace, tags: [...tags] })
     },
 
     async invalidatePattern(pattern) {
@@ -301,14 +308,18 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       assertPattern(pattern)
       requireNamespace('invalidatePattern()')
       if (!enabled) return 0
-      return invalidateMatching(escapeGlob(scope.prefix) + pattern)
+      const count = await invalidateMatching(escapeGlob(scope.prefix) + pattern)
+      core.telemetry.invalidated({ kind: 'pattern', namespace: scope.namespace, pattern, count })
+      return count
     },
 
     async clear() {
       open()
       requireNamespace('clear()')
       if (!enabled) return 0
-      return invalidateMatching(`${escapeGlob(scope.prefix)}*`)
+      const count = await invalidateMatching(`${escapeGlob(scope.prefix)}*`)
+      core.telemetry.invalidated({ kind: 'clear', namespace: scope.namespace, count })
+      return count
     },
 
     namespace(name, options) {
@@ -319,10 +330,10 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
     },
 
     define: (options) => defineEntry(client, options),
-    metrics: () => core.metrics.snapshot(),
-    resetMetrics: () => core.metrics.reset(),
-    on: (event, listener) => core.events.on(event, listener),
-    off: (event, listener) => core.events.off(event, listener),
+    metrics: () => core.telemetry.metrics.snapshot(),
+    resetMetrics: () => core.telemetry.metrics.reset(),
+    on: (event, listener) => core.telemetry.events.on(event, listener),
+    off: (event, listener) => core.telemetry.events.off(event, listener),
 
     async health() {
       // Straight to the backend, past the circuit breaker: health reports what the backend does now.

@@ -7,18 +7,33 @@ import { CacheBackendError, CacheTimeoutError, type CachewardError, isCachewardE
 
 /** Every event and its payload. `key` is the logical key (without namespace). */
 export interface CacheEventMap {
-  hit: { key: string; namespace: string | undefined; category: string | undefined }
-  'stale-hit': { key: string; namespace: string | undefined; category: string | undefined }
-  miss: { key: string; namespace: string | undefined; category: string | undefined }
-  /** A loader finished and its value was handed to callers. */
+  /** A fresh entry answered a `get`/`getOrSet` call; `durationMs` from the call to its answer. */
+  hit: { key: string; namespace: string | undefined; category: string | undefined; durationMs: number }
+  /** A stale entry answered (stale-while-revalidate, stale-if-error, soft timeout). */
+  'stale-hit': { key: string; namespace: string | undefined; category: string | undefined; durationMs: number }
+  /** A call was answered by a load (its own, or one it joined), or got nothing (`get`). */
+  miss: { key: string; namespace: string | undefined; category: string | undefined; durationMs: number }
+  /** A loader finished and its value was handed to callers; `durationMs` on the client's clock. */
   load: { key: string; namespace: string | undefined; category: string | undefined; durationMs: number }
-  /** A loader threw (the error is the user's own, unchanged). */
-  'load-error': { key: string; namespace: string | undefined; category: string | undefined; error: unknown }
+  /** A loader threw or passed `hardTimeout` (the error is the loader's own, unchanged, or a CacheLoadTimeoutError). */
+  'load-error': {
+    key: string
+    namespace: string | undefined
+    category: string | undefined
+    durationMs: number
+    error: unknown
+  }
   /**
    * A background refresh (stale-while-revalidate, early refresh, soft timeout) loaded a new value;
    * it is stored unless the fence refused it (an invalidation during the load) or the loader skipped the cache.
    */
   refresh: { key: string; namespace: string | undefined; category: string | undefined; reason: RefreshReason }
+  /** A `delete`, `invalidateTags`, `invalidatePattern` or `clear` call succeeded. */
+  invalidate:
+    | { kind: 'delete'; namespace: string | undefined; key: string }
+    | { kind: 'tags'; namespace: string | undefined; tags: readonly string[] }
+    | { kind: 'pattern'; namespace: string | undefined; pattern: string; count: number }
+    | { kind: 'clear'; namespace: string | undefined; count: number }
   /** The circuit breaker opened: the backend is skipped for `retryInMs`. */
   'circuit-open': { adapter: string; failures: number; retryInMs: number }
   /** The circuit breaker closed: a probe reached the backend. */

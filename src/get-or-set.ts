@@ -19,14 +19,14 @@ import {
   CacheTimeoutError,
   CacheValueError,
 } from './errors.js'
-import { backendError, type CacheEventMap, type Emitter, type RefreshReason } from './events.js'
+import { backendError, type RefreshReason } from './events.js'
 import type { SingleFlight } from './flight.js'
 import { classify, entryWrite, type Freshness } from './freshness.js'
 import { isTagList } from './keys.js'
-import type { Counters, Metrics } from './metrics.js'
 import type { Policy, ResolvedCall } from './options.js'
 import type { Serializer } from './serializer.js'
 import { validate } from './standard-schema.js'
+import { now, type Telemetry } from './telemetry.js'
 
 /**
  * Tombstones, and keys a lock was taken on, live at least this long. A load that runs longer than
@@ -67,8 +67,7 @@ export interface Core {
   readonly adapter: CacheAdapter
   readonly serializer: Serializer
   readonly clock: Clock
-  readonly metrics: Metrics
-  readonly events: Emitter
+  readonly telemetry: Telemetry
   readonly flight: SingleFlight<Outcome>
   readonly timeout: number
   readonly lockTtl: number
@@ -263,8 +262,7 @@ export function reportBackendError(
 ) {
   const error = backendError(core.adapter.name, operation, cause)
   if (cause instanceof CacheCircuitOpenError) return error
-  core.metrics.count('errors')
-  core.events.emit('error', { operation, key, namespace: scope.namespace, error })
+  core.telemetry.backendFailed(operation, key, scope.namespace, error)
   return error
 }
 
@@ -275,14 +273,18 @@ export function track(core: Core, task: Promise<unknown>): void {
   core.waitUntil?.(task)
 }
 
-/** Counts one served call and emits its event. */
-export function countServed(c: Pick<Call, 'core' | 'scope' | 'key' | 'call'>, kind: Outcome['kind']) {
-  const counter: keyof Counters = kind === 'hit' ? 'hits' : kind === 'stale' ? 'staleHits' : 'misses'
-  const event: keyof CacheEventMap = kind === 'hit' ? 'hit' : kind === 'stale' ? 'stale-hit' : 'miss'
-  c.core.metrics.count(counter, c.call.category)
-  if (c.core.events.has(event)) {
-    c.core.events.emit(event, { key: c.key, namespace: c.scope.namespace, category: c.call.category })
-  }
+/** Counts one served call (started at `startedAt`, from {@link now}) and emits its event. */
+export function countServed(
+  c: Pick<Call, 'core' | 'scope' | 'key' | 'call'>,
+  kind: Outcome['kind'],
+  startedAt: number,
+) {
+  c.core.telemetry.served(siteOf(c), kind, startedAt)
+}
+
+/** What telemetry labels a call with. */
+function siteOf(c: Pick<Call, 'scope' | 'key' | 'call'>) {
+  return { key: c.key, namespace: c.scope.namespace, category: c.call.category }
 }
 
 /** Invalidation stamps by tag; `null` when they could not be read (then tagged entries are not trusted). */
@@ -448,6 +450,7 @@ export async function resolveFlight<T>(c: Call, loader: Loader<T>): Promise<Outc
   }
   if (reply.lock === 'held') {
     const waited = await waitForHolder(c, token, stale)
+    core.telemetry.lockWaited(siteOf(c), waited.timedOut === true)
     if (waited.outcome) return waited.outcome
     const plan: LoadPlan = {
       fence: waited.fence,
@@ -491,9 +494,7 @@ function refresh<T>(c: Call, loader: Loader<T>, plan: LoadPlan, reason: RefreshR
 function announce(c: Call, loading: Promise<Outcome>, reason: RefreshReason): Promise<unknown> {
   return loading.then(
     (outcome) => {
-      if (outcome.kind === 'miss') {
-        c.core.events.emit('refresh', { key: c.key, namespace: c.scope.namespace, category: c.call.category, reason })
-      }
+      if (outcome.kind === 'miss') c.core.telemetry.refreshed(siteOf(c), reason)
     },
     () => {
       // Already counted as a load error and emitted; callers were served.
@@ -540,6 +541,8 @@ interface Waited {
   stale?: { value: unknown }
   /** Backend time of the last read, when there was one: a load started now began then. */
   now?: number
+  /** The wait ran out (lockWait, or softTimeout with a stale value) before the value landed or the lock freed. */
+  timedOut?: boolean
 }
 
 /**
@@ -554,7 +557,7 @@ async function waitForHolder(c: Call, token: string, stale: { value: unknown } |
   const deadline = core.clock.now() + (stale && soft > 0 ? Math.min(soft, core.lockWait) : core.lockWait)
   let delay = 5
   let fence: string | null = null
-  let now: number | undefined
+  let seenAt: number | undefined
   while (core.clock.now() < deadline && !core.lifetime.signal.aborted) {
     const pause = Math.min(delay, Math.max(1, deadline - core.clock.now())) * (0.75 + Math.random() * 0.5)
     // Woken as soon as the holder's write or release is announced, where the adapter can; else a poll.
@@ -581,7 +584,7 @@ async function waitForHolder(c: Call, token: string, stale: { value: unknown } |
       found = await usableEntry(c, reply.slot)
     }
     fence = reply.slot?.gen ?? ''
-    now = reply.tagNow ?? reply.now
+    seenAt = reply.tagNow ?? reply.now
     const entry = found === 'invalidated' ? undefined : found
     const state = entry && reply.slot ? classify(reply.slot, reply.now) : 'expired'
     if (entry && state === 'fresh') {
@@ -589,10 +592,18 @@ async function waitForHolder(c: Call, token: string, stale: { value: unknown } |
       return { outcome: { value: entry.value, kind: 'miss' }, fence, holding: false }
     }
     const nowStale = entry && state !== 'expired' ? { value: entry.value } : stale
-    if (reply.lock === 'acquired') return { fence, holding: true, now, ...(nowStale ? { stale: nowStale } : {}) }
+    if (reply.lock === 'acquired')
+      return { fence, holding: true, now: seenAt, ...(nowStale ? { stale: nowStale } : {}) }
   }
-  if (stale && soft > 0) return { outcome: { value: stale.value, kind: 'stale' }, fence, holding: false }
-  return { fence, holding: false, ...(now === undefined ? {} : { now }), ...(stale ? { stale } : {}) }
+  const timedOut = !core.lifetime.signal.aborted
+  if (stale && soft > 0) return { outcome: { value: stale.value, kind: 'stale' }, fence, holding: false, timedOut }
+  return {
+    fence,
+    holding: false,
+    timedOut,
+    ...(seenAt === undefined ? {} : { now: seenAt }),
+    ...(stale ? { stale } : {}),
+  }
 }
 
 interface LoadPlan {
@@ -663,15 +674,16 @@ async function load<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promise<Outc
 
   // Only a load that will be stored closes its flight: a pass-through has nothing to protect.
   if (plan.fence !== null) c.seal?.()
+  const site = siteOf(c)
   const started = core.clock.now()
-  core.metrics.count('loads', call.category)
+  const elapsedFrom = now()
+  core.telemetry.loadStarted(site)
   const heartbeat = plan.token ? keepLock(c, plan.token) : undefined
   let value: T
   try {
     value = await Promise.race([withHardTimeout(c, controller, () => loader(ctx)), closed])
   } catch (error) {
-    core.metrics.count('loadErrors', call.category)
-    core.events.emit('load-error', { key: c.key, namespace: scope.namespace, category: call.category, error })
+    core.telemetry.loadFailed(site, error, core.clock.now() - started, error instanceof CacheLoadTimeoutError)
     releaseQuietly(c, plan.token)
     if (plan.stale) {
       rememberFailure(core, c.full, policy.errorBackoff)
@@ -684,12 +696,12 @@ async function load<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promise<Outc
   }
   core.backoff.delete(c.full)
   const loadMs = core.clock.now() - started
-  core.events.emit('load', { key: c.key, namespace: scope.namespace, category: call.category, durationMs: loadMs })
+  core.telemetry.loaded(site, loadMs, now() - elapsedFrom)
 
   if (call.schema) {
     const checked = await validate(call.schema, value)
     if (!checked.ok) {
-      core.metrics.count('loadErrors', call.category)
+      core.telemetry.loadRejected(site)
       releaseQuietly(c, plan.token)
       throw new CacheSchemaError(c.key, checked.issues)
     }

@@ -38,10 +38,17 @@ export {
   isCacheTimeoutError,
   isCachewardError,
 } from './errors.js'
-export type { CacheEventListener, CacheEventMap, CacheEventName } from './events.js'
+export type { CacheEventListener, CacheEventMap, CacheEventName, RefreshReason } from './events.js'
 export type { Loader, LoaderContext } from './get-or-set.js'
 export { escapeGlob } from './keys.js'
-export type { Counters, MetricsSnapshot } from './metrics.js'
+export type {
+  CategoryMetrics,
+  CircuitState,
+  Counters,
+  Latency,
+  LatencySummary,
+  MetricsSnapshot,
+} from './metrics.js'
 export type {
   CacheClientOptions,
   FreshnessOptions,
@@ -52,3 +59,4 @@ export type {
 } from './options.js'
 export type { Serializer } from './serializer.js'
 export type { StandardSchemaV1 } from './standard-schema.js'
+export type { Logger } from './telemetry.js'

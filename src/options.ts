@@ -12,6 +12,7 @@ import { CacheOptionsError, type OptionIssue } from './errors.js'
 import { isTagList } from './keys.js'
 import type { Serializer } from './serializer.js'
 import type { StandardSchemaV1 } from './standard-schema.js'
+import type { Logger } from './telemetry.js'
 
 /** Freshness and load options, accepted by the client, `namespace()` and each `getOrSet` call. */
 export interface FreshnessOptions {
@@ -118,6 +119,19 @@ export interface CacheClientOptions extends FreshnessOptions {
    */
   circuitBreaker?: false | { threshold?: number; duration?: Duration }
   /**
+   * `false` stops counting and latency sampling (`metrics()` then reports zeros); events still fire.
+   * @default true
+   */
+  metrics?: boolean
+  /**
+   * A pino-compatible logger (`debug`, `info`, `warn`, `error`, each called as `(object, message)`).
+   * Backend failures and circuit changes are logged at `warn`/`info`; loader failures, refreshes and
+   * invalidations at `debug`; never a hit or miss, a cached value, a URL or a token.
+   * @default silent
+   * @example { logger: pino({ level: 'info' }) }
+   */
+  logger?: Logger
+  /**
    * How entry bodies become strings.
    * @default JSON, with prototype-pollution keys removed on decode
    */
@@ -198,6 +212,8 @@ export interface ResolvedClientOptions {
   readonly clock: Clock | undefined
   readonly waitUntil: ((promise: Promise<unknown>) => void) | undefined
   readonly circuitBreaker: { readonly threshold: number; readonly duration: number } | undefined
+  readonly metrics: boolean
+  readonly logger: Logger | undefined
 }
 
 export const DEFAULTS = Object.freeze({
@@ -323,6 +339,14 @@ const clientSchema = z.strictObject({
       }),
     ])
     .optional(),
+  metrics: accepted((b): b is boolean => typeof b === 'boolean', 'true or false').optional(),
+  logger: accepted(
+    (l): l is Logger =>
+      typeof l === 'object' &&
+      l !== null &&
+      (['debug', 'info', 'warn', 'error'] as const).every((level) => typeof (l as Logger)[level] === 'function'),
+    'a pino-compatible logger: { debug, info, warn, error } functions',
+  ).optional(),
 })
 const namespaceOptionsSchema = z.strictObject(freshnessShape)
 
@@ -353,6 +377,8 @@ export function resolveClientOptions(options: unknown): ResolvedClientOptions {
             threshold: o.circuitBreaker?.threshold ?? DEFAULTS.circuitThreshold,
             duration: o.circuitBreaker?.duration ?? DEFAULTS.circuitDuration,
           }),
+    metrics: o.metrics ?? true,
+    logger: o.logger,
   })
 }
 

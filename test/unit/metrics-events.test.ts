@@ -1,6 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { memoryAdapter } from '../../src/adapters/memory.js'
-import type { CacheAdapter, CacheClient, CacheClientOptions, CacheEventMap, CacheEventName } from '../../src/index.js'
+import type {
+  CacheAdapter,
+  CacheClient,
+  CacheClientOptions,
+  CacheEventMap,
+  CacheEventName,
+  CategoryMetrics,
+  MetricsSnapshot,
+} from '../../src/index.js'
 import { CacheBackendError, createCacheClient } from '../../src/index.js'
 import { MAX_CATEGORIES } from '../../src/metrics.js'
 
@@ -40,12 +48,33 @@ function gate() {
   return { promise, open }
 }
 
-const ZERO_TOTALS = { hits: 0, staleHits: 0, misses: 0, loads: 0, loadErrors: 0, errors: 0, hitRate: 0 }
+const ZERO_COUNTERS = {
+  hits: 0,
+  staleHits: 0,
+  misses: 0,
+  loads: 0,
+  loadErrors: 0,
+  loadTimeouts: 0,
+  errors: 0,
+  lockWaits: 0,
+  lockTimeouts: 0,
+  refreshes: 0,
+  invalidations: 0,
+}
+const ZERO_TOTALS = { ...ZERO_COUNTERS, hitRate: 0 }
 const ZERO = { ...ZERO_TOTALS, categories: {} }
+
+/** The counters and hit rates of a snapshot, without latency (asserted on its own below). */
+function counts(snapshot: MetricsSnapshot) {
+  const { latency: _l, namespace: _n, circuit: _c, categories, ...totals } = snapshot
+  const plain: Record<string, Omit<CategoryMetrics, 'latency'>> = {}
+  for (const [name, { latency: _cl, ...rest }] of Object.entries(categories)) plain[name] = rest
+  return { ...totals, categories: plain }
+}
 
 describe('metrics', () => {
   it('start at zero, with a hit rate of 0 when nothing was served', () => {
-    expect(setup().cache.metrics()).toEqual(ZERO)
+    expect(counts(setup().cache.metrics())).toEqual(ZERO)
   })
 
   it('count exactly one hit or miss per getOrSet and get call, and one load per loader call', async () => {
@@ -57,7 +86,7 @@ describe('metrics', () => {
     expect(await cache.get('a')).toBe(1)
     expect(await cache.get('nothing')).toBeUndefined()
     expect(await cache.has('a')).toBe(true)
-    expect(cache.metrics()).toEqual({ ...ZERO, hits: 3, misses: 3, loads: 2, hitRate: 0.5 })
+    expect(counts(cache.metrics())).toEqual({ ...ZERO, hits: 3, misses: 3, loads: 2, hitRate: 0.5 })
   })
 
   it('count a caller that joined another caller’s load as a miss, with one load between them', async () => {
@@ -79,7 +108,7 @@ describe('metrics', () => {
     advance(1_500)
     expect(await cache.getOrSet('k', () => 'v2')).toBe('v1')
     await settle()
-    expect(cache.metrics()).toEqual({ ...ZERO, staleHits: 1, misses: 1, loads: 2, hitRate: 0.5 })
+    expect(counts(cache.metrics())).toEqual({ ...ZERO, staleHits: 1, misses: 1, loads: 2, refreshes: 1, hitRate: 0.5 })
   })
 
   it('count a failed loader as a load error, and a stale-if-error answer as a stale hit', async () => {
@@ -125,11 +154,11 @@ describe('metrics', () => {
     await cache.getOrSet('room:1', () => 1, { category: 'rooms' })
     await cache.getOrSet('user:1', () => 1, { category: 'users' })
     await cache.getOrSet('misc', () => 1)
-    const { categories, ...totals } = cache.metrics()
+    const { categories, ...totals } = counts(cache.metrics())
     expect(totals).toEqual({ ...ZERO_TOTALS, hits: 1, misses: 3, loads: 3, hitRate: 0.25 })
     expect(categories).toEqual({
-      rooms: { hits: 1, staleHits: 0, misses: 1, loads: 1, loadErrors: 0, errors: 0, hitRate: 0.5 },
-      users: { hits: 0, staleHits: 0, misses: 1, loads: 1, loadErrors: 0, errors: 0, hitRate: 0 },
+      rooms: { ...ZERO_COUNTERS, hits: 1, misses: 1, loads: 1, hitRate: 0.5 },
+      users: { ...ZERO_COUNTERS, misses: 1, loads: 1, hitRate: 0 },
     })
   })
 
@@ -156,9 +185,10 @@ describe('metrics', () => {
     await cache.getOrSet('k', () => 1, { category: 'rooms' })
     await cache.getOrSet('k', () => 1, { category: 'rooms' })
     cache.resetMetrics()
-    expect(cache.metrics()).toEqual(ZERO)
+    expect(counts(cache.metrics())).toEqual(ZERO)
+    expect(cache.metrics().latency.hits.count).toBe(0)
     await cache.getOrSet('k', () => 1)
-    expect(cache.metrics()).toEqual({ ...ZERO, hits: 1, hitRate: 1 })
+    expect(counts(cache.metrics())).toEqual({ ...ZERO, hits: 1, hitRate: 1 })
   })
 })
 
@@ -229,9 +259,9 @@ describe('events', () => {
     )
     await child.getOrSet('room:1', () => ({ secret: 'value' }))
     expect(seen).toEqual({
-      miss: { key: 'room:1', namespace: 'app:rooms', category: 'rooms' },
+      miss: { key: 'room:1', namespace: 'app:rooms', category: 'rooms', durationMs: expect.any(Number) },
       load: { key: 'room:1', namespace: 'app:rooms', category: 'rooms', durationMs: 25 },
-      hit: { key: 'room:1', namespace: 'app:rooms', category: undefined },
+      hit: { key: 'room:1', namespace: 'app:rooms', category: undefined, durationMs: expect.any(Number) },
     })
   })
 
