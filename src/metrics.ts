@@ -95,7 +95,7 @@ const LOG_GROWTH = Math.log(GROWTH)
 const MIN_MS = 0.001
 const BUCKETS = 520 // MIN_MS · 1.05^519 ≈ 100 s; slower samples share the last bucket
 
-class Histogram {
+export class Histogram {
   readonly #buckets = new Uint32Array(BUCKETS)
   #count = 0
   #max = 0
