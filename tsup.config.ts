@@ -8,6 +8,8 @@ export default defineConfig({
     'adapters/ioredis': 'src/adapters/ioredis.ts',
     'adapters/upstash': 'src/adapters/upstash.ts',
     'integrations/redlock': 'src/integrations/redlock.ts',
+    'integrations/prometheus': 'src/integrations/prometheus.ts',
+    'integrations/opentelemetry': 'src/integrations/opentelemetry.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

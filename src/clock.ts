@@ -6,6 +6,7 @@
 
 /** A source of milliseconds. Tests inject one to move time instead of sleeping. */
 export interface Clock {
+  /** The current time in milliseconds, like `Date.now()`. */
   now(): number
 }
 

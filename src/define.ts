@@ -31,7 +31,9 @@ export interface CacheDefinitionOptions<A extends KeyArgs, T> {
   load: (args: A, ctx: LoaderContext<NoInfer<T>>) => T | Promise<T>
   /** Fresh period for these entries (overrides the client's). */
   ttl?: Duration
+  /** Stale-while-revalidate window for these entries (overrides the client's). */
   staleWhileRevalidate?: Duration
+  /** Stale-if-error window for these entries (overrides the client's). */
   staleIfError?: Duration
   /** Tags the entries carry: a list, or a function of the key arguments. */
   tags?: readonly string[] | ((...args: A) => readonly string[])

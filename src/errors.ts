@@ -19,7 +19,9 @@ export type CachewardErrorCode =
 
 /** Base class of every error cacheward throws. */
 export class CachewardError extends Error {
+  /** The class name, e.g. `'CacheBackendError'`; survives bundling, unlike `constructor.name`. */
   override name = 'CachewardError'
+  /** What kind of error this is; compare it rather than the class to work across bundles. */
   readonly code: CachewardErrorCode
 
   constructor(code: CachewardErrorCode, message: string, options?: { cause?: unknown }) {
@@ -32,12 +34,14 @@ export class CachewardError extends Error {
 export interface OptionIssue {
   /** Dotted path of the option, e.g. `staleIfError`. */
   path: string
+  /** What was wrong and, for most options, the value that was given. */
   message: string
 }
 
 /** An option passed to `createCacheClient`, `namespace()` or a call is invalid. */
 export class CacheOptionsError extends CachewardError {
   override name = 'CacheOptionsError'
+  /** Every problem found, one per option. */
   readonly issues: readonly OptionIssue[]
 
   constructor(issues: OptionIssue[]) {
@@ -66,8 +70,15 @@ export class CacheKeyError extends CachewardError {
 /** A loaded value failed the `schema` option; it was not stored. */
 export class CacheSchemaError extends CachewardError {
   override name = 'CacheSchemaError'
+  /** The logical key whose loaded value failed. */
   readonly key: string
-  readonly issues: readonly { message: string; path?: readonly unknown[] }[]
+  /** The schema's issues, with their messages and, where the schema gave one, the path inside the value. */
+  readonly issues: readonly {
+    /** What the schema reported. */
+    message: string
+    /** Where in the value, e.g. `['rooms', 0, 'name']`. */
+    path?: readonly unknown[]
+  }[]
 
   constructor(key: string, issues: readonly { message: string; path?: readonly unknown[] | undefined }[]) {
     const first = issues[0]?.message ?? 'invalid value'
@@ -84,6 +95,7 @@ export class CacheBackendError extends CachewardError {
   override name = 'CacheBackendError'
   /** The adapter operation that failed, e.g. `write`, `invalidate`. */
   readonly operation: string
+  /** Name of the adapter that failed, e.g. `'ioredis'`; never a URL. */
   readonly adapter: string
 
   constructor(adapter: string, operation: string, cause: unknown) {
@@ -110,7 +122,9 @@ export class CacheCircuitOpenError extends CacheBackendError {
 /** A loader ran past `hardTimeout`; it was aborted through `ctx.signal`. */
 export class CacheLoadTimeoutError extends CachewardError {
   override name = 'CacheLoadTimeoutError'
+  /** The logical key whose loader timed out. */
   readonly key: string
+  /** The `hardTimeout` that passed, in milliseconds. */
   readonly timeoutMs: number
   constructor(key: string, timeoutMs: number) {
     super(
@@ -125,7 +139,9 @@ export class CacheLoadTimeoutError extends CachewardError {
 /** A backend operation took longer than the `timeout` option. */
 export class CacheTimeoutError extends CachewardError {
   override name = 'CacheTimeoutError'
+  /** The backend operation that did not answer, e.g. `write`. */
   readonly operation: string
+  /** The `timeout` that passed, in milliseconds. */
   readonly timeoutMs: number
 
   constructor(operation: string, timeoutMs: number) {
@@ -227,6 +243,7 @@ function truncate(text: string, max = 100): string {
 /** A value cannot be cached: `undefined`, or something the serializer cannot encode (BigInt, circular). */
 export class CacheValueError extends CachewardError {
   override name = 'CacheValueError'
+  /** The logical key the value was meant for. */
   readonly key: string
   constructor(key: string, reason: string) {
     super('CACHEWARD_VALUE', `value for key "${truncate(key)}" cannot be cached: ${reason}`)

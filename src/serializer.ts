@@ -5,7 +5,9 @@
 
 /** Turns entry bodies into strings and back. Plug in superjson or similar for Dates, Maps and BigInts. */
 export interface Serializer {
+  /** Encodes an entry body; must return a non-empty string, and throw for a value it cannot encode. */
   serialize(value: unknown): string
+  /** Decodes what {@link Serializer.serialize} produced. */
   deserialize(text: string): unknown
 }
 

@@ -6,20 +6,50 @@
 
 /** A validator that implements the Standard Schema v1 interface, e.g. a zod 4 schema. */
 export interface StandardSchemaV1<Input = unknown, Output = Input> {
+  /** The Standard Schema properties, under a key no library uses for anything else. */
   readonly '~standard': {
+    /** The version of the interface: 1. */
     readonly version: 1
+    /** The library that made the schema, e.g. `'zod'`. */
     readonly vendor: string
+    /** Checks a value: its output, or the issues found. */
     readonly validate: (value: unknown) => StandardResult<Output> | Promise<StandardResult<Output>>
-    readonly types?: { readonly input: Input; readonly output: Output } | undefined
+    /** Carries the input and output types; absent at runtime. */
+    readonly types?:
+      | {
+          /** The type the schema accepts. */
+          readonly input: Input
+          /** The type the schema produces. */
+          readonly output: Output
+        }
+      | undefined
   }
 }
 
+/**
+ * What `validate` returns: the output value, or the issues.
+ * @inline
+ */
 type StandardResult<Output> =
-  | { readonly value: Output; readonly issues?: undefined }
-  | { readonly issues: ReadonlyArray<StandardIssue> }
+  | {
+      /** The validated (and possibly transformed) value. */
+      readonly value: Output
+      /** Absent on success. */
+      readonly issues?: undefined
+    }
+  | {
+      /** What failed. */
+      readonly issues: ReadonlyArray<StandardIssue>
+    }
 
+/**
+ * One problem a schema found.
+ * @inline
+ */
 interface StandardIssue {
+  /** What is wrong. */
   readonly message: string
+  /** Where in the value, as keys or `{ key }` segments. */
   readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined
 }
 

@@ -85,7 +85,10 @@ export interface ReadReply {
   tagNow?: number
 }
 
-/** Tag records to read beside an entry. */
+/**
+ * Tag records to read beside an entry.
+ * @inline
+ */
 export interface TagRead {
   keys: readonly string[]
   /** Life of a record created because it was missing (ms). */
@@ -141,7 +144,12 @@ export interface CacheAdapter {
   peekTagged?(
     key: string,
     tagKeys: readonly string[],
-  ): Promise<{ slot: Slot | null | 'garbage'; stamps: (number | null)[] }>
+  ): Promise<{
+    /** The slot, `null` for an absent key, `'garbage'` for foreign data (as {@link CacheAdapter.peek}). */
+    slot: Slot | null | 'garbage'
+    /** Each tag record's stamp in the order asked, `null` where the record is missing (never created here). */
+    stamps: (number | null)[]
+  }>
   /** Writes an entry (fenced unless `fence` is `null`); resolves `false` when the fence refused it. Clears any lock. */
   write(key: string, request: WriteRequest): Promise<boolean>
   /**

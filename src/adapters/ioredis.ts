@@ -40,17 +40,28 @@ interface SubscriberLike {
 // ioredis declares these commands with many overloads (callbacks, Buffer variants), which no single
 // signature can be assigned from; `any[]` parameters accept every overload of ioredis 5 and 6 alike.
 // Replies are narrowed where they are used.
+/**
+ * A client method taking any arguments (ioredis declares many overloads per command).
+ * @inline
+ */
 // biome-ignore lint/suspicious/noExplicitAny: see above
 type Command = (...args: any[]) => Promise<unknown>
 
 /** The part of an ioredis `Redis` or `Cluster` instance the adapter uses (ioredis 5 and 6 both fit). */
 export interface IoredisLikeClient {
+  /** EVALSHA: runs a script the server has cached. @see https://redis.io/commands/evalsha */
   evalsha: Command
+  /** EVAL: runs a script, sent when the server does not know it yet. @see https://redis.io/commands/eval */
   eval: Command
+  /** SET: writes a value (used with NX and PX). @see https://redis.io/commands/set */
   set: Command
+  /** SCAN: walks the keyspace for pattern invalidation. @see https://redis.io/commands/scan */
   scan: Command
+  /** GET: the hit shortcut. @see https://redis.io/commands/get */
   get: Command
+  /** MGET: the hit shortcut of a tagged call, entry and tag records together. @see https://redis.io/commands/mget */
   mget: Command
+  /** PING: `health()`. @see https://redis.io/commands/ping */
   ping: Command
   /** `true` on an ioredis `Cluster`. */
   readonly isCluster?: boolean

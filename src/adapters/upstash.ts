@@ -24,12 +24,19 @@ import {
 
 /** The part of an `@upstash/redis` `Redis` instance the adapter uses. */
 export interface UpstashLikeClient {
+  /** EVALSHA: runs a script the server has cached. @see https://redis.io/commands/evalsha */
   evalsha(sha: string, keys: string[], args: unknown[]): Promise<unknown>
+  /** EVAL: runs a script, sent when the server does not know it yet. @see https://redis.io/commands/eval */
   eval(script: string, keys: string[], args: unknown[]): Promise<unknown>
+  /** SET: writes a value (used with NX and PX). @see https://redis.io/commands/set */
   set(key: string, value: string, options: { px: number }): Promise<unknown>
+  /** SCAN: walks the keyspace for pattern invalidation. @see https://redis.io/commands/scan */
   scan(cursor: string | number, options: { match: string; count: number }): Promise<[string | number, unknown[]]>
+  /** GET: the hit shortcut. @see https://redis.io/commands/get */
   get(key: string): Promise<unknown>
+  /** MGET: the hit shortcut of a tagged call, entry and tag records together. @see https://redis.io/commands/mget */
   mget(...keys: string[]): Promise<unknown>
+  /** PING: `health()`. @see https://redis.io/commands/ping */
   ping(): Promise<unknown>
 }
 

@@ -15,14 +15,19 @@ import type { CacheAdapter, LockRequest, ReadReply, TagRead, WriteRequest } from
 
 /** A lock returned by redlock (v4: `unlock`; v5 betas: `release`). */
 export interface RedlockLockLike {
+  /** Releases the lock (redlock 4). */
   unlock?(): Promise<unknown>
+  /** Releases the lock (redlock 5 betas). */
   release?(): Promise<unknown>
+  /** Extends the lock to `ttl` milliseconds from now; resolves the extended lock. */
   extend(ttl: number): Promise<RedlockLockLike>
 }
 
 /** The part of a `Redlock` instance used (v4 `lock(resource, ttl)`; v5 betas `acquire([resource], ttl)`). */
 export interface RedlockLike {
+  /** Takes a quorum lock on `resource` for `ttl` milliseconds (redlock 4). */
   lock?(resource: string, ttl: number): Promise<RedlockLockLike>
+  /** Takes a quorum lock on `resources` for `ttl` milliseconds (redlock 5 betas). */
   acquire?(resources: string[], ttl: number): Promise<RedlockLockLike>
 }
 

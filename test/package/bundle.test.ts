@@ -34,9 +34,10 @@ const edgeOptions = {
 } satisfies BuildOptions
 
 /** Packages that must never be bundled into an edge entry point. */
-const forbiddenPackages = ['ioredis', 'redlock', '@upstash/redis']
-const forbiddenInput = /(?:^|\/)node_modules\/(?:ioredis|redlock|@upstash)\//
-const forbiddenSpecifier = /(?:from|import|require)\s*\(?\s*['"](?:ioredis|redlock|@upstash\/redis)(?:\/[^'"]*)?['"]/g
+const forbiddenPackages = ['ioredis', 'redlock', '@upstash/redis', 'prom-client', '@opentelemetry/api']
+const forbiddenInput = /(?:^|\/)node_modules\/(?:ioredis|redlock|@upstash|prom-client|@opentelemetry)\//
+const forbiddenSpecifier =
+  /(?:from|import|require)\s*\(?\s*['"](?:ioredis|redlock|@upstash\/redis|prom-client|@opentelemetry\/api)(?:\/[^'"]*)?['"]/g
 const nodeSpecifier = /(?:from|import|require)\s*\(?\s*['"]node:[^'"]*['"]/g
 // `__require` is esbuild's shim for a CommonJS require it could not inline; at runtime it throws on the edge.
 const requireCall = /\b(?:__)?require\s*\(/g

@@ -17,7 +17,15 @@ const expectedValueExports: Record<string, readonly string[]> = {
   './ioredis': ['ioredisAdapter'],
   './upstash': ['upstashAdapter'],
   './redlock': ['redlockAdapter'],
+  './prometheus': ['registerPrometheus'],
+  './opentelemetry': ['instrumentOpenTelemetry'],
 }
+
+/**
+ * Peers linked into the consumer: those of the exporters, which exist to call them. The adapters' peers
+ * (ioredis, @upstash/redis, redlock) stay out: adapters take a ready-made client and import its types only.
+ */
+const exporterPeers = ['prom-client', '@opentelemetry/api']
 
 /** Top-level tarball entries besides dist/. npm adds README/LICENSE on its own; others add the files later. */
 const allowedOutsideDist = new Set(['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'])
@@ -104,7 +112,7 @@ describe('the packed tarball', () => {
   })
 })
 
-describe('installed from the tarball with its dependencies but none of its optional peers', () => {
+describe('installed from the tarball with its dependencies but none of its adapters’ peers', () => {
   let consumerDir = ''
   // Without NODE_PATH, the consumer can only resolve what is linked into its own node_modules.
   const { NODE_PATH: _nodePath, ...childEnv } = process.env
@@ -115,9 +123,9 @@ describe('installed from the tarball with its dependencies but none of its optio
     await mkdir(installDir, { recursive: true })
     const untar = await run('tar', ['-xzf', tarball, '-C', installDir, '--strip-components=1'])
     if (untar.code !== 0) throw new Error(describeRun('tar', untar))
-    // Link the runtime dependencies only. ioredis and @upstash/redis stay out on purpose: adapters take a
+    // Link the runtime dependencies and the exporters’ peers. ioredis and @upstash/redis stay out on purpose: adapters take a
     // ready-made client and import its types only, so loading an adapter must not need the peer installed.
-    for (const dependency of Object.keys(pkg.dependencies ?? {})) {
+    for (const dependency of [...Object.keys(pkg.dependencies ?? {}), ...exporterPeers]) {
       const link = join(consumerDir, 'node_modules', dependency)
       await mkdir(dirname(link), { recursive: true })
       await symlink(join(root, 'node_modules', dependency), link, 'dir')

@@ -1,0 +1,194 @@
+/**
+ * `cacheward/prometheus`: a client's metrics on a prom-client registry.
+ *
+ * @example
+ * import { register } from 'prom-client'
+ * import { registerPrometheus } from 'cacheward/prometheus'
+ *
+ * registerPrometheus(cache) // prom-client's default registry; or { registry }
+ * app.get('/metrics', async () => new Response(await register.metrics()))
+ *
+ * Counters are read from `cache.metrics()` when the registry is scraped, so they cost nothing per
+ * call; the two duration histograms are fed from the `hit`, `stale-hit`, `load` and `load-error`
+ * events. Labels: `namespace` (the client's, never a child's path), `category` (at most 64 distinct,
+ * then `(other)`; `(none)` for calls without one) and `result`. No key, value, URL or token is a label.
+ * @module
+ */
+import { Counter, Gauge, Histogram, type Registry, register } from 'prom-client'
+import type { CacheClient } from '../client.js'
+import type { CacheEventListener, CacheEventName } from '../events.js'
+import { type Row, rowsOf, type Watched, watch } from './series.js'
+
+/** Options of {@link registerPrometheus}. */
+export interface PrometheusOptions {
+  /** Where to register. @default prom-client's default `register` */
+  registry?: Registry
+  /** Prefix of every metric name. @default 'cacheward_' */
+  prefix?: string
+  /** Buckets of the duration histograms, in seconds. @default 0.0005 s to 10 s */
+  buckets?: readonly number[]
+}
+
+/** What {@link registerPrometheus} returns. */
+export interface PrometheusRegistration {
+  /** Removes the metrics from the registry and stops listening to the clients' events. */
+  unregister(): void
+}
+
+const DEFAULT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+/**
+ * Registers the metrics of one client, or of several (their rows are added together where the labels
+ * match), on a prom-client registry. Call once per registry; a second call for the same names throws
+ * prom-client's "already registered" error.
+ */
+export function registerPrometheus(
+  caches: CacheClient | readonly CacheClient[],
+  options: PrometheusOptions = {},
+): PrometheusRegistration {
+  const registry = options.registry ?? register
+  const p = options.prefix ?? 'cacheward_'
+  const watched = watch(caches)
+  const registers = [registry]
+  const rows = () => watched.flatMap((w) => rowsOf(w.cache.metrics()))
+
+  /** A counter whose value is read from the snapshot at each scrape. */
+  const counter = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    fill: (add: (labels: Record<L, string>, value: number) => void, rows: Row[]) => void,
+  ) =>
+    new Counter<L>({
+      name: p + name,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        this.reset()
+        fill((labels, value) => this.inc(labels, value), rows())
+      },
+    })
+
+  const names: string[] = []
+  const made = [
+    counter(
+      'requests_total',
+      'get/getOrSet calls by how they were answered: hit (fresh), stale, miss (loaded or nothing).',
+      ['namespace', 'category', 'result'],
+      (add, rows) => {
+        for (const { namespace, category, counters: c } of rows) {
+          add({ namespace, category, result: 'hit' }, c.hits)
+          add({ namespace, category, result: 'stale' }, c.staleHits)
+          add({ namespace, category, result: 'miss' }, c.misses)
+        }
+      },
+    ),
+    counter(
+      'loads_total',
+      'Loader calls by outcome: ok, error (threw or failed the schema), timeout (hardTimeout).',
+      ['namespace', 'category', 'result'],
+      (add, rows) => {
+        for (const { namespace, category, counters: c } of rows) {
+          add({ namespace, category, result: 'ok' }, c.loads - c.loadErrors)
+          add({ namespace, category, result: 'error' }, c.loadErrors - c.loadTimeouts)
+          add({ namespace, category, result: 'timeout' }, c.loadTimeouts)
+        }
+      },
+    ),
+    counter(
+      'lock_waits_total',
+      'Calls that waited for another process loading the same key: ok (value or lock came), timeout (lockWait ran out).',
+      ['namespace', 'category', 'result'],
+      (add, rows) => {
+        for (const { namespace, category, counters: c } of rows) {
+          add({ namespace, category, result: 'ok' }, c.lockWaits - c.lockTimeouts)
+          add({ namespace, category, result: 'timeout' }, c.lockTimeouts)
+        }
+      },
+    ),
+    counter(
+      'refreshes_total',
+      'Background refreshes that loaded a new value.',
+      ['namespace', 'category'],
+      (add, rows) => {
+        for (const { namespace, category, counters: c } of rows) add({ namespace, category }, c.refreshes)
+      },
+    ),
+    counter('backend_errors_total', 'Backend failures (down, timing out, garbage).', ['namespace'], (add, rows) => {
+      for (const { namespace, counters: c } of rows) add({ namespace }, c.errors)
+    }),
+    counter(
+      'invalidations_total',
+      'Successful delete, invalidateTags, invalidatePattern and clear calls.',
+      ['namespace'],
+      (add, rows) => {
+        for (const { namespace, counters: c } of rows) add({ namespace }, c.invalidations)
+      },
+    ),
+    new Gauge({
+      name: `${p}hit_ratio`,
+      help: 'Share of calls answered from the cache (hits and stale hits), 0 to 1, since start or reset.',
+      labelNames: ['namespace', 'category'],
+      registers,
+      collect() {
+        this.reset()
+        for (const { namespace, category, hitRate } of rows()) this.set({ namespace, category }, hitRate)
+      },
+    }),
+    new Gauge({
+      name: `${p}circuit_open`,
+      help: '1 while the circuit breaker skips the backend, else 0.',
+      labelNames: ['namespace'],
+      registers,
+      collect() {
+        this.reset()
+        for (const w of watched) this.set({ namespace: w.namespace }, w.cache.metrics().circuit === 'open' ? 1 : 0)
+      },
+    }),
+  ]
+  const buckets = [...(options.buckets ?? DEFAULT_BUCKETS)]
+  const hitDuration = new Histogram({
+    name: `${p}hit_duration_seconds`,
+    help: 'Time from call to answer of calls served from the cache (fresh or stale).',
+    labelNames: ['namespace', 'category'],
+    buckets,
+    registers,
+  })
+  const loadDuration = new Histogram({
+    name: `${p}load_duration_seconds`,
+    help: 'Loader call durations, by outcome (ok, error).',
+    labelNames: ['namespace', 'category', 'result'],
+    buckets,
+    registers,
+  })
+  for (const metric of [...made, hitDuration, loadDuration]) names.push((metric as unknown as { name: string }).name)
+
+  const stops = watched.flatMap((w) => listen(w, hitDuration, loadDuration))
+  return {
+    unregister() {
+      for (const stop of stops) stop()
+      for (const name of names) registry.removeSingleMetric(name)
+    },
+  }
+}
+
+function listen(w: Watched, hit: Histogram<string>, load: Histogram<string>): Array<() => void> {
+  const { cache, namespace, categories } = w
+  const on = <E extends CacheEventName>(event: E, listener: CacheEventListener<E>) => {
+    cache.on(event, listener)
+    return () => cache.off(event, listener)
+  }
+  const served = (e: { category: string | undefined; durationMs: number }) =>
+    hit.observe({ namespace, category: categories.label(e.category) }, e.durationMs / 1000)
+  return [
+    on('hit', served),
+    on('stale-hit', served),
+    on('load', (e) =>
+      load.observe({ namespace, category: categories.label(e.category), result: 'ok' }, e.durationMs / 1000),
+    ),
+    on('load-error', (e) =>
+      load.observe({ namespace, category: categories.label(e.category), result: 'error' }, e.durationMs / 1000),
+    ),
+  ]
+}
