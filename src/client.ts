@@ -15,7 +15,7 @@ import {
   CacheUnsupportedError,
   CacheValueError,
 } from './errors.js'
-import type { CacheEventListener, CacheEventName } from './events.js'
+import type { CacheEventListener, CacheEventMap, CacheEventName } from './events.js'
 import { SingleFlight } from './flight.js'
 import { classify, entryWrite } from './freshness.js'
 import {
@@ -96,7 +96,9 @@ export interface CacheClient {
   metrics(): MetricsSnapshot
   /** Sets every counter back to zero. */
   resetMetrics(): void
+  /** Calls `listener` on each `event` (see {@link CacheEventMap}); listeners run synchronously, keep them cheap. */
   on<E extends CacheEventName>(event: E, listener: CacheEventListener<E>): void
+  /** Removes a listener added with `on`. */
   off<E extends CacheEventName>(event: E, listener: CacheEventListener<E>): void
   /** Pings the backend within `timeout`; never rejects. */
   health(): Promise<HealthReport>

@@ -5,41 +5,93 @@
  */
 import { CacheBackendError, CacheTimeoutError, type CachewardError, isCachewardError } from './errors.js'
 
-/** Every event and its payload. `key` is the logical key (without namespace). */
+/** Where a call happened: what every per-call event payload carries. */
+export interface EventSite {
+  /** The logical key, without the namespace. */
+  key: string
+  /** The namespace path of the client that made the call (`'app:rooms'`), or `undefined`. */
+  namespace: string | undefined
+  /** The call's `category` option, or `undefined`. */
+  category: string | undefined
+}
+
+/** Every event and its payload. Payloads carry keys, never cached values, URLs or tokens. */
 export interface CacheEventMap {
-  /** A fresh entry answered a `get`/`getOrSet` call; `durationMs` from the call to its answer. */
-  hit: { key: string; namespace: string | undefined; category: string | undefined; durationMs: number }
-  /** A stale entry answered (stale-while-revalidate, stale-if-error, soft timeout). */
-  'stale-hit': { key: string; namespace: string | undefined; category: string | undefined; durationMs: number }
-  /** A call was answered by a load (its own, or one it joined), or got nothing (`get`). */
-  miss: { key: string; namespace: string | undefined; category: string | undefined; durationMs: number }
-  /** A loader finished and its value was handed to callers; `durationMs` on the client's clock. */
-  load: { key: string; namespace: string | undefined; category: string | undefined; durationMs: number }
-  /** A loader threw or passed `hardTimeout` (the error is the loader's own, unchanged, or a CacheLoadTimeoutError). */
-  'load-error': {
-    key: string
-    namespace: string | undefined
-    category: string | undefined
+  /** A fresh entry answered a `get`/`getOrSet` call. */
+  hit: EventSite & {
+    /** Milliseconds from the call to its answer (monotonic timer). */
     durationMs: number
+  }
+  /** A stale entry answered (stale-while-revalidate, stale-if-error, soft timeout). */
+  'stale-hit': EventSite & {
+    /** Milliseconds from the call to its answer (monotonic timer). */
+    durationMs: number
+  }
+  /** A call was answered by a load (its own, or one it joined), or got nothing (`get`). */
+  miss: EventSite & {
+    /** Milliseconds from the call to its answer (monotonic timer). */
+    durationMs: number
+  }
+  /** A loader finished and its value was handed to callers. */
+  load: EventSite & {
+    /** How long the loader ran, on the client's `clock`. */
+    durationMs: number
+  }
+  /** A loader threw or passed `hardTimeout`. */
+  'load-error': EventSite & {
+    /** How long the loader ran, on the client's `clock`. */
+    durationMs: number
+    /** The loader's own error, unchanged, or a `CacheLoadTimeoutError` / `CacheClosedError`. */
     error: unknown
   }
   /**
    * A background refresh (stale-while-revalidate, early refresh, soft timeout) loaded a new value;
    * it is stored unless the fence refused it (an invalidation during the load) or the loader skipped the cache.
    */
-  refresh: { key: string; namespace: string | undefined; category: string | undefined; reason: RefreshReason }
+  refresh: EventSite & {
+    /** What started the refresh. */
+    reason: RefreshReason
+  }
   /** A `delete`, `invalidateTags`, `invalidatePattern` or `clear` call succeeded. */
-  invalidate:
-    | { kind: 'delete'; namespace: string | undefined; key: string }
-    | { kind: 'tags'; namespace: string | undefined; tags: readonly string[] }
-    | { kind: 'pattern'; namespace: string | undefined; pattern: string; count: number }
-    | { kind: 'clear'; namespace: string | undefined; count: number }
+  invalidate: {
+    /** Which call: `'delete'`, `'tags'`, `'pattern'` or `'clear'`. */
+    kind: 'delete' | 'tags' | 'pattern' | 'clear'
+    /** The namespace path of the client that made the call, or `undefined`. */
+    namespace: string | undefined
+    /** The deleted key (`delete`). */
+    key?: string
+    /** The invalidated tags (`invalidateTags`). */
+    tags?: readonly string[]
+    /** The glob, relative to the namespace (`invalidatePattern`). */
+    pattern?: string
+    /** Keys that held entries (`invalidatePattern`, `clear`). */
+    count?: number
+  }
   /** The circuit breaker opened: the backend is skipped for `retryInMs`. */
-  'circuit-open': { adapter: string; failures: number; retryInMs: number }
+  'circuit-open': {
+    /** The adapter's name, e.g. `'ioredis'`; never a URL. */
+    adapter: string
+    /** Consecutive failures that opened it. */
+    failures: number
+    /** Milliseconds until a probe may reach the backend. */
+    retryInMs: number
+  }
   /** The circuit breaker closed: a probe reached the backend. */
-  'circuit-close': { adapter: string }
+  'circuit-close': {
+    /** The adapter's name. */
+    adapter: string
+  }
   /** The backend failed; the call was answered anyway where it could be. */
-  error: { operation: string; key: string | undefined; namespace: string | undefined; error: CachewardError }
+  error: {
+    /** What failed: `read`, `write`, `release`, `extend`, `invalidate`, `invalidatePattern`, `readTags`, `invalidateTags`, `ping`, `decode` or `encode`. */
+    operation: string
+    /** The call's logical key, or `undefined` for operations not about one key. */
+    key: string | undefined
+    /** The namespace path of the client, or `undefined`. */
+    namespace: string | undefined
+    /** Typed and redacted: no password, token or cached value. */
+    error: CachewardError
+  }
 }
 
 /** Why a value was refreshed in the background. */

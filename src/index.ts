@@ -38,7 +38,7 @@ export {
   isCacheTimeoutError,
   isCachewardError,
 } from './errors.js'
-export type { CacheEventListener, CacheEventMap, CacheEventName, RefreshReason } from './events.js'
+export type { CacheEventListener, CacheEventMap, CacheEventName, EventSite, RefreshReason } from './events.js'
 export type { Loader, LoaderContext } from './get-or-set.js'
 export { escapeGlob } from './keys.js'
 export type {

@@ -33,8 +33,11 @@ export interface Counters {
 export interface LatencySummary {
   /** Samples recorded. */
   count: number
+  /** Median. */
   p50: number
+  /** 95th percentile. */
   p95: number
+  /** 99th percentile. */
   p99: number
   /** Largest sample. */
   max: number
@@ -42,7 +45,9 @@ export interface LatencySummary {
 
 /** Latency of served hits (fresh or stale, from call to answer) and of loader calls. */
 export interface Latency {
+  /** Calls answered from the cache (fresh or stale), from the call to its answer. */
   hits: LatencySummary
+  /** Loader calls that returned a value. */
   loads: LatencySummary
 }
 
@@ -50,6 +55,7 @@ export interface Latency {
 export interface CategoryMetrics extends Counters {
   /** `hits + staleHits` over all served calls, from 0 to 1 (0 when nothing was served). */
   hitRate: number
+  /** Percentiles of hit and load latency. */
   latency: Latency
 }
 
@@ -60,8 +66,9 @@ export type CircuitState = 'closed' | 'open' | 'disabled'
 export interface MetricsSnapshot extends CategoryMetrics {
   /** The client's namespace (its child namespaces are counted in it), or `undefined`. */
   namespace: string | undefined
+  /** The circuit breaker's state now. */
   circuit: CircuitState
-  /** The same per `category` option; calls without one are only in the totals. At most {@link MAX_CATEGORIES}. */
+  /** The same per `category` option; calls without one are only in the totals. At most 64, then `'(other)'`. */
   categories: Record<string, CategoryMetrics>
 }
 

@@ -117,7 +117,14 @@ export interface CacheClientOptions extends FreshnessOptions {
    * to the loader, writes reject at once), then let one call probe it. `false` turns it off.
    * @default { threshold: 5, duration: '5s' }
    */
-  circuitBreaker?: false | { threshold?: number; duration?: Duration }
+  circuitBreaker?:
+    | false
+    | {
+        /** Consecutive backend failures that open the breaker. @default 5 */
+        threshold?: number
+        /** How long it stays open before one call probes the backend. @default '5s' */
+        duration?: Duration
+      }
   /**
    * `false` stops counting and latency sampling (`metrics()` then reports zeros); events still fire.
    * @default true

@@ -14,9 +14,13 @@ import { type CircuitState, Metrics } from './metrics.js'
  * invalidations at `debug`; it never logs per hit or miss. Without one, it is silent.
  */
 export interface Logger {
+  /** Loader failures (by error type), background refreshes, invalidations. */
   debug(object: Record<string, unknown>, message: string): void
+  /** The circuit breaker closing. */
   info(object: Record<string, unknown>, message: string): void
+  /** Backend failures (typed, redacted) and the circuit breaker opening. */
   warn(object: Record<string, unknown>, message: string): void
+  /** Not used by cacheward today; part of the pino shape. */
   error(object: Record<string, unknown>, message: string): void
 }
 
