@@ -114,6 +114,8 @@ export interface InvalidationResult {
   tags: TagsResult
   pattern: PatternResult
   reads: ReadsResult
+  /** The targets the verdicts were computed against, so reports quote them from the results. */
+  targets: { tagMedianMs: number; patternKeysPerSec: number; getP99Ms: number; taggedCostRatio: number }
   anomalies: string[]
 }
 
@@ -495,7 +497,13 @@ export async function runInvalidation(env: InvalidationEnv): Promise<Invalidatio
     const pattern = await runPattern(env, conn, admin, probe, anomalies)
     const reads = await runReads(env, conn, admin, anomalies)
     await admin.flushdb()
-    return { tags, pattern, reads, anomalies }
+    const targets = {
+      tagMedianMs: TAG_TARGET_MS,
+      patternKeysPerSec: PATTERN_TARGET_KEYS_PER_SEC,
+      getP99Ms: GET_P99_TARGET_MS,
+      taggedCostRatio: TAGGED_COST_TARGET,
+    }
+    return { tags, pattern, reads, targets, anomalies }
   } finally {
     await Promise.all([conn, probe, admin].map((c) => c.quit().catch(() => c.disconnect())))
   }

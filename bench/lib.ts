@@ -119,3 +119,77 @@ export function table(
       .trimEnd()
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
 }
+
+/** What {@link runInterleaved} needs to know about the sides it compares. */
+export interface InterleavedSpec<Name extends string> {
+  sides: readonly Name[]
+  /** Operations per measured round, per side. */
+  ops: number
+  /** Each round is cut into this many slices per side; the sides take turns slice by slice. */
+  slices: number
+  workers: number
+  rounds: number
+  warmupOps: number
+  /** A fresh operation for one side and one round ('warmup' or the round number), e.g. to keep miss keys unique. */
+  op(side: Name, round: string): Op
+  /** Runs before every slice of every side, outside the timing (e.g. flush the database before a miss slice). */
+  beforeSlice?(side: Name): Promise<void>
+  /** Checks, outside the timing, that the slice just run did what it claims; returns a problem or undefined. */
+  verify(side: Name, count: number): Promise<string | undefined>
+  /** Called after every measured round with that round's run per side. */
+  onRound?(round: number, runs: Record<Name, Run>): void
+}
+
+export interface InterleavedResult<Name extends string> {
+  median: Record<Name, Run>
+  rounds: Record<Name, Run[]>
+  anomalies: string[]
+}
+
+/**
+ * Warm-up, then `rounds` measured rounds in which every side runs `slices` short slices in rotating order,
+ * so that on a shared machine all sides see the same mix of fast and slow moments (run.ts does the same for
+ * its three sides). Only time inside slices counts; the median round per side is reported.
+ */
+export async function runInterleaved<Name extends string>(
+  spec: InterleavedSpec<Name>,
+): Promise<InterleavedResult<Name>> {
+  const { sides } = spec
+  const anomalies: string[] = []
+  const rounds = Object.fromEntries(sides.map((s) => [s, [] as Run[]])) as Record<Name, Run[]>
+  const slice = async (side: Name, recorder: Recorder, op: Op, from: number, to: number, round: string) => {
+    await spec.beforeSlice?.(side)
+    collectGarbage()
+    await recorder.run(op, from, to, spec.workers)
+    const problem = await spec.verify(side, to - from)
+    if (problem) anomalies.push(`round ${round}: ${side}: ${problem}`)
+  }
+  for (const side of sides) {
+    await slice(side, new Recorder(spec.warmupOps), spec.op(side, 'warmup'), 0, spec.warmupOps, 'warmup')
+  }
+  const perSlice = Math.ceil(spec.ops / spec.slices)
+  for (let round = 0; round < spec.rounds; round++) {
+    const recorders = new Map(sides.map((s) => [s, new Recorder(spec.ops)]))
+    const ops = new Map(sides.map((s) => [s, spec.op(s, `${round}`)]))
+    for (let s = 0; s < spec.slices; s++) {
+      const from = s * perSlice
+      const to = Math.min(spec.ops, from + perSlice)
+      if (from >= to) break
+      for (let k = 0; k < sides.length; k++) {
+        const side = sides[(k + round + s) % sides.length] as Name
+        await slice(side, recorders.get(side) as Recorder, ops.get(side) as Op, from, to, `${round}`)
+      }
+    }
+    const runs = Object.fromEntries(sides.map((s) => [s, (recorders.get(s) as Recorder).result()])) as Record<Name, Run>
+    for (const side of sides) rounds[side].push(runs[side])
+    spec.onRound?.(round, runs)
+  }
+  const median = Object.fromEntries(sides.map((s) => [s, medianRun(rounds[s])])) as Record<Name, Run>
+  return { median, rounds, anomalies }
+}
+
+/** (max - min) / median of the rounds' throughput, in percent: how much to trust a ratio near a target. */
+export function spreadPercent(runs: readonly Run[]): number {
+  const ops = runs.map((r) => r.opsPerSec)
+  return ((Math.max(...ops) - Math.min(...ops)) / medianRun(runs).opsPerSec) * 100
+}

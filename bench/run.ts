@@ -3,7 +3,9 @@
  * process starts and stops. See bench/README.md for what each case measures and how to read it.
  *
  *   BENCH_QUICK=1 npm run bench       ~10x fewer operations (smoke test)
- *   npm run bench -- --only hits      only the hit cases (or: misses, stampede, invalidation)
+ *   npm run bench -- --only hits      only the hit cases (or: misses, stampede, invalidation, peers, metrics)
+ *
+ * A full run (not quick, no --only) writes bench/results/latest.json and regenerates docs/benchmarks.md from it.
  * @module
  */
 import { execFileSync } from 'node:child_process'
@@ -18,6 +20,9 @@ import { Redis, type RedisOptions } from 'ioredis'
 import { type RedisServer, startRedisServer } from '../test/support/redis-server.js'
 import { formatInvalidation, type InvalidationResult, runInvalidation } from './invalidation.js'
 import { collectGarbage, formatInt, formatUs, measure, medianRun, type Op, Recorder, type Run, table } from './lib.js'
+import { formatMetrics, type MetricsResult, runMetrics } from './metrics.js'
+import { formatPeers, type PeersResult, runPeers } from './peers.js'
+import { writeReport } from './report.js'
 import { formatStampede, runStampede, type StampedeResult } from './stampede.js'
 import { makeRoom, type Room } from './value.js'
 
@@ -40,10 +45,10 @@ const TTL_MS = 10 * 60_000
 const CLIENT_OPTIONS: RedisOptions = {}
 
 type Kind = 'hits' | 'misses'
-/** Sections with their own shape and tables (bench/stampede.ts, bench/invalidation.ts). */
-type Section = 'stampede' | 'invalidation'
+/** Sections with their own shape and tables (bench/stampede.ts, invalidation.ts, peers.ts, metrics.ts). */
+type Section = 'stampede' | 'invalidation' | 'peers' | 'metrics'
 type Only = Kind | Section
-const ONLY: readonly Only[] = ['hits', 'misses', 'stampede', 'invalidation']
+const ONLY: readonly Only[] = ['hits', 'misses', 'stampede', 'invalidation', 'peers', 'metrics']
 type SideName = 'raw' | 'cacheward' | 'memory'
 const SIDES: readonly SideName[] = ['raw', 'cacheward', 'memory']
 
@@ -318,6 +323,10 @@ interface Meta {
   cpu: string
   cpus: number
   platform: string
+  /** The distribution's name (PRETTY_NAME of /etc/os-release) where there is one, else os.version(). */
+  os: string
+  /** How this run was started, for the docs. */
+  command: string
   cacheward: string
   commit: string
   quick: boolean
@@ -334,6 +343,17 @@ function gitDescribe(): string {
   } catch {
     return 'unknown'
   }
+}
+
+function osName(): string {
+  try {
+    const release = readFileSync('/etc/os-release', 'utf8')
+    const name = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(release)?.[1]
+    if (name) return name
+  } catch {
+    // not Linux, or no os-release: fall through
+  }
+  return os.version()
 }
 
 function header(meta: Meta, withCases: boolean): string {
@@ -440,6 +460,8 @@ async function main(): Promise<void> {
       cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
       cpus: os.cpus().length,
       platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+      os: osName(),
+      command: [QUICK ? 'BENCH_QUICK=1 ' : '', 'npm run bench', only ? ` -- --only ${only}` : ''].join(''),
       cacheward: pkg.version,
       commit: gitDescribe(),
       quick: QUICK,
@@ -455,6 +477,16 @@ async function main(): Promise<void> {
     const results: CaseResult[] = []
     for (const spec of cases) results.push(await runCase(env, spec, log))
     const sectionEnv = { url: server.url, runId: env.runId, quick: QUICK, log }
+    let peers: PeersResult | undefined
+    if (only === undefined || only === 'peers') {
+      log('peers...')
+      peers = await runPeers({ ...sectionEnv, value, json })
+    }
+    let metrics: MetricsResult | undefined
+    if (only === undefined || only === 'metrics') {
+      log('metrics...')
+      metrics = await runMetrics({ ...sectionEnv, value, json })
+    }
     let stampede: StampedeResult | undefined
     if (only === undefined || only === 'stampede') {
       log('stampede...')
@@ -470,6 +502,8 @@ async function main(): Promise<void> {
       ...results.flatMap((r) => r.anomalies.map((a) => `${r.label}: ${a}`)),
       ...(stampede?.anomalies.map((a) => `stampede: ${a}`) ?? []),
       ...(invalidation?.anomalies ?? []),
+      ...(peers?.anomalies ?? []),
+      ...(metrics?.anomalies ?? []),
     ]
     const out = ['', header(meta, results.length > 0)]
     if (results.length > 0) {
@@ -486,6 +520,8 @@ async function main(): Promise<void> {
     }
     if (stampede) out.push('', formatStampede(stampede))
     if (invalidation) out.push('', formatInvalidation(invalidation))
+    if (peers) out.push('', formatPeers(peers))
+    if (metrics) out.push('', formatMetrics(metrics))
     out.push(
       '',
       anomalies.length === 0
@@ -493,6 +529,8 @@ async function main(): Promise<void> {
             results.length > 0 && 'every hit was a hit, every miss loaded once and stored one key, no backend errors',
             stampede && 'every stampede caller got the loaded value, loads counted alike by counter and processes',
             invalidation && 'invalidated entries are misses, others untouched, every hit a hit',
+            peers && 'every peer hit loaded nothing, every peer miss loaded once and stored, stampede values right',
+            metrics && 'metrics on/off: no hit loaded, no backend errors',
           ]
             .filter(Boolean)
             .join(';\n        ')}`
@@ -505,9 +543,19 @@ async function main(): Promise<void> {
     const dir = path.join(here, 'results')
     mkdirSync(dir, { recursive: true })
     const target = path.join(dir, file)
-    const sections = { ...(stampede ? { stampede } : {}), ...(invalidation ? { invalidation } : {}) }
+    const sections = {
+      ...(stampede ? { stampede } : {}),
+      ...(invalidation ? { invalidation } : {}),
+      ...(peers ? { peers } : {}),
+      ...(metrics ? { metrics } : {}),
+    }
     writeFileSync(target, `${JSON.stringify({ meta, cases: results, ...sections }, null, 2)}\n`)
     process.stdout.write(`\nresults written to ${path.relative(process.cwd(), target)}\n`)
+    // Only a full run's results feed the docs; `npx tsx bench/report.ts` regenerates the page by hand.
+    if (file === 'latest.json') {
+      const page = writeReport(target)
+      process.stdout.write(`docs regenerated: ${path.relative(process.cwd(), page)}\n`)
+    }
     if (anomalies.length > 0) process.exitCode = 1
   } finally {
     process.off('SIGINT', onSignal)
