@@ -1,0 +1,258 @@
+/**
+ * rooms: a room directory with a cache-first read path, tag invalidation on writes, a server-rendered
+ * page that embeds its initial data, cache warming at start-up, a reconciliation job and TTLs that
+ * follow the environment.
+ */
+import { type CacheClient, type CacheClientOptions, createCacheClient } from 'cacheward'
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import * as z from 'zod'
+import { type Backend, openBackend } from '../shared/backend.js'
+import { type Database, openDatabase } from '../shared/db.js'
+import { renderPage } from './page.js'
+
+export const Room = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  capacity: z.number().int(),
+  floor: z.number().int(),
+})
+export type Room = z.infer<typeof Room>
+const RoomList = z.array(Room)
+
+/** The body of POST /rooms. */
+const NewRoom = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  capacity: z.number().int().min(1).max(10_000),
+  floor: z.number().int().min(-10).max(200).default(0),
+})
+
+export type Environment = 'development' | 'test' | 'production'
+
+/** A pino-compatible logger (pino itself fits); the default is silent. */
+export interface Logger {
+  info(details: object, message?: string): void
+  warn(details: object, message?: string): void
+}
+
+export interface AppOptions {
+  db?: Database
+  backend?: Backend
+  /** Merged into createCacheClient(...) last. */
+  cacheOptions?: Partial<CacheClientOptions>
+  /** development: TTLs ×0.1; test: caching off; production: full TTLs. Default: from NODE_ENV. */
+  env?: Environment
+  /** How often the reconciliation job runs (ms); 0 turns the timer off. Default 5 minutes. */
+  reconcileEveryMs?: number
+  logger?: Logger
+}
+
+export interface SyncReport {
+  lastSyncAt: string | null
+  /** Cache entries compared with the database in the last run. */
+  checked: number
+  /** Entries that disagreed with the database and were replaced. */
+  fixed: number
+  /** The keys that were fixed in the last run. */
+  fixedKeys: string[]
+}
+
+export interface ExampleApp {
+  app: Hono
+  db: Database
+  cache: CacheClient
+  /** Compares the cached rooms with the database now and fixes what differs. */
+  reconcile(): Promise<SyncReport>
+  /** What the environment resolved to. */
+  settings: { env: Environment; cacheEnabled: boolean; ttlMs: { list: number; room: number } }
+  close(): Promise<void>
+}
+
+const TTL_MS = { list: 5 * 60_000, room: 10 * 60_000 }
+const TTL_SCALE: Record<Environment, number> = { development: 0.1, test: 1, production: 1 }
+
+// One key builder for the domain: routes, warming and reconciliation never spell a key by hand.
+const keys = { list: 'rooms:all', room: (id: number) => `room:${id}` }
+const tags = { list: 'rooms:list', room: (id: number) => `room:${id}` }
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS rooms_rooms (
+  id SERIAL PRIMARY KEY,
+  name TEXT NOT NULL,
+  capacity INTEGER NOT NULL,
+  floor INTEGER NOT NULL DEFAULT 0
+);`
+const SEED = [
+  ['Atrium', 40, 0],
+  ['Blue room', 8, 1],
+  ['Green room', 6, 1],
+  ['Library', 12, 2],
+  ['Boardroom', 16, 3],
+] as const
+
+export function environmentFrom(nodeEnv: string | undefined): Environment {
+  return nodeEnv === 'production' || nodeEnv === 'test' ? nodeEnv : 'development'
+}
+
+/** A positive 32-bit id from a path segment, or undefined for anything else ("abc", "-1", "1.5", "1e3", huge). */
+export function parseId(raw: string): number | undefined {
+  if (!/^[1-9]\d{0,9}$/.test(raw)) return undefined
+  const id = Number(raw)
+  return id <= 2_147_483_647 ? id : undefined
+}
+
+const toRoom = (row: Record<string, unknown>): Room => ({
+  id: Number(row.id),
+  name: String(row.name),
+  capacity: Number(row.capacity),
+  floor: Number(row.floor),
+})
+
+export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
+  const db = options.db ?? (await openDatabase())
+  const backend = options.backend ?? (await openBackend())
+  const log: Logger = options.logger ?? { info() {}, warn() {} }
+  const env = options.env ?? environmentFrom(process.env.NODE_ENV)
+  const scale = TTL_SCALE[env]
+  const ttlMs = { list: Math.round(TTL_MS.list * scale), room: Math.round(TTL_MS.room * scale) }
+  const enabled = options.cacheOptions?.enabled ?? env !== 'test'
+
+  await db.exec(SCHEMA)
+  const [{ count } = { count: 0 }] = await db.query<{ count: number }>('SELECT count(*)::int AS count FROM rooms_rooms')
+  if (count === 0) {
+    for (const [name, capacity, floor] of SEED) {
+      await db.query('INSERT INTO rooms_rooms (name, capacity, floor) VALUES ($1, $2, $3)', [name, capacity, floor])
+    }
+  }
+
+  // These lines replace a hand-written RoomCacheService (getOrSet, delPattern, a metrics counter).
+  const cache = createCacheClient({
+    namespace: 'rooms',
+    ...(backend.adapter ? { adapter: backend.adapter } : {}),
+    enabled, // off under test by default, without touching any route
+    ...options.cacheOptions,
+  })
+  const loadAll = async () =>
+    (await db.query('SELECT id, name, capacity, floor FROM rooms_rooms ORDER BY id')).map(toRoom)
+  const loadOne = async (id: number) =>
+    (await db.query('SELECT id, name, capacity, floor FROM rooms_rooms WHERE id = $1', [id])).map(toRoom)[0] ?? null
+  const listOptions = { ttl: ttlMs.list, tags: [tags.list], schema: RoomList, category: 'rooms:list' }
+  const roomOptions = (id: number) => ({ ttl: ttlMs.room, tags: [tags.room(id)], schema: Room, category: 'room' })
+
+  const allRooms = () => cache.getOrSet(keys.list, loadAll, listOptions)
+  const room = (id: number) =>
+    cache.getOrSet<Room | null>(
+      keys.room(id),
+      async (ctx) => {
+        const found = await loadOne(id)
+        if (!found) ctx.skipCache() // an unknown id is not remembered: POST may create it next
+        return found
+      },
+      { ...roomOptions(id), schema: Room.nullable() },
+    )
+
+  // Warming: one query fills the list and every room, before the first request is served.
+  if (enabled) {
+    const rooms = await allRooms()
+    await Promise.all(rooms.map((r) => cache.getOrSet(keys.room(r.id), () => r, roomOptions(r.id))))
+  }
+
+  let sync: SyncReport = { lastSyncAt: null, checked: 0, fixed: 0, fixedKeys: [] }
+  async function reconcile(): Promise<SyncReport> {
+    const truth = await loadAll()
+    const byId = new Map(truth.map((r) => [r.id, r]))
+    const fixedKeys: string[] = []
+    let checked = 0
+    const cachedList = await cache.get(keys.list, { schema: RoomList, category: 'reconcile' })
+    if (cachedList !== undefined) {
+      checked++
+      if (JSON.stringify(cachedList) !== JSON.stringify(truth)) fixedKeys.push(keys.list)
+    }
+    // Every room the database or the cached list knows of; a room deleted in the database shows up here.
+    const ids = new Set([...byId.keys(), ...(cachedList ?? []).map((r) => r.id)])
+    for (const id of ids) {
+      const cached = await cache.get(keys.room(id), { schema: Room, category: 'reconcile' })
+      if (cached === undefined) continue
+      checked++
+      if (JSON.stringify(cached) !== JSON.stringify(byId.get(id) ?? null)) fixedKeys.push(keys.room(id))
+    }
+    // Delete, then reload through getOrSet: a request racing with this job can never write the old value back.
+    for (const key of fixedKeys) await cache.delete(key)
+    if (fixedKeys.includes(keys.list)) await allRooms()
+    for (const key of fixedKeys) {
+      const id = Number(key.slice('room:'.length))
+      if (key !== keys.list && byId.has(id)) await room(id)
+    }
+    sync = { lastSyncAt: new Date().toISOString(), checked, fixed: fixedKeys.length, fixedKeys }
+    if (fixedKeys.length > 0) log.warn({ checked, fixed: fixedKeys.length, keys: fixedKeys }, 'rooms cache reconciled')
+    else log.info({ checked, fixed: 0 }, 'rooms cache matches the database')
+    return sync
+  }
+  const every = options.reconcileEveryMs ?? 5 * 60_000
+  const timer =
+    every > 0 && enabled
+      ? setInterval(() => {
+          reconcile().catch((error: unknown) =>
+            log.warn({ error: error instanceof Error ? error.message : String(error) }, 'rooms reconciliation failed'),
+          )
+        }, every)
+      : undefined
+  timer?.unref()
+
+  const app = new Hono()
+  app.onError((error, c) => {
+    log.warn({ error: error.message }, 'request failed')
+    return c.json({ error: 'internal error' }, 500)
+  })
+  app.notFound((c) => c.json({ error: 'not found' }, 404))
+
+  app.get('/', async (c) => c.html(renderPage(await allRooms())))
+  app.get('/rooms', async (c) => c.json(await allRooms()))
+  app.get('/rooms/:id', async (c) => {
+    const id = parseId(c.req.param('id'))
+    if (id === undefined) return c.json({ error: 'room id must be a positive whole number' }, 400)
+    const found = await room(id)
+    return found ? c.json(found) : c.json({ error: `room ${id} not found` }, 404)
+  })
+  const limit = bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.json({ error: 'the body is too large' }, 413) })
+  app.post('/rooms', limit, async (c) => {
+    let body: unknown
+    try {
+      body = JSON.parse(await c.req.text())
+    } catch {
+      return c.json({ error: 'the body must be JSON' }, 400)
+    }
+    const parsed = NewRoom.safeParse(body)
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }))
+      return c.json({ error: 'invalid room', issues }, 400)
+    }
+    const { name, capacity, floor } = parsed.data
+    const [row] = await db.query(
+      'INSERT INTO rooms_rooms (name, capacity, floor) VALUES ($1, $2, $3) RETURNING id, name, capacity, floor',
+      [name, capacity, floor],
+    )
+    // The database first, then the cache: the list changed; no single room entry did.
+    await cache.invalidateTags([tags.list])
+    return c.json(toRoom(row as Record<string, unknown>), 201)
+  })
+  app.get('/admin/sync', (c) => {
+    const { lastSyncAt, checked, fixed } = sync
+    return c.json({ lastSyncAt, checked, fixed })
+  })
+  app.get('/admin/metrics', (c) => c.json(cache.metrics()))
+
+  return {
+    app,
+    db,
+    cache,
+    reconcile,
+    settings: { env, cacheEnabled: enabled, ttlMs },
+    async close() {
+      if (timer) clearInterval(timer)
+      await cache.close()
+      if (!options.backend) await backend.close()
+      if (!options.db) await db.close()
+    },
+  }
+}
