@@ -1,0 +1,77 @@
+/**
+ * Input checking and error replies. Every bad request is answered with a 4xx JSON body before any
+ * cache or database call, so malformed input can neither cost a query nor write a cache key.
+ */
+import type { Context, Hono } from 'hono'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import * as z from 'zod'
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/** A positive integer id as written in a URL: digits only, no sign, no exponent, within int4. */
+export const Id = z
+  .string()
+  .regex(/^[1-9][0-9]{0,9}$/, 'expected a positive integer')
+  .transform(Number)
+  .refine((n) => n <= 2_147_483_647, 'too large')
+
+/** The same for ids inside JSON bodies. */
+export const JsonId = z.number().int().positive().max(2_147_483_647)
+
+/** `?page=`: absent means 1; otherwise 1 to 1000, digits only. */
+export const Page = z
+  .string()
+  .regex(/^[1-9][0-9]{0,3}$/, 'expected a page number from 1')
+  .transform(Number)
+  .refine((n) => n <= 1000, 'at most 1000')
+  .optional()
+  .transform((n) => n ?? 1)
+
+function describe(error: z.ZodError): string {
+  return error.issues.map((issue) => (issue.path.length ? `${issue.path.join('.')}: ` : '') + issue.message).join('; ')
+}
+
+/** Parses one path parameter or throws a 400 naming it. */
+export function param<S extends z.ZodType>(c: Context, name: string, schema: S): z.output<S> {
+  const result = schema.safeParse(c.req.param(name))
+  if (!result.success) throw new ApiError(400, 'invalid_param', `${name}: ${describe(result.error)}`)
+  return result.data
+}
+
+/** Parses the query string (single values only) or throws a 400. */
+export function query<S extends z.ZodType>(c: Context, schema: S): z.output<S> {
+  const result = schema.safeParse(c.req.query())
+  if (!result.success) throw new ApiError(400, 'invalid_query', describe(result.error))
+  return result.data
+}
+
+/** Parses a JSON body or throws a 400 (malformed JSON, or fields missing or of the wrong type). */
+export async function body<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+  let json: unknown
+  try {
+    json = await c.req.json()
+  } catch {
+    throw new ApiError(400, 'invalid_json', 'the request body is not valid JSON')
+  }
+  const result = schema.safeParse(json)
+  if (!result.success) throw new ApiError(400, 'invalid_body', describe(result.error))
+  return result.data
+}
+
+/** JSON 404 for unknown routes and JSON errors for everything thrown; a 500 never leaks details. */
+export function installErrorHandlers(app: Hono, log: (error: unknown) => void = console.error): void {
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: 'no such route' } }, 404))
+  app.onError((error, c) => {
+    if (error instanceof ApiError) return c.json({ error: { code: error.code, message: error.message } }, error.status)
+    log(error)
+    return c.json({ error: { code: 'internal', message: 'internal error' } }, 500)
+  })
+}
