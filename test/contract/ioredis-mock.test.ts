@@ -1,9 +1,14 @@
+import { EventEmitter } from 'node:events'
 import RedisMock from 'ioredis-mock'
 import { type IoredisLikeClient, ioredisAdapter } from '../../src/adapters/ioredis.js'
 import { defineContractSuite } from './cache-client.contract.js'
 
 // ioredis-mock runs the adapter's Lua through its own interpreter: a fast unit-level check that
 // the scripts and reply parsing hang together, not a substitute for the redis-server suites.
+// Every RedisMock adds a listener to one module-level emitter of ioredis-mock's, and the suite keeps its
+// clients open until afterAll (about 40): not a leak, so lift Node's warning threshold for this file's worker.
+EventEmitter.defaultMaxListeners = 100
+
 const mock = () =>
   new RedisMock() as unknown as IoredisLikeClient & {
     set(k: string, v: string): Promise<unknown>
