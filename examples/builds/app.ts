@@ -11,7 +11,7 @@ import { Hono } from 'hono'
 import * as z from 'zod'
 import { type Backend, openBackend } from '../shared/backend.js'
 import { type Database, openDatabase } from '../shared/db.js'
-import { ApiError, body, Id, installErrorHandlers, JsonId, Page, param, query } from '../shared/http.js'
+import { ApiError, body, Id, installErrorHandlers, JsonId, metricsRoute, Page, param, query } from '../shared/http.js'
 import { type Build, type BuildSummary, type GameClass, setUpSchema, store, type User } from './store.js'
 
 export interface Freshness {
@@ -179,14 +179,7 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
     return c.json(build, 201)
   })
 
-  app.get('/metrics', async (c) =>
-    c.json({
-      ...cache.metrics(),
-      health: await cache.health(),
-      database: { kind: db.kind, queries: db.queries },
-      backend: backend.kind,
-    }),
-  )
+  metricsRoute(app, cache, db, backend.kind)
 
   return {
     app,

@@ -12,7 +12,7 @@ import { Hono } from 'hono'
 import * as z from 'zod'
 import { type Backend, openBackend } from '../shared/backend.js'
 import { type Database, openDatabase } from '../shared/db.js'
-import { ApiError, body, Id, installErrorHandlers, JsonId, Page, param, query } from '../shared/http.js'
+import { ApiError, body, Id, installErrorHandlers, JsonId, metricsRoute, Page, param, query } from '../shared/http.js'
 import { type SearchHit, type Session, type SessionPage, type Stats, setUpSchema, store, type User } from './store.js'
 import {
   type ChatStructures,
@@ -237,14 +237,7 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
     return c.json({ online: all.filter((u) => online.has(u.id)) })
   })
 
-  app.get('/metrics', async (c) =>
-    c.json({
-      ...cache.metrics(),
-      health: await cache.health(),
-      database: { kind: db.kind, queries: db.queries },
-      backend: backend.kind,
-    }),
-  )
+  metricsRoute(app, cache, db, backend.kind)
 
   return {
     app,

@@ -25,33 +25,35 @@ export interface OpenDatabaseOptions {
 
 export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<Database> {
   const url = 'url' in options ? options.url : process.env.DATABASE_URL
-  let queries = 0
   if (url) {
     // pg is only loaded on this path; the connection string is never printed.
     const { default: pg } = await import('pg')
     const pool = new pg.Pool({ connectionString: url, max: 5 })
-    return {
-      kind: 'postgres',
-      get queries() {
-        return queries
-      },
-      resetCount() {
-        queries = 0
-      },
-      async query<T>(sql: string, params: unknown[] = []) {
-        queries++
-        const result = await pool.query(sql, params)
-        return result.rows as T[]
-      },
-      async exec(sql: string) {
-        await pool.query(sql)
-      },
+    return counted('postgres', {
+      query: async (sql, params) => (await pool.query(sql, params)).rows,
+      exec: async (sql) => void (await pool.query(sql)),
       close: () => pool.end(),
-    }
+    })
   }
   const db = await PGlite.create()
+  return counted('pglite', {
+    query: async (sql, params) => (await db.query<Record<string, unknown>>(sql, params)).rows,
+    exec: async (sql) => void (await db.exec(sql)),
+    close: () => db.close(),
+  })
+}
+
+interface Driver {
+  query(sql: string, params: unknown[]): Promise<Record<string, unknown>[]>
+  exec(sql: string): Promise<void>
+  close(): Promise<void>
+}
+
+/** The same Database over either driver, counting what goes through `query()`. */
+function counted(kind: Database['kind'], driver: Driver): Database {
+  let queries = 0
   return {
-    kind: 'pglite',
+    kind,
     get queries() {
       return queries
     },
@@ -60,12 +62,9 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
     },
     async query<T>(sql: string, params: unknown[] = []) {
       queries++
-      const result = await db.query<T>(sql, params)
-      return result.rows
+      return (await driver.query(sql, params)) as T[]
     },
-    async exec(sql: string) {
-      await db.exec(sql)
-    },
-    close: () => db.close(),
+    exec: (sql) => driver.exec(sql),
+    close: () => driver.close(),
   }
 }

@@ -2,6 +2,7 @@
  * Input checking and error replies. Every bad request is answered with a 4xx JSON body before any
  * cache or database call, so malformed input can neither cost a query nor write a cache key.
  */
+import type { CacheClient } from 'cacheward'
 import type { Context, Hono } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import * as z from 'zod'
@@ -74,4 +75,21 @@ export function installErrorHandlers(app: Hono, log: (error: unknown) => void = 
     log(error)
     return c.json({ error: { code: 'internal', message: 'internal error' } }, 500)
   })
+}
+
+/** GET /metrics: what the cache did (counters, hit rate, latency, per category), its backend's health and the query count. */
+export function metricsRoute(
+  app: Hono,
+  cache: CacheClient,
+  db: { kind: string; queries: number },
+  backend: string,
+): void {
+  app.get('/metrics', async (c) =>
+    c.json({
+      ...cache.metrics(),
+      health: await cache.health(),
+      database: { kind: db.kind, queries: db.queries },
+      backend,
+    }),
+  )
 }
