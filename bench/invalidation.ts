@@ -25,13 +25,7 @@ import {
   table,
 } from './lib.js'
 import { makeRoom } from './value.js'
-
-export interface InvalidationEnv {
-  url: string
-  runId: string
-  quick: boolean
-  log: (line: string) => void
-}
+import { HIT_KEYS, quit, ROUNDS, type SectionEnv } from './workload.js'
 
 const SEED_WORKERS = 256
 const TAG_TARGET_MS = 5
@@ -200,7 +194,7 @@ const sample = (n: number, count: number) =>
 
 // ---- (a) ----------------------------------------------------------------------------------------
 
-async function runTags(env: InvalidationEnv, conn: Redis, admin: Redis, anomalies: string[]): Promise<TagsResult> {
+async function runTags(env: SectionEnv, conn: Redis, admin: Redis, anomalies: string[]): Promise<TagsResult> {
   const big = env.quick ? 10_000 : 100_000
   const small = 10
   const calls = env.quick ? 5 : 11
@@ -266,7 +260,7 @@ async function runTags(env: InvalidationEnv, conn: Redis, admin: Redis, anomalie
 // ---- (b) ----------------------------------------------------------------------------------------
 
 async function runPattern(
-  env: InvalidationEnv,
+  env: SectionEnv,
   conn: Redis,
   admin: Redis,
   probe: Redis,
@@ -400,12 +394,12 @@ async function runPattern(
 
 // ---- (c) ----------------------------------------------------------------------------------------
 
-async function runReads(env: InvalidationEnv, conn: Redis, admin: Redis, anomalies: string[]): Promise<ReadsResult> {
+async function runReads(env: SectionEnv, conn: Redis, admin: Redis, anomalies: string[]): Promise<ReadsResult> {
   const scale = env.quick ? 10 : 1
-  const hitKeys = 2_000
+  const hitKeys = HIT_KEYS
   const ops = 10_000 / scale
   const slices = 10
-  const rounds = 5
+  const rounds = ROUNDS
   const warmup = 2_000 / scale
   const value = makeRoom()
   await admin.flushdb()
@@ -485,7 +479,7 @@ async function runReads(env: InvalidationEnv, conn: Redis, admin: Redis, anomali
 
 // ---- entry --------------------------------------------------------------------------------------
 
-export async function runInvalidation(env: InvalidationEnv): Promise<InvalidationResult> {
+export async function runInvalidation(env: SectionEnv): Promise<InvalidationResult> {
   // The cache's connection, the GET loops' connection, and one for setup, checks and INFO.
   const conn = new Redis(env.url)
   const probe = new Redis(env.url)
@@ -505,7 +499,7 @@ export async function runInvalidation(env: InvalidationEnv): Promise<Invalidatio
     }
     return { tags, pattern, reads, targets, anomalies }
   } finally {
-    await Promise.all([conn, probe, admin].map((c) => c.quit().catch(() => c.disconnect())))
+    await quit(conn, probe, admin)
   }
 }
 
@@ -565,6 +559,7 @@ export function formatInvalidation(result: InvalidationResult): string {
         `${((b.totalMs / r.ms) * 100).toFixed(0)}%`,
       ]),
   )
+  const busyHead = ['run', 'command', 'calls > 100 µs', 'p50 ms', 'max ms', 'total ms', 'of scan time']
   const readRows = (['untagged', 'tagged'] as const).map((name) => {
     const side = reads[name]
     return [
@@ -616,15 +611,7 @@ export function formatInvalidation(result: InvalidationResult): string {
     'Keys stay as tombstones (no value, 60 s TTL), so DBSIZE does not drop; the checks read sampled keys instead.',
     'Time inside Redis per command of the scan (SLOWLOG, calls over 100 µs): what blocks every other client.',
     '',
-    table(['run', 'command', 'calls > 100 µs', 'p50 ms', 'max ms', 'total ms', 'of scan time'], busyRows, [
-      'left',
-      'left',
-      'right',
-      'right',
-      'right',
-      'right',
-      'right',
-    ]),
+    table(busyHead, busyRows, ['left', 'left', 'right', 'right', 'right', 'right', 'right']),
     '',
     `Invalidation (c): sequential getOrSet hits, tagged vs untagged, ~1 KB value, ${formatInt(reads.ops)} ops per round in`,
     `interleaved slices, median round. cost ratio = time per tagged hit / time per untagged hit = ${reads.costRatio.toFixed(2)}x ` +

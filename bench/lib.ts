@@ -100,6 +100,9 @@ export const formatInt = (n: number): string => (Number.isFinite(n) ? Math.round
 /** Latency in µs, with one decimal below 100 µs where the decimal still means something. */
 export const formatUs = (us: number): string => (us < 100 ? us.toFixed(1) : formatInt(us))
 
+/** Milliseconds with one decimal: the stampede and invalidation times. */
+export const formatMs = (ms: number): string => ms.toFixed(1)
+
 export type Align = 'left' | 'right'
 
 /** A plain-text table: header row, a rule, then rows; columns padded to their widest cell. */

@@ -10,21 +10,8 @@ import { ioredisAdapter } from 'cacheward/ioredis'
 import { memoryAdapter } from 'cacheward/memory'
 import { Redis } from 'ioredis'
 import { formatInt, formatUs, measure, type Run, runInterleaved, spreadPercent, table } from './lib.js'
-import type { Room } from './value.js'
+import { CONCURRENCY, HIT_KEYS, quit, ROUNDS, TTL_MS, type ValueEnv } from './workload.js'
 
-export interface MetricsEnv {
-  url: string
-  runId: string
-  quick: boolean
-  value: Room
-  json: string
-  log: (line: string) => void
-}
-
-const HIT_KEYS = 2_000
-const ROUNDS = 5
-const CONCURRENCY = 256
-const TTL_MS = 10 * 60_000
 /** Least acceptable on/off throughput ratio: metrics may cost at most 3 % of a hit. */
 const TARGET = 0.97
 
@@ -101,7 +88,7 @@ function optionsFor(side: Side, adapter: CacheAdapter, namespace: string): Cache
   return side === 'off' ? { ...base, metrics: false } : base
 }
 
-async function runMetricsCase(env: MetricsEnv, spec: MetricsCaseSpec, anomalies: string[]): Promise<MetricsCaseResult> {
+async function runMetricsCase(env: ValueEnv, spec: MetricsCaseSpec, anomalies: string[]): Promise<MetricsCaseResult> {
   const connections: Redis[] = []
   const clients = new Map<Side, CacheClient>()
   const loads = new Map<Side, number>(SIDES.map((s) => [s, 0]))
@@ -186,11 +173,11 @@ async function runMetricsCase(env: MetricsEnv, spec: MetricsCaseSpec, anomalies:
     }
   } finally {
     await Promise.all([...clients.values()].map((c) => c.close()))
-    await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())))
+    await quit(...connections)
   }
 }
 
-export async function runMetrics(env: MetricsEnv): Promise<MetricsResult> {
+export async function runMetrics(env: ValueEnv): Promise<MetricsResult> {
   const anomalies: string[] = []
   const base = { hitKeys: HIT_KEYS, rounds: ROUNDS, target: TARGET }
   try {
@@ -208,7 +195,7 @@ export async function runMetrics(env: MetricsEnv): Promise<MetricsResult> {
     for (const spec of cases(env.quick)) results.push(await runMetricsCase(env, spec, anomalies))
     return { ...base, cases: results, anomalies }
   } finally {
-    await admin.quit().catch(() => admin.disconnect())
+    await quit(admin)
   }
 }
 

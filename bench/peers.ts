@@ -23,29 +23,34 @@ import { createCacheClient } from 'cacheward'
 import { ioredisAdapter } from 'cacheward/ioredis'
 import { type RedisLikeCache, redisCacheAdapter } from 'cachified-redis-adapter'
 import { Redis } from 'ioredis'
-import { formatInt, formatUs, measure, percentile, type Run, runInterleaved, spreadPercent, table } from './lib.js'
+import {
+  formatInt,
+  formatMs,
+  formatUs,
+  measure,
+  percentile,
+  type Run,
+  runInterleaved,
+  spreadPercent,
+  table,
+} from './lib.js'
 import type { Room } from './value.js'
+import {
+  CONCURRENCY,
+  HIT_KEYS,
+  quit,
+  ROUNDS,
+  STAMPEDE_CALLERS,
+  STAMPEDE_LOADER_MS,
+  TTL_MS,
+  type ValueEnv,
+} from './workload.js'
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
 
-export interface PeersEnv {
-  url: string
-  runId: string
-  quick: boolean
-  value: Room
-  json: string
-  log: (line: string) => void
-}
-
 const SCALE_QUICK = 10
-const HIT_KEYS = 2_000
 /** bentocache's L1 capacity in entries: room for the hit keys (its default, 1,000, is not). */
 const L1_MAX_ITEMS = 10_000
-const ROUNDS = 5
-const CONCURRENCY = 256
-const TTL_MS = 10 * 60_000
-const STAMPEDE_CALLERS = 1_000
-const STAMPEDE_LOADER_MS = 50
 
 // ---- the libraries ------------------------------------------------------------------------------
 
@@ -202,10 +207,6 @@ async function openPeer(id: PeerId, url: string, prefix: string): Promise<Peer> 
   }
 }
 
-async function quit(redis: Redis): Promise<void> {
-  await redis.quit().catch(() => redis.disconnect())
-}
-
 /** Installed versions, read from node_modules (some packages do not export their package.json). */
 export function packageVersion(pkg: string): string {
   try {
@@ -280,7 +281,7 @@ export interface PeerCaseResult {
   sides: Record<PeerId, PeerSideResult>
 }
 
-async function runPeerCase(env: PeersEnv, admin: Redis, spec: PeerCaseSpec): Promise<PeerCaseResult> {
+async function runPeerCase(env: ValueEnv, admin: Redis, spec: PeerCaseSpec): Promise<PeerCaseResult> {
   await admin.flushdb()
   const peers = new Map<PeerId, Peer>()
   const loads = new Map<PeerId, number>(IDS.map((id) => [id, 0]))
@@ -407,7 +408,7 @@ async function stampedeRound(peer: Peer, key: string, value: Room, json: string)
   }
 }
 
-async function runPeerStampede(env: PeersEnv, admin: Redis): Promise<PeerStampedeResult[]> {
+async function runPeerStampede(env: ValueEnv, admin: Redis): Promise<PeerStampedeResult[]> {
   await admin.flushdb()
   const peers = new Map<PeerId, Peer>()
   const rounds = new Map<PeerId, PeerStampedeRound[]>(IDS.map((id) => [id, []]))
@@ -458,7 +459,7 @@ export interface PeersResult {
 // Collected across cases by runPeerCase; reset at the start of each section run.
 let anomalies: string[] = []
 
-export async function runPeers(env: PeersEnv): Promise<PeersResult> {
+export async function runPeers(env: ValueEnv): Promise<PeersResult> {
   anomalies = []
   const admin = new Redis(env.url)
   try {
@@ -505,23 +506,17 @@ export function formatPeers(result: PeersResult): string {
     labelOf(r.id) + tierNote(r.id),
     formatInt(r.median.loaderCalls),
     formatInt(r.maxLoaderCalls),
-    r.median.totalMs.toFixed(1),
-    r.median.p50Ms.toFixed(1),
-    r.median.p99Ms.toFixed(1),
+    formatMs(r.median.totalMs),
+    formatMs(r.median.p50Ms),
+    formatMs(r.median.p99Ms),
   ])
+  const throughputHead = ['case', 'library', 'ops/s', 'vs raw', 'p50 µs', 'p99 µs', 'spread']
+  const stampedeHead = ['library', 'loader calls', 'max calls', 'total ms', 'p50 ms', 'p99 ms']
   return [
     `Peers: same redis-server, same ~1 KB value, TTL ${result.ttlMs / 60_000} min; hits over ${formatInt(result.hitKeys)} keys; ` +
       `${result.rounds} rounds in interleaved slices, median round shown`,
     '',
-    table(['case', 'library', 'ops/s', 'vs raw', 'p50 µs', 'p99 µs', 'spread'], throughput, [
-      'left',
-      'left',
-      'right',
-      'right',
-      'right',
-      'right',
-      'right',
-    ]),
+    table(throughputHead, throughput, ['left', 'left', 'right', 'right', 'right', 'right', 'right']),
     '',
     '* an in-process L1 tier answers hits (and a just-loaded key) from memory, without Redis: not comparable to',
     '  raw GET. vs raw = library ops/s / raw ioredis ops/s (median rounds).',
@@ -529,14 +524,7 @@ export function formatPeers(result: PeersResult): string {
     `Peer stampede: ${formatInt(result.stampede.callers)} concurrent calls on one cold key in one process, loader ` +
       `${result.stampede.loaderMs} ms; median round of ${result.stampede.rounds} by total time`,
     '',
-    table(['library', 'loader calls', 'max calls', 'total ms', 'p50 ms', 'p99 ms'], stampedeRows, [
-      'left',
-      'right',
-      'right',
-      'right',
-      'right',
-      'right',
-    ]),
+    table(stampedeHead, stampedeRows, ['left', 'right', 'right', 'right', 'right', 'right']),
     '',
     `versions: ${Object.entries(result.versions)
       .map(([k, v]) => `${k} ${v}`)

@@ -11,9 +11,10 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { InvalidationResult } from './invalidation.js'
-import { formatInt, formatUs, type Run } from './lib.js'
+import { formatInt, formatMs, formatUs } from './lib.js'
 import type { MetricsResult } from './metrics.js'
 import type { PeerId, PeersResult } from './peers.js'
+import type { CaseResult, Meta } from './run.js'
 import type { StampedeResult } from './stampede.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -21,34 +22,8 @@ const root = path.join(here, '..')
 
 /** The parts of bench/results/*.json this page reads; older files may lack the newer sections. */
 interface Results {
-  meta: {
-    date: string
-    node: string
-    ioredis: string
-    redisServer: string
-    cpu: string
-    cpus: number
-    platform: string
-    os?: string
-    command?: string
-    cacheward: string
-    commit: string
-    quick: boolean
-    only: string | null
-    valueBytes: number
-    hitKeys: number
-    rounds: number
-    warmupOps: number
-  }
-  cases: {
-    id: string
-    label: string
-    ops: number
-    target: number
-    ratio: number
-    pass: boolean
-    sides: Record<'raw' | 'cacheward' | 'memory', { median: Run; rounds: Run[] }>
-  }[]
+  meta: Omit<Meta, 'os' | 'command'> & Partial<Pick<Meta, 'os' | 'command'>>
+  cases: Pick<CaseResult, 'id' | 'label' | 'ops' | 'target' | 'ratio' | 'pass' | 'sides'>[]
   stampede?: StampedeResult
   invalidation?: InvalidationResult
   peers?: PeersResult
@@ -67,7 +42,6 @@ function md(head: readonly string[], rows: readonly (readonly string[])[], align
 }
 
 const x = (ratio: number, digits = 2) => `${ratio.toFixed(digits)}x`
-const ms = (n: number) => n.toFixed(1)
 const verdict = (pass: boolean | null) => (pass === null ? 'context' : pass ? 'PASS' : 'below target')
 
 // ---- sections -----------------------------------------------------------------------------------
@@ -124,25 +98,17 @@ function stampede(s: StampedeResult | undefined): string {
     sc.label,
     formatInt(sc.median.loaderCalls),
     formatInt(sc.maxLoaderCalls),
-    ms(sc.median.totalMs),
-    ms(sc.median.loaderMs),
-    ms(sc.median.p99Ms),
+    formatMs(sc.median.totalMs),
+    formatMs(sc.median.loaderMs),
+    formatMs(sc.median.p99Ms),
     sc.targets,
     verdict(sc.pass),
   ])
+  const head = ['scenario', 'loader calls', 'max over rounds', 'total ms', 'loader ms', 'p99 ms', 'target', 'verdict']
   return [
     `${formatInt(s.callers)} concurrent callers on one cold key, loader ${s.loaderMs} ms; median of ${s.rounds} rounds by total time.`,
     '',
-    md(['scenario', 'loader calls', 'max over rounds', 'total ms', 'loader ms', 'p99 ms', 'target', 'verdict'], rows, [
-      'l',
-      'r',
-      'r',
-      'r',
-      'r',
-      'r',
-      'l',
-      'l',
-    ]),
+    md(head, rows, ['l', 'r', 'r', 'r', 'r', 'r', 'l', 'l']),
   ].join('\n')
 }
 
@@ -153,8 +119,8 @@ function invalidation(inv: InvalidationResult | undefined): string {
     const c = inv.tags[name]
     return [
       `invalidateTags, tag on ${formatInt(c.entries)} entries`,
-      ms(c.medianMs),
-      ms(c.maxMs),
+      formatMs(c.medianMs),
+      formatMs(c.maxMs),
       formatInt(c.commands[0] ?? Number.NaN),
     ]
   })
@@ -170,7 +136,7 @@ function invalidation(inv: InvalidationResult | undefined): string {
         [
           'median run',
           formatInt(p.keys),
-          ms(p.ms),
+          formatMs(p.ms),
           formatInt(p.keysPerSec),
           p.getP99Ms.toFixed(2),
           p.baselineP99Ms.toFixed(2),
@@ -230,10 +196,11 @@ function peers(p: PeersResult | undefined): string {
     peerLabel(p, r.id),
     formatInt(r.median.loaderCalls),
     formatInt(r.maxLoaderCalls),
-    ms(r.median.totalMs),
-    ms(r.median.p50Ms),
-    ms(r.median.p99Ms),
+    formatMs(r.median.totalMs),
+    formatMs(r.median.p50Ms),
+    formatMs(r.median.p99Ms),
   ])
+  const stampedeHead = ['library', 'loader calls', 'max over rounds', 'total ms', 'p50 ms', 'p99 ms']
   const ops = p.cases.map((c) => `${c.label}: ${formatInt(c.ops)}`).join('; ')
   return [
     `Same value and TTL (${formatInt(p.ttlMs / 60_000)} min) for every library; hits over ${formatInt(p.hitKeys)} warm keys, ` +
@@ -264,14 +231,7 @@ function peers(p: PeersResult | undefined): string {
     `${formatInt(p.stampede.callers)} concurrent calls on one cold key in one process, loader ` +
       `${p.stampede.loaderMs} ms; median of ${p.stampede.rounds} rounds by total time, a fresh key each round.`,
     '',
-    md(['library', 'loader calls', 'max over rounds', 'total ms', 'p50 ms', 'p99 ms'], stampedeRows, [
-      'l',
-      'r',
-      'r',
-      'r',
-      'r',
-      'r',
-    ]),
+    md(stampedeHead, stampedeRows, ['l', 'r', 'r', 'r', 'r', 'r']),
   ].join('\n')
 }
 
@@ -292,20 +252,13 @@ function metrics(m: MetricsResult | undefined): string {
     verdict(c.pass),
     `${c.sides.off.spreadPercent.toFixed(1)}% / ${c.sides.on.spreadPercent.toFixed(1)}%`,
   ])
+  const head = ['case', 'metrics off ops/s', 'metrics on ops/s', 'on/off', 'target', 'verdict', 'spread off / on']
   return [
     `\`getOrSet\` hits with metrics on (the default) against \`createCacheClient({ metrics: false })\`; ` +
       `median of ${m.rounds} rounds in interleaved slices. **on/off** = ops/s with metrics ÷ ops/s without; ` +
       `the target allows metrics to cost ${((1 - m.target) * 100).toFixed(0)} % of a hit.`,
     '',
-    md(['case', 'metrics off ops/s', 'metrics on ops/s', 'on/off', 'target', 'verdict', 'spread off / on'], rows, [
-      'l',
-      'r',
-      'r',
-      'r',
-      'l',
-      'l',
-      'r',
-    ]),
+    md(head, rows, ['l', 'r', 'r', 'r', 'l', 'l', 'r']),
   ].join('\n')
 }
 

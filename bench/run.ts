@@ -19,12 +19,24 @@ import { ioredisAdapter } from 'cacheward/ioredis'
 import { Redis, type RedisOptions } from 'ioredis'
 import { type RedisServer, startRedisServer } from '../test/support/redis-server.js'
 import { formatInvalidation, type InvalidationResult, runInvalidation } from './invalidation.js'
-import { collectGarbage, formatInt, formatUs, measure, medianRun, type Op, Recorder, type Run, table } from './lib.js'
+import {
+  collectGarbage,
+  formatInt,
+  formatUs,
+  measure,
+  medianRun,
+  type Op,
+  Recorder,
+  type Run,
+  spreadPercent,
+  table,
+} from './lib.js'
 import { formatMetrics, type MetricsResult, runMetrics } from './metrics.js'
 import { formatPeers, type PeersResult, runPeers } from './peers.js'
 import { writeReport } from './report.js'
 import { formatStampede, runStampede, type StampedeResult } from './stampede.js'
 import { makeRoom, type Room } from './value.js'
+import { CONCURRENCY, HIT_KEYS, quit, ROUNDS, type SectionEnv, TTL_MS } from './workload.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const require = createRequire(import.meta.url)
@@ -33,14 +45,7 @@ const require = createRequire(import.meta.url)
 
 const QUICK = process.env.BENCH_QUICK === '1'
 const SCALE = QUICK ? 10 : 1
-/** Distinct keys the hit cases cycle through. */
-const HIT_KEYS = 2_000
-/** Measured rounds per side; the median round is reported. Odd, so the median is a real round. */
-const ROUNDS = 5
 const WARMUP_OPS = 2_000 / SCALE
-const CONCURRENCY = 256
-/** TTL of every entry, raw and cacheward alike; long enough that nothing expires during a run. */
-const TTL_MS = 10 * 60_000
 /** Identical for the raw and the cacheward connection: ioredis defaults (no auto-pipelining). */
 const CLIENT_OPTIONS: RedisOptions = {}
 
@@ -226,7 +231,7 @@ interface SideResult {
   rounds: Run[]
 }
 
-interface CaseResult {
+export interface CaseResult {
   id: string
   label: string
   kind: Kind
@@ -315,7 +320,8 @@ async function runCase(env: Env, spec: CaseSpec, log: (line: string) => void): P
 
 // ---- reporting ----------------------------------------------------------------------------------
 
-interface Meta {
+/** The run's machine, versions and workload, as the results file records them. */
+export interface Meta {
   date: string
   node: string
   ioredis: string
@@ -411,16 +417,10 @@ function roundsTable(results: readonly CaseResult[]): string {
       r.label,
       name,
       r.sides[name].rounds.map((run) => formatInt(run.opsPerSec)).join(' / '),
-      `${spread(r.sides[name].rounds)}%`,
+      `${spreadPercent(r.sides[name].rounds).toFixed(1)}%`,
     ]),
   )
   return table(['case', 'side', `ops/s per round (${ROUNDS})`, 'spread'], rows, ['left', 'left', 'right', 'right'])
-}
-
-/** (max - min) / median of the rounds' throughput, in percent: how much to trust a ratio near its target. */
-function spread(runs: readonly Run[]): string {
-  const ops = runs.map((r) => r.opsPerSec)
-  return (((Math.max(...ops) - Math.min(...ops)) / medianRun(runs).opsPerSec) * 100).toFixed(1)
 }
 
 // ---- main ---------------------------------------------------------------------------------------
@@ -476,7 +476,7 @@ async function main(): Promise<void> {
     log(`redis-server ${meta.redisServer} on ${server.url}; running ${cases.length} cases...`)
     const results: CaseResult[] = []
     for (const spec of cases) results.push(await runCase(env, spec, log))
-    const sectionEnv = { url: server.url, runId: env.runId, quick: QUICK, log }
+    const sectionEnv: SectionEnv = { url: server.url, runId: env.runId, quick: QUICK, log }
     let peers: PeersResult | undefined
     if (only === undefined || only === 'peers') {
       log('peers...')
@@ -560,7 +560,7 @@ async function main(): Promise<void> {
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
-    await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())))
+    await quit(...clients)
     await server?.stop()
   }
 }

@@ -16,27 +16,19 @@ import { fileURLToPath } from 'node:url'
 import { createCacheClient } from 'cacheward'
 import { ioredisAdapter } from 'cacheward/ioredis'
 import { Redis } from 'ioredis'
-import { formatInt, percentile, table } from './lib.js'
+import { formatInt, formatMs, percentile, table } from './lib.js'
 import type { RoundRequest, RoundResult, StampedeMode, WorkerMessage } from './stampede-worker.js'
+import { quit, ROUNDS, type SectionEnv, STAMPEDE_CALLERS, STAMPEDE_LOADER_MS, TTL_MS } from './workload.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
-/** Callers in total, whatever the number of processes. */
-const CALLERS = 1_000
-const LOADER_MS = 50
-/** Measured rounds per scenario (fresh key each); the median round (by total time) is reported. */
-const ROUNDS = 5
-const TTL_MS = 10 * 60_000
 /** One-process target: every caller served within the loader's time plus this. */
 const OVERHEAD_TARGET_MS = 10
 const MAX_PROCESSES = 4
 const WORKER_TIMEOUT_MS = 30_000
 
-export interface StampedeEnv {
-  url: string
-  runId: string
-  log: (line: string) => void
-}
+/** The section has no quick mode: its rounds are short already. */
+export type StampedeEnv = Pick<SectionEnv, 'url' | 'runId' | 'log'>
 
 interface Scenario {
   id: string
@@ -46,17 +38,17 @@ interface Scenario {
 }
 
 const SCENARIOS: readonly Scenario[] = [
-  { id: 'cacheward-1p', label: `cacheward, 1 process x ${CALLERS}`, mode: 'cacheward', processes: 1 },
+  { id: 'cacheward-1p', label: `cacheward, 1 process x ${STAMPEDE_CALLERS}`, mode: 'cacheward', processes: 1 },
   {
     id: 'cacheward-4p',
-    label: `cacheward, ${MAX_PROCESSES} processes x ${CALLERS / MAX_PROCESSES}`,
+    label: `cacheward, ${MAX_PROCESSES} processes x ${STAMPEDE_CALLERS / MAX_PROCESSES}`,
     mode: 'cacheward',
     processes: MAX_PROCESSES,
   },
-  { id: 'raw-1p', label: `raw GET+SET, 1 process x ${CALLERS}`, mode: 'raw', processes: 1 },
+  { id: 'raw-1p', label: `raw GET+SET, 1 process x ${STAMPEDE_CALLERS}`, mode: 'raw', processes: 1 },
   {
     id: 'raw-4p',
-    label: `raw GET+SET, ${MAX_PROCESSES} processes x ${CALLERS / MAX_PROCESSES}`,
+    label: `raw GET+SET, ${MAX_PROCESSES} processes x ${STAMPEDE_CALLERS / MAX_PROCESSES}`,
     mode: 'raw',
     processes: MAX_PROCESSES,
   },
@@ -193,9 +185,18 @@ async function runRound(
   counterKey: string,
 ): Promise<{ stats: StampedeRound; results: RoundResult[] }> {
   const used = workers.slice(0, scenario.processes)
-  const callers = CALLERS / scenario.processes
+  const callers = STAMPEDE_CALLERS / scenario.processes
   for (const w of used) {
-    w.send({ type: 'round', round, mode: scenario.mode, key, counterKey, callers, loaderMs: LOADER_MS, ttlMs: TTL_MS })
+    w.send({
+      type: 'round',
+      round,
+      mode: scenario.mode,
+      key,
+      counterKey,
+      callers,
+      loaderMs: STAMPEDE_LOADER_MS,
+      ttlMs: TTL_MS,
+    })
   }
   await Promise.all(used.map((w) => w.next('armed')))
   const pending = used.map((w) => w.next('result'))
@@ -274,7 +275,7 @@ export async function runStampede(env: StampedeEnv): Promise<StampedeResult> {
   } finally {
     await Promise.all(workers.map((w) => w.stop()))
     await checker.close()
-    await admin.quit().catch(() => admin.disconnect())
+    await quit(admin)
   }
 
   const scenarios = SCENARIOS.map((s): StampedeScenarioResult => {
@@ -298,7 +299,7 @@ export async function runStampede(env: StampedeEnv): Promise<StampedeResult> {
       label: s.label,
       mode: s.mode,
       processes: s.processes,
-      callersPerProcess: CALLERS / s.processes,
+      callersPerProcess: STAMPEDE_CALLERS / s.processes,
       median,
       maxLoaderCalls,
       rounds: list,
@@ -306,12 +307,10 @@ export async function runStampede(env: StampedeEnv): Promise<StampedeResult> {
       targets,
     }
   })
-  return { callers: CALLERS, loaderMs: LOADER_MS, rounds: ROUNDS, scenarios, anomalies }
+  return { callers: STAMPEDE_CALLERS, loaderMs: STAMPEDE_LOADER_MS, rounds: ROUNDS, scenarios, anomalies }
 }
 
 // ---- reporting ----------------------------------------------------------------------------------
-
-const ms = (n: number) => n.toFixed(1)
 
 export function formatStampede(result: StampedeResult): string {
   const head = [
@@ -331,21 +330,22 @@ export function formatStampede(result: StampedeResult): string {
     s.label,
     formatInt(s.median.loaderCalls),
     formatInt(s.maxLoaderCalls),
-    ms(s.median.totalMs),
-    ms(s.median.loaderMs),
-    ms(s.median.totalMs - s.median.loaderMs),
-    ms(s.median.p50Ms),
-    ms(s.median.p99Ms),
-    ms(s.median.startSkewMs),
+    formatMs(s.median.totalMs),
+    formatMs(s.median.loaderMs),
+    formatMs(s.median.totalMs - s.median.loaderMs),
+    formatMs(s.median.p50Ms),
+    formatMs(s.median.p99Ms),
+    formatMs(s.median.startSkewMs),
     s.targets,
     s.pass === null ? 'context' : s.pass ? 'PASS' : 'FAIL',
   ])
   const align = head.map((_, c) => (c === 0 || c >= 9 ? 'left' : 'right') as 'left' | 'right')
   const perRound = result.scenarios.map((s) => [
     s.label,
-    s.rounds.map((r) => ms(r.totalMs)).join(' / '),
+    s.rounds.map((r) => formatMs(r.totalMs)).join(' / '),
     s.rounds.map((r) => formatInt(r.loaderCalls)).join(' / '),
   ])
+  const perRoundHead = ['stampede', `total ms per round (${result.rounds})`, 'loader calls per round']
   return [
     `Stampede: ${formatInt(result.callers)} concurrent getOrSet on one cold key, loader ${result.loaderMs} ms ` +
       `(INCR of a shared counter + sleep); median round of ${result.rounds} by total time, fresh key each round`,
@@ -356,10 +356,6 @@ export function formatStampede(result: StampedeResult): string {
     "last settlement across processes; latency per caller from its call. start skew = spread of the processes' first",
     'calls after the go signal. raw GET+SET = naive cache-aside (GET, on nil load and SET), no lock, no single-flight.',
     '',
-    table(['stampede', `total ms per round (${result.rounds})`, 'loader calls per round'], perRound, [
-      'left',
-      'right',
-      'right',
-    ]),
+    table(perRoundHead, perRound, ['left', 'right', 'right']),
   ].join('\n')
 }

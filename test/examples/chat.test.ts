@@ -1,74 +1,30 @@
-import type { AddressInfo } from 'node:net'
-import { serve } from '@hono/node-server'
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AppOptions, createApp, type ExampleApp, keys, normaliseQuery } from '../../examples/chat/app.js'
-import { type Backend, openBackend } from '../../examples/shared/backend.js'
-import { type Database, openDatabase } from '../../examples/shared/db.js'
+import type { Backend } from '../../examples/shared/backend.js'
 import { keygen } from '../support/keygen.js'
+import { request, type Started, sendJson, startExample } from './support.js'
 
 const nextKey = keygen('chat')
 
-interface Running {
-  example: ExampleApp
-  db: Database
-  backend: Backend
-  namespace: string
-  url: string
-  stop(): Promise<void>
-}
-
-type Kind = 'memory' | 'redis' | 'upstash'
+type Running = Started<ExampleApp>
 
 /** Starts the app over real HTTP on a free port; `stop` closes the server, the app, the db and the backend. */
-async function start(kind: Kind, extra: AppOptions = {}): Promise<Running> {
-  const db = await openDatabase({ url: undefined })
-  const env =
-    kind === 'redis'
-      ? { REDIS_URL: inject('redisUrl') }
-      : kind === 'upstash'
-        ? { UPSTASH_REDIS_REST_URL: inject('upstashUrl'), UPSTASH_REDIS_REST_TOKEN: inject('upstashToken') }
-        : {}
-  const backend = await openBackend(env)
+function start(kind: Backend['kind'], extra: AppOptions = {}): Promise<Running> {
   const id = nextKey().replace(':', '-')
   const namespace = `chat-${id}`
-  const example = await createApp({
-    db,
-    backend,
-    structuresPrefix: `chat-live-${id}`,
-    ...extra,
-    cacheOptions: { namespace, ...extra.cacheOptions },
-  })
-  const server = serve({ fetch: example.app.fetch, port: 0, hostname: '127.0.0.1' })
-  await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())))
-  const { port } = server.address() as AddressInfo
-  return {
-    example,
-    db,
-    backend,
-    namespace,
-    url: `http://127.0.0.1:${port}`,
-    async stop() {
-      if ('closeAllConnections' in server) server.closeAllConnections()
-      await new Promise((resolve) => server.close(resolve))
-      await example.close()
-      await backend.close()
-      await db.close()
-    },
-  }
+  return startExample(kind, namespace, (db, backend) =>
+    createApp({
+      db,
+      backend,
+      structuresPrefix: `chat-live-${id}`,
+      ...extra,
+      cacheOptions: { namespace, ...extra.cacheOptions },
+    }),
+  )
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: replies are JSON of several shapes; the assertions check them
-async function call(base: string, path: string, init?: RequestInit): Promise<{ status: number; body: any }> {
-  const response = await fetch(base + path, init)
-  const text = await response.text()
-  return { status: response.status, body: text ? JSON.parse(text) : undefined }
-}
-const post = (base: string, path: string, json: unknown) =>
-  call(base, path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: typeof json === 'string' ? json : JSON.stringify(json),
-  })
+const call = (base: string, path: string, init?: RequestInit) => request(base + path, init)
+const post = (base: string, path: string, json: unknown) => sendJson(base + path, json)
 
 describe.each(['memory', 'redis', 'upstash'] as const)('chat example on the %s backend', (kind) => {
   let r: Running

@@ -5,9 +5,10 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, inject, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { runDemo } from '../../examples/demo/run.js'
 import { scenarios } from '../../examples/demo/scenarios.js'
+import { backendEnv } from './support.js'
 
 const dir = await mkdtemp(join(tmpdir(), 'cacheward-demo-'))
 afterAll(() => rm(dir, { recursive: true, force: true }))
@@ -47,7 +48,7 @@ describe('npm run demo', () => {
       quiet: true,
       apps: ['rooms'],
       seed: 7,
-      env: { REDIS_URL: inject('redisUrl') },
+      env: backendEnv('redis'),
     })
     expect(result.backend).toBe('redis')
     const [rooms] = result.apps

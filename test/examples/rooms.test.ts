@@ -2,71 +2,26 @@
  * The rooms example end to end over real HTTP: cache-first reads, tag invalidation on POST, the
  * server-rendered page, warming, reconciliation and environment TTLs, on memory and on real Redis.
  */
-import type { AddressInfo } from 'node:net'
-import { serve } from '@hono/node-server'
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type AppOptions, createApp, type ExampleApp, type Logger } from '../../examples/rooms/app.js'
 import { type Backend, openBackend } from '../../examples/shared/backend.js'
 import { keygen } from '../support/keygen.js'
+import { backendEnv, cleanupAfterEach, request, type Served, sendJson, serveForTest } from './support.js'
 
 const ns = keygen('rooms')
-const cleanup: Array<() => Promise<unknown>> = []
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn()
-})
+const cleanup = cleanupAfterEach()
 
-interface Running extends ExampleApp {
-  url: string
-  /** Database queries and cache counters since the last call. */
-  delta(): { queries: number; hits: number; misses: number; loads: number }
-}
+type Running = Served<ExampleApp>
 
 async function start(options: AppOptions = {}): Promise<Running> {
   const example = await createApp({ env: 'production', ...options })
-  const server = serve({ fetch: example.app.fetch, port: 0, hostname: '127.0.0.1' })
-  await new Promise<void>((resolve) => server.once('listening', resolve))
-  const { port } = server.address() as AddressInfo
-  cleanup.push(async () => {
-    await new Promise((resolve) => server.close(resolve))
-    if (example.settings.cacheEnabled) await example.cache.clear()
-    await example.close()
-  })
-  let last = { queries: example.db.queries, ...example.cache.metrics() }
-  return {
-    ...example,
-    url: `http://127.0.0.1:${port}`,
-    delta() {
-      const now = { queries: example.db.queries, ...example.cache.metrics() }
-      const d = {
-        queries: now.queries - last.queries,
-        hits: now.hits - last.hits,
-        misses: now.misses - last.misses,
-        loads: now.loads - last.loads,
-      }
-      last = now
-      return d
-    },
-  }
+  return serveForTest(example, cleanup, example.settings.cacheEnabled)
 }
 
-async function get(url: string) {
-  const response = await fetch(url)
-  return { status: response.status, body: await response.json() }
-}
-async function post(url: string, body: string) {
-  const response = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } })
-  return { status: response.status, body: await response.json() }
-}
-
-const backends: Array<[string, () => Promise<Backend>]> = [
-  ['memory', () => openBackend({})],
-  ['redis', () => openBackend({ REDIS_URL: inject('redisUrl') })],
-]
-
-describe.each(backends)('rooms on %s', (_kind, open) => {
+describe.each(['memory', 'redis'] as const)('rooms on %s', (kind) => {
   let backend: Backend
   beforeAll(async () => {
-    backend = await open()
+    backend = await openBackend(backendEnv(kind))
   })
   afterAll(async () => backend.close())
 
@@ -75,36 +30,36 @@ describe.each(backends)('rooms on %s', (_kind, open) => {
     rooms.delta()
 
     // Warming loaded everything: the first requests are hits.
-    const all = await get(`${rooms.url}/rooms`)
+    const all = await request(`${rooms.url}/rooms`)
     expect(all.status).toBe(200)
     expect(all.body).toHaveLength(5)
-    expect(await get(`${rooms.url}/rooms/2`)).toEqual({
+    expect(await request(`${rooms.url}/rooms/2`)).toEqual({
       status: 200,
       body: { id: 2, name: 'Blue room', capacity: 8, floor: 1 },
     })
     expect(rooms.delta()).toEqual({ queries: 0, hits: 2, misses: 0, loads: 0 })
 
-    const created = await post(`${rooms.url}/rooms`, JSON.stringify({ name: 'Studio', capacity: 4 }))
+    const created = await sendJson(`${rooms.url}/rooms`, { name: 'Studio', capacity: 4 })
     expect(created).toEqual({ status: 201, body: { id: 6, name: 'Studio', capacity: 4, floor: 0 } })
     expect(rooms.delta().queries).toBe(1) // the INSERT
 
-    const after = await get(`${rooms.url}/rooms`)
+    const after = await request(`${rooms.url}/rooms`)
     expect(after.body.map((r: { name: string }) => r.name)).toContain('Studio')
     expect(rooms.delta()).toEqual({ queries: 1, hits: 0, misses: 1, loads: 1 })
-    await get(`${rooms.url}/rooms`)
+    await request(`${rooms.url}/rooms`)
     expect(rooms.delta()).toEqual({ queries: 0, hits: 1, misses: 0, loads: 0 })
 
     // Only the list was invalidated: room 2 is still a hit; the new room loads once.
-    await get(`${rooms.url}/rooms/2`)
+    await request(`${rooms.url}/rooms/2`)
     expect(rooms.delta()).toMatchObject({ queries: 0, hits: 1 })
-    expect((await get(`${rooms.url}/rooms/6`)).body.name).toBe('Studio')
+    expect((await request(`${rooms.url}/rooms/6`)).body.name).toBe('Studio')
     expect(rooms.delta()).toMatchObject({ queries: 1, loads: 1 })
-    await get(`${rooms.url}/rooms/6`)
+    await request(`${rooms.url}/rooms/6`)
     expect(rooms.delta()).toMatchObject({ queries: 0, hits: 1 })
 
     // An unknown id is not cached: it may be created next.
-    expect((await get(`${rooms.url}/rooms/999`)).status).toBe(404)
-    expect((await get(`${rooms.url}/rooms/999`)).status).toBe(404)
+    expect((await request(`${rooms.url}/rooms/999`)).status).toBe(404)
+    expect((await request(`${rooms.url}/rooms/999`)).status).toBe(404)
     expect(rooms.delta().queries).toBe(2)
   })
 
@@ -116,8 +71,8 @@ describe.each(backends)('rooms on %s', (_kind, open) => {
     await rooms.db.query("UPDATE rooms_rooms SET name = 'Blue room (renovated)' WHERE id = 2")
     await rooms.db.query('DELETE FROM rooms_rooms WHERE id = 5')
     // The cache does not know yet.
-    expect((await get(`${rooms.url}/rooms/2`)).body.name).toBe('Blue room')
-    expect(await get(`${rooms.url}/admin/sync`)).toEqual({
+    expect((await request(`${rooms.url}/rooms/2`)).body.name).toBe('Blue room')
+    expect(await request(`${rooms.url}/admin/sync`)).toEqual({
       status: 200,
       body: { lastSyncAt: null, checked: 0, fixed: 0 },
     })
@@ -126,16 +81,16 @@ describe.each(backends)('rooms on %s', (_kind, open) => {
     expect(report.fixedKeys.sort()).toEqual(['room:2', 'room:5', 'rooms:all'])
     expect(report.checked).toBe(6) // the list and five rooms
     expect(warnings).toEqual([{ checked: 6, fixed: 3, keys: report.fixedKeys }])
-    const sync = await get(`${rooms.url}/admin/sync`)
+    const sync = await request(`${rooms.url}/admin/sync`)
     expect(sync.body).toEqual({ lastSyncAt: report.lastSyncAt, checked: 6, fixed: 3 })
     expect(Date.parse(sync.body.lastSyncAt)).not.toBeNaN()
 
     // Fixed entries were refreshed by the job: the requests after it hit the cache and see the truth.
     rooms.delta()
-    expect((await get(`${rooms.url}/rooms/2`)).body.name).toBe('Blue room (renovated)')
-    expect((await get(`${rooms.url}/rooms`)).body.map((r: { id: number }) => r.id)).toEqual([1, 2, 3, 4])
+    expect((await request(`${rooms.url}/rooms/2`)).body.name).toBe('Blue room (renovated)')
+    expect((await request(`${rooms.url}/rooms`)).body.map((r: { id: number }) => r.id)).toEqual([1, 2, 3, 4])
     expect(rooms.delta()).toMatchObject({ queries: 0, hits: 2 })
-    expect((await get(`${rooms.url}/rooms/5`)).status).toBe(404)
+    expect((await request(`${rooms.url}/rooms/5`)).status).toBe(404)
 
     expect(await rooms.reconcile()).toMatchObject({ fixed: 0, fixedKeys: [] })
   })
@@ -147,17 +102,17 @@ describe('rooms', () => {
     await rooms.db.query('UPDATE rooms_rooms SET capacity = 99 WHERE id = 1')
     await vi.waitFor(
       async () => {
-        expect((await get(`${rooms.url}/rooms/1`)).body.capacity).toBe(99)
+        expect((await request(`${rooms.url}/rooms/1`)).body.capacity).toBe(99)
       },
       { timeout: 10_000, interval: 50 },
     )
-    expect((await get(`${rooms.url}/admin/sync`)).body.lastSyncAt).not.toBeNull()
+    expect((await request(`${rooms.url}/admin/sync`)).body.lastSyncAt).not.toBeNull()
   })
 
   it('embeds the initial rooms in the page, escaped so a name cannot close the script element', async () => {
     const rooms = await start()
     const hostile = '</script><script>alert(1)</script> & "quotes"'
-    expect((await post(`${rooms.url}/rooms`, JSON.stringify({ name: hostile, capacity: 2 }))).status).toBe(201)
+    expect((await sendJson(`${rooms.url}/rooms`, { name: hostile, capacity: 2 })).status).toBe(201)
     const response = await fetch(`${rooms.url}/`)
     expect(response.headers.get('content-type')).toMatch(/^text\/html/)
     const html = await response.text()
@@ -176,7 +131,7 @@ describe('rooms', () => {
     const rooms = await start()
     rooms.delta()
     for (const id of ['abc', '-1', '0', '1.5', '1e3', '007', '99999999999', '2147483648', '%20']) {
-      const response = await get(`${rooms.url}/rooms/${id}`)
+      const response = await request(`${rooms.url}/rooms/${id}`)
       expect(response.status, id).toBe(400)
       expect(response.body.error).toMatch(/positive whole number/)
     }
@@ -196,15 +151,15 @@ describe('rooms', () => {
       `{"name":"${'x'.repeat(101)}","capacity":3}`,
     ]
     for (const body of bodies) {
-      const response = await post(`${rooms.url}/rooms`, body)
+      const response = await sendJson(`${rooms.url}/rooms`, body)
       expect(response.status, body).toBe(400)
       expect(typeof response.body.error, body).toBe('string')
     }
-    const huge = await post(`${rooms.url}/rooms`, JSON.stringify({ name: 'x'.repeat(20_000), capacity: 1 }))
+    const huge = await sendJson(`${rooms.url}/rooms`, { name: 'x'.repeat(20_000), capacity: 1 })
     expect(huge.status).toBe(413)
     expect(rooms.delta()).toEqual({ queries: 0, hits: 0, misses: 0, loads: 0 })
     // The cache still serves the same, untouched list.
-    expect((await get(`${rooms.url}/rooms`)).body).toHaveLength(5)
+    expect((await request(`${rooms.url}/rooms`)).body).toHaveLength(5)
     expect(rooms.delta()).toEqual({ queries: 0, hits: 1, misses: 0, loads: 0 })
   })
 
@@ -212,15 +167,15 @@ describe('rooms', () => {
     const rooms = await start({ env: 'test' })
     expect(rooms.settings).toMatchObject({ env: 'test', cacheEnabled: false })
     rooms.delta()
-    await get(`${rooms.url}/rooms`)
-    await get(`${rooms.url}/rooms`)
-    await get(`${rooms.url}/rooms/1`)
+    await request(`${rooms.url}/rooms`)
+    await request(`${rooms.url}/rooms`)
+    await request(`${rooms.url}/rooms/1`)
     expect(rooms.delta()).toMatchObject({ queries: 3, hits: 0, loads: 3 })
   })
 
   it('development environment: TTLs are a tenth of production, and they reach the backend', async () => {
-    const backend = await openBackend({ REDIS_URL: inject('redisUrl') })
-    cleanup.push(() => backend.close())
+    const backend = await openBackend(backendEnv('redis'))
+    cleanup(() => backend.close())
     const namespace = ns()
     const dev = await start({ env: 'development', backend, cacheOptions: { namespace } })
     expect(dev.settings).toEqual({ env: 'development', cacheEnabled: true, ttlMs: { list: 30_000, room: 60_000 } })
@@ -228,13 +183,13 @@ describe('rooms', () => {
     expect(pttl).toBeGreaterThan(20_000)
     expect(pttl).toBeLessThanOrEqual(30_000)
     dev.delta()
-    await get(`${dev.url}/rooms`)
+    await request(`${dev.url}/rooms`)
     expect(dev.delta()).toMatchObject({ queries: 0, hits: 1 })
   })
 
   it('production environment: full TTLs', async () => {
-    const backend = await openBackend({ REDIS_URL: inject('redisUrl') })
-    cleanup.push(() => backend.close())
+    const backend = await openBackend(backendEnv('redis'))
+    cleanup(() => backend.close())
     const namespace = ns()
     const prod = await start({ env: 'production', backend, cacheOptions: { namespace } })
     expect(prod.settings).toEqual({ env: 'production', cacheEnabled: true, ttlMs: { list: 300_000, room: 600_000 } })
@@ -245,7 +200,7 @@ describe('rooms', () => {
 
   it('takes its environment from NODE_ENV when none is given', async () => {
     const rooms = await createApp({ reconcileEveryMs: 0 })
-    cleanup.push(() => rooms.close())
+    cleanup(() => rooms.close())
     expect(rooms.settings.env).toBe('test') // vitest sets NODE_ENV=test
     expect(rooms.settings.cacheEnabled).toBe(false)
   })
