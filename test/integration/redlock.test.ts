@@ -77,14 +77,22 @@ describe('redlock quorum lock', () => {
           { retryCount: 0 },
         ) as unknown as RedlockLike
       const namespace = ns()
+      // A read that takes the lock waits for every master's answer, the down one's refusal included (ioredis
+      // reconnects before failing the command): 5 s, not 1 s, so a busy CI machine does not turn it into a
+      // timed-out read, which fails open and loads a second time.
       const a = createCacheClient({
         adapter: redlockAdapter(ioredisAdapter(connect(inject('redisUrl'))), quorum()),
         namespace,
+        timeout: '5s',
       })
       const b = createCacheClient({
         adapter: redlockAdapter(ioredisAdapter(connect(inject('redisUrl'))), quorum()),
         namespace,
+        timeout: '5s',
       })
+      const errors: string[] = []
+      for (const cache of [a, b])
+        cache.on('error', ({ operation, error }) => errors.push(`${operation}: ${error.message}`))
       let calls = 0
       const loader = async () => {
         calls++
@@ -92,6 +100,7 @@ describe('redlock quorum lock', () => {
         return 'quorum'
       }
       await Promise.all([a.getOrSet('k', loader), b.getOrSet('k', loader)])
+      expect(errors).toEqual([])
       expect(calls).toBe(1)
       const probe = new Redlock([connect(up1.url), connect(up2.url)], { retryCount: 0 })
       const lock = await probe.lock(`cacheward:lock:${namespace}:k`, 1000)
