@@ -279,7 +279,7 @@ export function countServed(
   kind: Outcome['kind'],
   startedAt: number,
 ) {
-  c.core.telemetry.served(siteOf(c), kind, startedAt)
+  c.core.telemetry.served(c.key, c.scope.namespace, c.call.category, kind, startedAt)
 }
 
 /** What telemetry labels a call with. */
