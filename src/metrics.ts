@@ -154,6 +154,18 @@ class Tally {
   }
 }
 
+function serve(tally: Tally, kind: 'hit' | 'stale' | 'miss', ms: number): void {
+  const counters = tally.counters
+  if (kind === 'miss') {
+    counters.misses++
+    return
+  }
+  if (kind === 'hit') counters.hits++
+  else counters.staleHits++
+  tally.hits ??= new Histogram()
+  tally.hits.record(ms)
+}
+
 const EMPTY: LatencySummary = Object.freeze({ count: 0, p50: 0, p95: 0, p99: 0, max: 0 })
 const summarize = (h: Histogram | undefined) => (h ? h.summary() : { ...EMPTY })
 
@@ -178,6 +190,16 @@ export class Metrics {
     if (!this.enabled) return
     this.#total.counters[counter]++
     if (category !== undefined) this.#category(category).counters[counter]++
+  }
+
+  /**
+   * One served call: its counter and, for hits, its latency, with one category lookup and direct field
+   * increments (the hit path of every call comes through here).
+   */
+  served(kind: 'hit' | 'stale' | 'miss', ms: number, category?: string): void {
+    if (!this.enabled) return
+    serve(this.#total, kind, ms)
+    if (category !== undefined) serve(this.#category(category), kind, ms)
   }
 
   /** Records a latency sample (ms). */

@@ -64,18 +64,9 @@ export class Telemetry {
     startedAt: number,
   ): void {
     const durationMs = now() - startedAt
-    const { metrics, events } = this
-    if (kind === 'hit') {
-      metrics.count('hits', category)
-      metrics.observe('hits', durationMs, category)
-    } else if (kind === 'stale') {
-      metrics.count('staleHits', category)
-      metrics.observe('hits', durationMs, category)
-    } else {
-      metrics.count('misses', category)
-    }
+    this.metrics.served(kind, durationMs, category)
     const event: CacheEventName = kind === 'hit' ? 'hit' : kind === 'stale' ? 'stale-hit' : 'miss'
-    if (events.has(event)) events.emit(event, { key, namespace, category, durationMs })
+    if (this.events.has(event)) this.events.emit(event, { key, namespace, category, durationMs })
   }
 
   /** A loader call begins. */
