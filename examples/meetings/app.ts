@@ -8,6 +8,7 @@ import { bodyLimit } from 'hono/body-limit'
 import * as z from 'zod'
 import { type Backend, openBackend } from '../shared/backend.js'
 import { type Database, openDatabase } from '../shared/db.js'
+import { parseId } from '../shared/http.js'
 
 export const User = z.object({ id: z.number().int(), name: z.string(), email: z.string() })
 export type User = z.infer<typeof User>
@@ -113,13 +114,6 @@ async function seed(db: Database) {
       others,
     ])
   }
-}
-
-/** A positive 32-bit id from a path segment, or undefined for anything else ("abc", "-1", "1.5", huge). */
-export function parseId(raw: string): number | undefined {
-  if (!/^[1-9]\d{0,9}$/.test(raw)) return undefined
-  const n = Number(raw)
-  return n <= 2_147_483_647 ? n : undefined
 }
 
 const toSummary = (row: Record<string, unknown>): MeetingSummary => ({

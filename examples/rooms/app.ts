@@ -9,6 +9,7 @@ import { bodyLimit } from 'hono/body-limit'
 import * as z from 'zod'
 import { type Backend, openBackend } from '../shared/backend.js'
 import { type Database, openDatabase } from '../shared/db.js'
+import { parseId } from '../shared/http.js'
 import { renderPage } from './page.js'
 
 export const Room = z.object({
@@ -92,13 +93,6 @@ const SEED = [
 
 export function environmentFrom(nodeEnv: string | undefined): Environment {
   return nodeEnv === 'production' || nodeEnv === 'test' ? nodeEnv : 'development'
-}
-
-/** A positive 32-bit id from a path segment, or undefined for anything else ("abc", "-1", "1.5", "1e3", huge). */
-export function parseId(raw: string): number | undefined {
-  if (!/^[1-9]\d{0,9}$/.test(raw)) return undefined
-  const id = Number(raw)
-  return id <= 2_147_483_647 ? id : undefined
 }
 
 const toRoom = (row: Record<string, unknown>): Room => ({
