@@ -16,7 +16,7 @@
 import { type Attributes, type Meter, metrics, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api'
 import type { CacheClient } from '../client.js'
 import type { CacheEventListener, CacheEventName } from '../events.js'
-import { rowsOf, type Watched, watch } from './series.js'
+import { COUNTER_FAMILIES, circuitOpen, rowsOf, type SampleLabels, samplesOf, type Watched, watch } from './series.js'
 
 /** Options of {@link instrumentOpenTelemetry}. */
 export interface OpenTelemetryOptions {
@@ -48,24 +48,10 @@ export function instrumentOpenTelemetry(
   const tracer = options.tracer ?? trace.getTracer('cacheward')
   const watched = watch(caches)
 
-  const requests = meter.createObservableCounter('cacheward.requests', {
-    description: 'get/getOrSet calls by how they were answered: hit (fresh), stale, miss (loaded or nothing).',
-  })
-  const loads = meter.createObservableCounter('cacheward.loads', {
-    description: 'Loader calls by outcome: ok, error (threw or failed the schema), timeout (hardTimeout).',
-  })
-  const lockWaits = meter.createObservableCounter('cacheward.lock_waits', {
-    description: 'Calls that waited for another process loading the same key: ok, or timeout (lockWait ran out).',
-  })
-  const refreshes = meter.createObservableCounter('cacheward.refreshes', {
-    description: 'Background refreshes that loaded a new value.',
-  })
-  const errors = meter.createObservableCounter('cacheward.backend_errors', {
-    description: 'Backend failures (down, timing out, garbage).',
-  })
-  const invalidations = meter.createObservableCounter('cacheward.invalidations', {
-    description: 'Successful delete, invalidateTags, invalidatePattern and clear calls.',
-  })
+  const counters = COUNTER_FAMILIES.map((family) => ({
+    family,
+    instrument: meter.createObservableCounter(`cacheward.${family.name}`, { description: family.help }),
+  }))
   const circuit = meter.createObservableGauge('cacheward.circuit.open', {
     description: '1 while the circuit breaker skips the backend, else 0.',
   })
@@ -78,32 +64,15 @@ export function instrumentOpenTelemetry(
     unit: 's',
   })
 
-  const observables = [requests, loads, lockWaits, refreshes, errors, invalidations, circuit]
+  const observables = [...counters.map((c) => c.instrument), circuit]
   const observe = (result: { observe(o: (typeof observables)[number], value: number, a?: Attributes): void }) => {
-    for (const w of watched) {
-      const snapshot = w.cache.metrics()
-      result.observe(circuit, snapshot.circuit === 'open' ? 1 : 0, { 'cacheward.namespace': w.namespace })
-      for (const { namespace, category, counters: c } of rowsOf(snapshot)) {
-        const at = (extra?: Attributes): Attributes => ({
-          'cacheward.namespace': namespace,
-          'cacheward.category': category,
-          ...extra,
-        })
-        result.observe(requests, c.hits, at({ 'cacheward.result': 'hit' }))
-        result.observe(requests, c.staleHits, at({ 'cacheward.result': 'stale' }))
-        result.observe(requests, c.misses, at({ 'cacheward.result': 'miss' }))
-        result.observe(loads, c.loads - c.loadErrors, at({ 'cacheward.result': 'ok' }))
-        result.observe(loads, c.loadErrors - c.loadTimeouts, at({ 'cacheward.result': 'error' }))
-        result.observe(loads, c.loadTimeouts, at({ 'cacheward.result': 'timeout' }))
-        result.observe(lockWaits, c.lockWaits - c.lockTimeouts, at({ 'cacheward.result': 'ok' }))
-        result.observe(lockWaits, c.lockTimeouts, at({ 'cacheward.result': 'timeout' }))
-        result.observe(refreshes, c.refreshes, at())
-        if (category === '(none)') {
-          // Totals-only counters, once per client.
-          result.observe(errors, snapshot.errors, { 'cacheward.namespace': namespace })
-          result.observe(invalidations, snapshot.invalidations, { 'cacheward.namespace': namespace })
-        }
-      }
+    const snapshots = watched.map((w) => w.cache.metrics())
+    const rows = rowsOf(snapshots)
+    for (const { family, instrument } of counters) {
+      for (const { labels, value } of samplesOf(family, rows)) result.observe(instrument, value, attributesOf(labels))
+    }
+    for (const [namespace, value] of circuitOpen(snapshots)) {
+      result.observe(circuit, value, { 'cacheward.namespace': namespace })
     }
   }
   meter.addBatchObservableCallback(observe, observables)
@@ -121,6 +90,14 @@ export function instrumentOpenTelemetry(
       for (const stop of stops) stop()
     },
   }
+}
+
+/** `cacheward.`-prefixed attributes, the OpenTelemetry way of namespacing a library's own. */
+function attributesOf(labels: SampleLabels): Attributes {
+  const attributes: Attributes = { 'cacheward.namespace': labels.namespace }
+  if (labels.category !== undefined) attributes['cacheward.category'] = labels.category
+  if (labels.result !== undefined) attributes['cacheward.result'] = labels.result
+  return attributes
 }
 
 interface Sinks {

@@ -17,7 +17,7 @@
 import { Counter, Gauge, Histogram, type Registry, register } from 'prom-client'
 import type { CacheClient } from '../client.js'
 import type { CacheEventListener, CacheEventName } from '../events.js'
-import { type Row, rowsOf, type Watched, watch } from './series.js'
+import { COUNTER_FAMILIES, circuitOpen, rowsOf, samplesOf, type Watched, watch } from './series.js'
 
 /** Options of {@link registerPrometheus}. */
 export interface PrometheusOptions {
@@ -50,82 +50,28 @@ export function registerPrometheus(
   const p = options.prefix ?? 'cacheward_'
   const watched = watch(caches)
   const registers = [registry]
-  const rows = () => watched.flatMap((w) => rowsOf(w.cache.metrics()))
-
-  /** A counter whose value is read from the snapshot at each scrape. */
-  const counter = <L extends string>(
-    name: string,
-    help: string,
-    labelNames: readonly L[],
-    fill: (add: (labels: Record<L, string>, value: number) => void, rows: Row[]) => void,
-  ) =>
-    new Counter<L>({
-      name: p + name,
-      help,
-      labelNames,
-      registers,
-      collect() {
-        this.reset()
-        fill((labels, value) => this.inc(labels, value), rows())
-      },
-    })
+  const rows = () => rowsOf(watched.map((w) => w.cache.metrics()))
 
   const names: string[] = []
   const made = [
-    counter(
-      'requests_total',
-      'get/getOrSet calls by how they were answered: hit (fresh), stale, miss (loaded or nothing).',
-      ['namespace', 'category', 'result'],
-      (add, rows) => {
-        for (const { namespace, category, counters: c } of rows) {
-          add({ namespace, category, result: 'hit' }, c.hits)
-          add({ namespace, category, result: 'stale' }, c.staleHits)
-          add({ namespace, category, result: 'miss' }, c.misses)
-        }
-      },
-    ),
-    counter(
-      'loads_total',
-      'Loader calls by outcome: ok, error (threw or failed the schema), timeout (hardTimeout).',
-      ['namespace', 'category', 'result'],
-      (add, rows) => {
-        for (const { namespace, category, counters: c } of rows) {
-          add({ namespace, category, result: 'ok' }, c.loads - c.loadErrors)
-          add({ namespace, category, result: 'error' }, c.loadErrors - c.loadTimeouts)
-          add({ namespace, category, result: 'timeout' }, c.loadTimeouts)
-        }
-      },
-    ),
-    counter(
-      'lock_waits_total',
-      'Calls that waited for another process loading the same key: ok (value or lock came), timeout (lockWait ran out).',
-      ['namespace', 'category', 'result'],
-      (add, rows) => {
-        for (const { namespace, category, counters: c } of rows) {
-          add({ namespace, category, result: 'ok' }, c.lockWaits - c.lockTimeouts)
-          add({ namespace, category, result: 'timeout' }, c.lockTimeouts)
-        }
-      },
-    ),
-    counter(
-      'refreshes_total',
-      'Background refreshes that loaded a new value.',
-      ['namespace', 'category'],
-      (add, rows) => {
-        for (const { namespace, category, counters: c } of rows) add({ namespace, category }, c.refreshes)
-      },
-    ),
-    counter('backend_errors_total', 'Backend failures (down, timing out, garbage).', ['namespace'], (add, rows) => {
-      for (const { namespace, counters: c } of rows) add({ namespace }, c.errors)
+    // Counters are read from the snapshot at each scrape: nothing is counted twice, nothing costs per call.
+    ...COUNTER_FAMILIES.map((family) => {
+      const labelNames = [
+        'namespace',
+        ...(family.perCategory ? ['category'] : []),
+        ...(family.results ? ['result'] : []),
+      ]
+      return new Counter({
+        name: `${p}${family.name}_total`,
+        help: family.help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset()
+          for (const { labels, value } of samplesOf(family, rows())) this.inc({ ...labels }, value)
+        },
+      })
     }),
-    counter(
-      'invalidations_total',
-      'Successful delete, invalidateTags, invalidatePattern and clear calls.',
-      ['namespace'],
-      (add, rows) => {
-        for (const { namespace, counters: c } of rows) add({ namespace }, c.invalidations)
-      },
-    ),
     new Gauge({
       name: `${p}hit_ratio`,
       help: 'Share of calls answered from the cache (hits and stale hits), 0 to 1, since start or reset.',
@@ -143,7 +89,8 @@ export function registerPrometheus(
       registers,
       collect() {
         this.reset()
-        for (const w of watched) this.set({ namespace: w.namespace }, w.cache.metrics().circuit === 'open' ? 1 : 0)
+        for (const [namespace, value] of circuitOpen(watched.map((w) => w.cache.metrics())))
+          this.set({ namespace }, value)
       },
     }),
   ]

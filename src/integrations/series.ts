@@ -34,30 +34,127 @@ const COUNTER_NAMES = [
 ] as const satisfies readonly (keyof Counters)[]
 
 /**
- * One row per category, plus a `(none)` row holding what no category claimed (totals minus the
- * categories), so summing over categories gives the client's totals. At most 66 rows per client.
+ * One row per namespace and category, plus a `(none)` row per namespace holding what no category claimed
+ * (totals minus the categories), so summing over categories gives the totals. Clients that share a
+ * namespace are added up. At most 66 rows per namespace.
  */
-export function rowsOf(snapshot: MetricsSnapshot): Row[] {
-  const namespace = snapshot.namespace ?? ''
-  const rows: Row[] = []
-  const rest = {} as Counters
-  for (const name of COUNTER_NAMES) rest[name] = snapshot[name]
-  for (const [category, metrics] of Object.entries(snapshot.categories)) {
-    const counters = {} as Counters
-    for (const name of COUNTER_NAMES) {
-      counters[name] = metrics[name]
-      rest[name] -= metrics[name]
+export function rowsOf(snapshots: readonly MetricsSnapshot[]): Row[] {
+  const rows = new Map<string, Row>()
+  const add = (namespace: string, category: string, counters: Counters) => {
+    const id = `${namespace}\u0000${category}`
+    const row = rows.get(id)
+    if (!row) {
+      rows.set(id, { namespace, category, counters: { ...counters }, hitRate: 0 })
+      return
     }
-    rows.push({ namespace, category, counters, hitRate: metrics.hitRate })
+    for (const name of COUNTER_NAMES) row.counters[name] += counters[name]
   }
-  const served = rest.hits + rest.staleHits + rest.misses
-  rows.push({
-    namespace,
-    category: NO_CATEGORY,
-    counters: rest,
-    hitRate: served === 0 ? 0 : (rest.hits + rest.staleHits) / served,
-  })
-  return rows
+  for (const snapshot of snapshots) {
+    const namespace = snapshot.namespace ?? ''
+    const rest = {} as Counters
+    for (const name of COUNTER_NAMES) rest[name] = snapshot[name]
+    for (const [category, metrics] of Object.entries(snapshot.categories)) {
+      const counters = {} as Counters
+      for (const name of COUNTER_NAMES) {
+        counters[name] = metrics[name]
+        rest[name] -= metrics[name]
+      }
+      add(namespace, category, counters)
+    }
+    add(namespace, NO_CATEGORY, rest)
+  }
+  for (const row of rows.values()) {
+    const { hits, staleHits, misses } = row.counters
+    const served = hits + staleHits + misses
+    row.hitRate = served === 0 ? 0 : (hits + staleHits) / served
+  }
+  return [...rows.values()]
+}
+
+/** The labels of one exported sample: always the namespace; the category and result where the family has them. */
+export interface SampleLabels {
+  namespace: string
+  category?: string
+  result?: string
+}
+
+/**
+ * A counter both exporters publish, and how each of its samples derives from a row: per result (whose
+ * samples sum to the counter's total), or one value. `perCategory` false: summed to one sample per namespace.
+ */
+export interface CounterFamily {
+  /** `requests` becomes `cacheward_requests_total` in Prometheus and `cacheward.requests` in OpenTelemetry. */
+  name: string
+  help: string
+  perCategory: boolean
+  results?: Readonly<Record<string, (c: Counters) => number>>
+  value?: (c: Counters) => number
+}
+
+export const COUNTER_FAMILIES: readonly CounterFamily[] = [
+  {
+    name: 'requests',
+    help: 'get/getOrSet calls by how they were answered: hit (fresh), stale, miss (loaded or nothing).',
+    perCategory: true,
+    results: { hit: (c) => c.hits, stale: (c) => c.staleHits, miss: (c) => c.misses },
+  },
+  {
+    name: 'loads',
+    help: 'Loader calls by outcome: ok, error (threw or failed the schema), timeout (hardTimeout).',
+    perCategory: true,
+    results: {
+      ok: (c) => c.loads - c.loadErrors,
+      error: (c) => c.loadErrors - c.loadTimeouts,
+      timeout: (c) => c.loadTimeouts,
+    },
+  },
+  {
+    name: 'lock_waits',
+    help: 'Calls that waited for another process loading the same key: ok (value or lock came), timeout (lockWait ran out).',
+    perCategory: true,
+    results: { ok: (c) => c.lockWaits - c.lockTimeouts, timeout: (c) => c.lockTimeouts },
+  },
+  {
+    name: 'refreshes',
+    help: 'Background refreshes that loaded a new value.',
+    perCategory: true,
+    value: (c) => c.refreshes,
+  },
+  {
+    name: 'backend_errors',
+    help: 'Backend failures (down, timing out, garbage).',
+    perCategory: false,
+    value: (c) => c.errors,
+  },
+  {
+    name: 'invalidations',
+    help: 'Successful delete, invalidateTags, invalidatePattern and clear calls.',
+    perCategory: false,
+    value: (c) => c.invalidations,
+  },
+]
+
+/**
+ * The samples of one family over some rows (of one client or several), one per label set: rows with the
+ * same labels (two clients of one namespace, or every category of a totals-only family) are added up.
+ */
+export function samplesOf(family: CounterFamily, rows: readonly Row[]): Array<{ labels: SampleLabels; value: number }> {
+  const samples = new Map<string, { labels: SampleLabels; value: number }>()
+  const add = (labels: SampleLabels, value: number) => {
+    const id = `${labels.namespace}\u0000${labels.category ?? ''}\u0000${labels.result ?? ''}`
+    const sample = samples.get(id)
+    if (sample) sample.value += value
+    else samples.set(id, { labels, value })
+  }
+  for (const { namespace, category, counters } of rows) {
+    const base: SampleLabels = family.perCategory ? { namespace, category } : { namespace }
+    if (family.results) {
+      for (const [result, of] of Object.entries(family.results)) add({ ...base, result }, of(counters))
+    } else {
+      add(base, family.value?.(counters) ?? 0)
+    }
+  }
+  return [...samples.values()]
 }
 
 /** Bounds the category labels of samples taken from events, as `metrics()` bounds its categories. */
@@ -75,6 +172,16 @@ export class CategoryLabels {
     this.#seen.add(category)
     return category
   }
+}
+
+/** 1 per namespace while any of its clients' circuit breakers is open, else 0. */
+export function circuitOpen(snapshots: readonly MetricsSnapshot[]): Map<string, number> {
+  const open = new Map<string, number>()
+  for (const snapshot of snapshots) {
+    const namespace = snapshot.namespace ?? ''
+    open.set(namespace, Math.max(open.get(namespace) ?? 0, snapshot.circuit === 'open' ? 1 : 0))
+  }
+  return open
 }
 
 /** One cache and what labels its event samples. */

@@ -106,6 +106,21 @@ describe('cacheward/prometheus', () => {
     expect(value(samples, 'cacheward_hit_duration_seconds_count', { category: '(other)' })).toBe(136)
   })
 
+  it('adds up clients that share a namespace, one series per label set', async () => {
+    const registry = new Registry()
+    const [a, b] = [make(), make()]
+    registerPrometheus([a, b], { registry })
+    await a.getOrSet('x', () => 1, { category: 'rooms' })
+    await b.getOrSet('x', () => 1, { category: 'rooms' })
+    await b.getOrSet('x', () => 1, { category: 'rooms' })
+    await b.delete('x')
+    const { samples } = parseExposition(await registry.metrics())
+    expect(value(samples, 'cacheward_requests_total', { category: 'rooms', result: 'miss' })).toBe(2)
+    expect(value(samples, 'cacheward_requests_total', { category: 'rooms', result: 'hit' })).toBe(1)
+    expect(value(samples, 'cacheward_hit_ratio', { category: 'rooms' })).toBeCloseTo(1 / 3)
+    expect(value(samples, 'cacheward_invalidations_total', { namespace: 'chat' })).toBe(1)
+  })
+
   it('unregisters its metrics and listeners', async () => {
     const registry = new Registry()
     const cache = make()
@@ -168,6 +183,19 @@ describe('cacheward/opentelemetry', () => {
     expect(loadHistogram.count).toBe(1)
     const hitHistogram = points.get('cacheward.hit.duration')?.[0]?.value as { count: number }
     expect(hitHistogram.count).toBe(1)
+  })
+
+  it('adds up clients that share a namespace instead of reporting one of them', async () => {
+    const reader = new TestReader()
+    const meter = new MeterProvider({ readers: [reader] }).getMeter('test')
+    const [a, b] = [make(), make()]
+    instrumentOpenTelemetry([a, b], { meter, spans: false })
+    await a.getOrSet('x', () => 1)
+    await b.getOrSet('x', () => 1)
+    const misses = (await collect(reader))
+      .get('cacheward.requests')
+      ?.filter((p) => p.attributes['cacheward.result'] === 'miss' && p.attributes['cacheward.category'] === '(none)')
+    expect(misses?.map((p) => p.value)).toEqual([2])
   })
 
   it('records a load span as a child of the request span that caused it, with the error type when it fails', async () => {
