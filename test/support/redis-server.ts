@@ -129,7 +129,7 @@ class StartError extends Error {
   }
 }
 
-async function spawnOnce(port: number, extraArgs: string[]): Promise<RedisServer> {
+async function spawnOnce(port: number, extraArgs: string[], env?: NodeJS.ProcessEnv): Promise<RedisServer> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cacheward-redis-'))
   const args = [
     '--port',
@@ -146,7 +146,10 @@ async function spawnOnce(port: number, extraArgs: string[]): Promise<RedisServer
     'no',
     ...extraArgs,
   ]
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn('redis-server', args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(env ? { env: { ...process.env, ...env } } : {}),
+  })
   live.set(child, dir)
   // Redis logs to stdout; keep a tail of both streams for error messages and keep draining the pipes.
   let output = ''
@@ -215,14 +218,16 @@ async function spawnOnce(port: number, extraArgs: string[]): Promise<RedisServer
   }
 }
 
-export async function startRedisServer(options: { port?: number; extraArgs?: string[] } = {}): Promise<RedisServer> {
+export async function startRedisServer(
+  options: { port?: number; extraArgs?: string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<RedisServer> {
   assertRedisServerInstalled()
   const extraArgs = options.extraArgs ?? []
-  if (options.port !== undefined) return spawnOnce(options.port, extraArgs)
+  if (options.port !== undefined) return spawnOnce(options.port, extraArgs, options.env)
   // A port found free can be taken by someone else before redis binds it: retry with a new one.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await spawnOnce(await getFreePort(), extraArgs)
+      return await spawnOnce(await getFreePort(), extraArgs, options.env)
     } catch (error) {
       if (!(error instanceof StartError && error.addressInUse) || attempt >= 5) throw error
     }
@@ -252,7 +257,9 @@ function runRedisCli(args: string[], timeoutMs: number): Promise<string> {
   })
 }
 
-export async function startRedisCluster(options: { masters?: number } = {}): Promise<RedisCluster> {
+export async function startRedisCluster(
+  options: { masters?: number; env?: (index: number) => NodeJS.ProcessEnv | undefined } = {},
+): Promise<RedisCluster> {
   const masters = options.masters ?? 3
   if (masters < 3) throw new Error(`startRedisCluster: Redis Cluster needs at least 3 masters, got ${masters}`)
   const clusterArgs = [
@@ -264,7 +271,10 @@ export async function startRedisCluster(options: { masters?: number } = {}): Pro
     '2000',
   ]
   const started = await Promise.allSettled(
-    Array.from({ length: masters }, () => startRedisServer({ extraArgs: clusterArgs })),
+    Array.from({ length: masters }, (_, i) => {
+      const env = options.env?.(i)
+      return startRedisServer({ extraArgs: clusterArgs, ...(env ? { env } : {}) })
+    }),
   )
   const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []))
   const stop = async () => {

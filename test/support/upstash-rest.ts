@@ -10,6 +10,8 @@ export interface UpstashRestServer {
   token: string
   requests: number
   setMode(mode: UpstashRestMode): void
+  /** Holds each request this long before running it (a slow edge or a congested link: the client may give up first). */
+  setDelay(ms: number): void
   stop(): Promise<void>
 }
 
@@ -100,6 +102,7 @@ export async function startUpstashRest(options: { redisUrl: string; token?: stri
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1 })
   redis.on('error', () => {}) // connection faults surface as HTTP 500 per request
   let mode: UpstashRestMode = 'ok'
+  let delayMs = 0
   let requests = 0
   let syncToken = 0
   const sockets = new Set<Socket>()
@@ -145,6 +148,7 @@ export async function startUpstashRest(options: { redisUrl: string; token?: stri
       res.writeHead(status, { 'content-type': 'application/json', 'upstash-sync-token': String(++syncToken) })
       res.end(JSON.stringify(payload))
     }
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs))
     switch (mode) {
       case 'hang':
         return // never answer; stop() destroys the socket
@@ -193,6 +197,9 @@ export async function startUpstashRest(options: { redisUrl: string; token?: stri
     },
     setMode(next) {
       mode = next
+    },
+    setDelay(ms) {
+      delayMs = ms
     },
     stop() {
       stopped ??= (async () => {
