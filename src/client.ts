@@ -2,7 +2,7 @@
  * `createCacheClient` and the `CacheClient` it returns. Composes the parts; owns no algorithm.
  * @module
  */
-import type { CacheAdapter } from './adapters/adapter.js'
+import type { CacheAdapter, Step } from './adapters/adapter.js'
 import { memoryAdapter } from './adapters/memory.js'
 import { CircuitBreaker } from './circuit.js'
 import { systemClock } from './clock.js'
@@ -23,7 +23,9 @@ import {
   type Core,
   countServed,
   FENCE_WINDOW_MS,
+  knowClock,
   type Loader,
+  learnClock,
   loadOnly,
   type Outcome,
   randomToken,
@@ -139,6 +141,7 @@ export function createCacheClient(options: CacheClientOptions = {}): CacheClient
     loads: new Set(),
     present: new Map(),
     clockOffset: undefined,
+    clockProbe: undefined,
   }
   if (o.circuitBreaker) {
     const { threshold, duration } = o.circuitBreaker
@@ -184,6 +187,7 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
     let kind: Outcome['kind'] = 'miss'
     try {
       const reply = await bounded(core, 'read', () => core.adapter.read(c.full))
+      learnClock(core, reply.now)
       const entry = await usableEntry(c, reply.slot)
       if (entry === 'invalidated') {
         // A tag was invalidated after this entry's load began: a miss; the next load replaces it.
@@ -267,19 +271,42 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       // Encode first: a value that cannot be cached is rejected before any backend call.
       let body = encode(0)
       const { ttl, staleWhileRevalidate, staleIfError } = call.policy
+      const request = entryWrite(null, randomToken(), ttl, staleWhileRevalidate, staleIfError, body)
       if (call.tags.length > 0) {
         // Tag records must exist before the entry is written, or the first read would not trust it; the
         // entry counts from this read's time, after the records' creation stamp.
         const keys = call.tags.map((tag) => scope.tagPrefix + tag)
-        const reply = await bounded(core, 'readTags', () => core.adapter.readTags(keys, TAG_TTL_MS)).catch((error) => {
-          throw reportBackendError(core, scope, 'readTags', key, error)
+        const reply = await bounded(core, 'readTags', () => core.adapter.readTags(keys, FENCE_WINDOW_MS)).catch(
+          (error) => {
+            throw reportBackendError(core, scope, 'readTags', key, error)
+          },
+        )
+        learnClock(core, reply.now)
+        request.body = body = encode(reply.now)
+        request.tags = { keys, startedAt: reply.now, ttl: TAG_TTL_MS }
+      } else {
+        // The deadline below is on the backend clock: learn it once per process (any read teaches it).
+        await knowClock(core, full)?.catch((error) => {
+          throw reportBackendError(core, scope, 'read', key, error)
         })
-        body = encode(reply.now)
       }
-      const request = entryWrite(null, randomToken(), ttl, staleWhileRevalidate, staleIfError, body)
-      await bounded(core, 'write', () => core.adapter.write(full, request)).catch((error) => {
+      // The caller is told the write failed once `timeout` has passed; a client may still deliver it later
+      // (a replayed offline queue, a stalled link), so the write carries that moment on the backend clock
+      // and is refused after it. The offset never runs ahead of the backend, so neither does the deadline.
+      request.deadline = performance.now() + (core.clockOffset ?? 0) + core.timeout
+      const result = await bounded(core, 'write', () => core.adapter.write(full, request)).catch((error) => {
         throw reportBackendError(core, scope, 'write', key, error)
       })
+      if (result === 'late') {
+        throw reportBackendError(
+          core,
+          scope,
+          'write',
+          key,
+          new CacheTimeoutError(`${core.adapter.name} write`, core.timeout),
+        )
+      }
+      // 'refused': a tag was invalidated between the record read and the write; the entry would not be served.
     },
 
     async delete(key) {
@@ -388,9 +415,11 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
         `the ${core.adapter.name} adapter cannot scan keys, so it cannot clear or invalidate by pattern`,
       )
     }
-    // Scans are not bounded by `timeout`: a large namespace legitimately takes longer than one operation.
+    // Each page and batch is bounded by `timeout` and the circuit breaker, not the whole walk: a large
+    // namespace legitimately takes longer than one operation, a hung backend fails it within one.
+    const step: Step = (work) => bounded(core, 'invalidatePattern', work)
     try {
-      return await scan.call(core.adapter, glob, randomToken(), FENCE_WINDOW_MS)
+      return await scan.call(core.adapter, glob, randomToken(), FENCE_WINDOW_MS, step)
     } catch (error) {
       throw reportBackendError(core, scope, 'invalidatePattern', undefined, error)
     }

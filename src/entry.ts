@@ -41,6 +41,15 @@ export function encodeEntry(body: EntryBody, serializer: Serializer): string {
   if (body.value === undefined || type === 'function' || type === 'symbol') {
     throw new TypeError(`a ${type} cannot be cached`)
   }
+  // A top-level toJSON() that gives nothing (or what JSON drops) would store an entry without a value,
+  // read back as corrupt data on every later call: refuse it here, once per load, instead.
+  const toJSON = (body.value as { toJSON?: unknown } | null)?.toJSON
+  if (typeof toJSON === 'function') {
+    const json: unknown = toJSON.call(body.value, '')
+    if (json === undefined || typeof json === 'function' || typeof json === 'symbol') {
+      throw new TypeError('its toJSON() returns nothing JSON can store')
+    }
+  }
   const wire: Wire = { w: ENTRY_VERSION, v: body.value }
   if (body.tags.length > 0) wire.t = [...body.tags]
   if (body.loadMs > 0) wire.l = Math.round(body.loadMs)

@@ -2,7 +2,7 @@
  * Fresh, stale or expired: a pure function of a slot and the backend's time.
  * @module
  */
-import type { Slot, WriteRequest } from './adapters/adapter.js'
+import type { Fence, Slot, WriteRequest } from './adapters/adapter.js'
 
 /**
  * - `fresh`: before `ttl` ends; served without loading.
@@ -31,7 +31,7 @@ export function expiryOf(ttl: number, staleWhileRevalidate: number, staleIfError
 
 /** The write of one entry: its windows, and a backend expiry of `ttl + max(swr, sie)`. */
 export function entryWrite(
-  fence: string | null,
+  fence: Fence | null,
   gen: string,
   ttl: number,
   staleWhileRevalidate: number,

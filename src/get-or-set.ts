@@ -6,7 +6,7 @@
  * process share all of it (single-flight). Correctness never rests on the lock: the fence does.
  * @module
  */
-import type { CacheAdapter, ReadReply, Slot, TagRead } from './adapters/adapter.js'
+import type { CacheAdapter, Fence, ReadReply, Slot, TagRead } from './adapters/adapter.js'
 import type { CircuitBreaker } from './circuit.js'
 import type { Clock } from './clock.js'
 import { parseDuration } from './duration.js'
@@ -29,14 +29,16 @@ import { validate } from './standard-schema.js'
 import { now, type Telemetry } from './telemetry.js'
 
 /**
- * Tombstones, and keys a lock was taken on, live at least this long. A load that runs longer than
- * this does not write its value back, since a tombstone left during the load might have expired.
+ * Tombstones, and keys a lock was taken on, live at least this long; so do tag records that a read
+ * created. A write that reaches the backend this long after the read that fenced it is refused (on the
+ * backend clock), since a tombstone left meanwhile might have expired.
  */
 export const FENCE_WINDOW_MS = 60_000
 
 /**
- * Tag records live this long after their last write. One that expires makes the entries carrying
- * the tag untrusted until the next write recreates it (see TagReply): at most one reload each.
+ * Tag records live at least this long after an entry carrying them was written, or after their last
+ * invalidation. One that expires makes the entries carrying the tag untrusted until the next write
+ * recreates it (see TagReply): at most one reload each.
  */
 export const TAG_TTL_MS = 7 * 86_400_000
 
@@ -84,8 +86,35 @@ export interface Core {
   readonly loads: Set<(reason: unknown) => void>
   /** Keys this process recently found fresh or wrote: read first with the adapter's `peek`. */
   readonly present: Map<string, true>
-  /** Backend clock minus this process's clock (ms), learned from every script read; undefined until the first. */
+  /**
+   * Backend clock minus this process's monotonic clock (`performance.now()`, ms), learned from the last
+   * reply that carried the backend's time; undefined until the first. Taken when the reply arrives, so
+   * `performance.now() + clockOffset` never runs ahead of the backend (by more than its clock drift).
+   */
   clockOffset: number | undefined
+  /** A read sent only to learn the backend clock, shared by every caller that needs it meanwhile. */
+  clockProbe: Promise<void> | undefined
+}
+
+/** Learns the backend clock from a reply's time (see {@link Core.clockOffset}). */
+export function learnClock(core: Core, backendNow: number): void {
+  core.clockOffset = backendNow - performance.now()
+}
+
+/** Resolves once the backend clock is known, reading `key` for it if no reply has taught it yet. */
+export function knowClock(core: Core, key: string): Promise<void> | undefined {
+  if (core.clockOffset !== undefined) return undefined
+  core.clockProbe ??= bounded(core, 'read', () => core.adapter.read(key))
+    .then((reply) => learnClock(core, reply.now))
+    .finally(() => {
+      core.clockProbe = undefined
+    })
+  return core.clockProbe
+}
+
+/** The fence of a write that follows this read: the generation it found and when; none for an absent key. */
+function fenceOf(reply: ReadReply): Fence | null {
+  return reply.slot ? { gen: reply.slot.gen, readAt: reply.now, window: FENCE_WINDOW_MS } : null
 }
 
 /** Most keys remembered as present; the oldest are forgotten first. */
@@ -125,7 +154,7 @@ async function peekHit(c: Call, offset: number): Promise<Outcome | undefined> {
     slot = reply.slot
     known = new Map(tags.map((tag, i) => [tag, reply.stamps[i] as number]))
   }
-  if (slot === null || slot === 'garbage' || slot.body === '' || Date.now() + offset >= slot.freshUntil)
+  if (slot === null || slot === 'garbage' || slot.body === '' || performance.now() + offset >= slot.freshUntil)
     return undefined
   const checked = usableEntry(c, slot, known)
   const found = checked instanceof Promise ? await checked : checked
@@ -213,11 +242,16 @@ function watchDeadline(ms: number, fire: () => void): () => void {
 
 /**
  * Every backend operation goes through here: the circuit breaker may skip it, and the client's
- * `timeout` bounds it. `work` is a thunk so a skipped operation never reaches the backend.
+ * `timeout` bounds it. `work` is a thunk so a skipped operation never reaches the backend. A `quiet`
+ * operation (clean-up after a failure already counted) does not move the breaker either way.
  */
-export function bounded<T>(core: Core, operation: string, work: () => Promise<T>): Promise<T> {
-  const circuit = core.circuit
-  if (circuit && !circuit.allow()) return Promise.reject(new CacheCircuitOpenError(core.adapter.name, operation))
+export function bounded<T>(core: Core, operation: string, work: () => Promise<T>, quiet = false): Promise<T> {
+  const breaker = core.circuit
+  // allow() hands out the one probe of an open breaker: only an operation that reports back may take it.
+  if (breaker && (quiet ? breaker.isOpen : !breaker.allow())) {
+    return Promise.reject(new CacheCircuitOpenError(core.adapter.name, operation))
+  }
+  const circuit = quiet ? undefined : breaker
   return new Promise<T>((resolve, reject) => {
     let settled = false
     const cancel = watchDeadline(core.timeout, () => {
@@ -294,7 +328,9 @@ export type TagStamps = Map<string, number> | null
 export async function readTagStamps(c: Call, tags: readonly string[]): Promise<TagStamps> {
   try {
     const keys = tags.map((tag) => c.scope.tagPrefix + tag)
-    const reply = await bounded(c.core, 'readTags', () => c.core.adapter.readTags(keys, TAG_TTL_MS))
+    // A record this read creates lives only the fence window: the write of an entry keeps it longer.
+    const reply = await bounded(c.core, 'readTags', () => c.core.adapter.readTags(keys, FENCE_WINDOW_MS))
+    learnClock(c.core, reply.now)
     return new Map(tags.map((tag, i) => [tag, reply.stamps[i] ?? Number.POSITIVE_INFINITY]))
   } catch (error) {
     reportBackendError(c.core, c.scope, 'readTags', c.key, error)
@@ -349,7 +385,7 @@ async function checkSchema(c: Call, entry: Required<EntryBody>): Promise<Usable>
 /** The call's tag records, to read with the entry. */
 function tagReadOf(c: Call): TagRead | undefined {
   const { tags } = c.call
-  return tags.length > 0 ? { keys: tags.map((t) => c.scope.tagPrefix + t), ttl: TAG_TTL_MS } : undefined
+  return tags.length > 0 ? { keys: tags.map((t) => c.scope.tagPrefix + t), ttl: FENCE_WINDOW_MS } : undefined
 }
 
 /** Stamps by tag from a reply that read them beside the entry. */
@@ -390,21 +426,24 @@ export async function resolveFlight<T>(c: Call, loader: Loader<T>): Promise<Outc
   const token = randomToken()
   // The call's own tags are read with the entry (one script where the backend allows it), so a tagged
   // hit costs no extra round trip and a record created now is stamped before the load's start.
-  const tagRead =
-    c.call.tags.length > 0 ? { keys: c.call.tags.map((t) => c.scope.tagPrefix + t), ttl: TAG_TTL_MS } : undefined
+  const tagRead = tagReadOf(c)
   let reply: ReadReply
   let found: Usable
   let known: Map<string, number> | undefined
+  // When the call's tags were read, the clock that stamps their invalidations (another node, on a cluster).
+  let tagClock: number | undefined
   try {
     reply = await bounded(core, 'read', () => core.adapter.read(c.full, lockRequest(core, token), tagRead))
-    core.clockOffset = Math.floor(reply.now) - Date.now()
+    learnClock(core, reply.now)
     if (reply.garbage)
       reportBackendError(core, c.scope, 'read', c.key, new Error('foreign data at key; treated as a miss'))
     known = stampsOf(c.call.tags, reply)
+    tagClock = reply.tagNow
     const checked = usableEntry(c, reply.slot, known)
     found = checked instanceof Promise ? await checked : checked
     if (found === 'invalidated' && reply.lock === 'none') {
-      // The backend saw a fresh slot and took no lock; a tag made it stale, so take the lock now.
+      // The backend saw a fresh slot and took no lock; a tag made it stale, so take the lock now. This read
+      // has no tags: the load still counts from the tag clock of the first one, which came before it.
       reply = await bounded(core, 'read', () => core.adapter.read(c.full, lockRequest(core, token, true)))
       const rechecked = usableEntry(c, reply.slot, known)
       found = rechecked instanceof Promise ? await rechecked : rechecked
@@ -419,10 +458,10 @@ export async function resolveFlight<T>(c: Call, loader: Loader<T>): Promise<Outc
   const entry = found === 'invalidated' ? undefined : found
   const state: Freshness = entry && reply.slot ? classify(reply.slot, reply.now) : 'expired'
   const holding = reply.lock === 'acquired'
-  const fence = reply.slot?.gen ?? ''
+  const fence = fenceOf(reply)
   // A load counts from a backend time taken before the loader runs, on the clock that stamps tag
   // invalidations when the call's tags were read (on a cluster they live on another node).
-  const startedAt = reply.tagNow ?? reply.now
+  const startedAt = tagClock ?? reply.now
 
   if (entry && reply.slot && state === 'fresh') {
     // The lock can be ours even on a fresh hit: a forced read after a tag check, answered by an entry
@@ -456,7 +495,7 @@ export async function resolveFlight<T>(c: Call, loader: Loader<T>): Promise<Outc
       fence: waited.fence,
       token: waited.holding ? token : null,
       stale: waited.stale ?? stale,
-      startedAt: waited.now ?? startedAt,
+      startedAt: waited.startedAt ?? startedAt,
     }
     return loadWithSoftTimeout(c, loader, plan)
   }
@@ -518,7 +557,7 @@ function maybeRefreshEarly<T>(c: Call, loader: Loader<T>, slot: Slot, entry: Req
       // Another process is refreshing it already: nothing to do.
       if (reply.lock !== 'acquired') return
       const plan = {
-        fence: reply.slot?.gen ?? '',
+        fence: fenceOf(reply),
         token,
         stale: { value: entry.value },
         startedAt: reply.tagNow ?? reply.now,
@@ -536,11 +575,11 @@ function maybeRefreshEarly<T>(c: Call, loader: Loader<T>, slot: Slot, entry: Req
 
 interface Waited {
   outcome?: Outcome
-  fence: string | null
+  fence: Fence | null
   holding: boolean
   stale?: { value: unknown }
-  /** Backend time of the last read, when there was one: a load started now began then. */
-  now?: number
+  /** Backend time of the last read, on the tag clock where tags were read: a load started now began then. */
+  startedAt?: number
   /** The wait ran out (lockWait, or softTimeout with a stale value) before the value landed or the lock freed. */
   timedOut?: boolean
 }
@@ -556,7 +595,7 @@ async function waitForHolder(c: Call, token: string, stale: { value: unknown } |
   const soft = c.call.policy.softTimeout
   const deadline = core.clock.now() + (stale && soft > 0 ? Math.min(soft, core.lockWait) : core.lockWait)
   let delay = 5
-  let fence: string | null = null
+  let fence: Fence | null = null
   let seenAt: number | undefined
   while (core.clock.now() < deadline && !core.lifetime.signal.aborted) {
     const pause = Math.min(delay, Math.max(1, deadline - core.clock.now())) * (0.75 + Math.random() * 0.5)
@@ -571,7 +610,10 @@ async function waitForHolder(c: Call, token: string, stale: { value: unknown } |
       forgetLock(c, token)
       return { fence: null, holding: false }
     }
+    learnClock(core, reply.now)
     let found = await usableEntry(c, reply.slot, stampsOf(c.call.tags, reply))
+    // As in resolveFlight: a forced re-read has no tags, so the load counts from this read's tag clock.
+    const tagClock = reply.tagNow
     if (found === 'invalidated' && reply.lock === 'none') {
       // Fresh to the backend, invalidated by a tag: the script took no lock, so ask for it outright.
       try {
@@ -583,8 +625,8 @@ async function waitForHolder(c: Call, token: string, stale: { value: unknown } |
       }
       found = await usableEntry(c, reply.slot)
     }
-    fence = reply.slot?.gen ?? ''
-    seenAt = reply.tagNow ?? reply.now
+    fence = fenceOf(reply)
+    seenAt = tagClock ?? reply.now
     const entry = found === 'invalidated' ? undefined : found
     const state = entry && reply.slot ? classify(reply.slot, reply.now) : 'expired'
     if (entry && state === 'fresh') {
@@ -593,7 +635,7 @@ async function waitForHolder(c: Call, token: string, stale: { value: unknown } |
     }
     const nowStale = entry && state !== 'expired' ? { value: entry.value } : stale
     if (reply.lock === 'acquired')
-      return { fence, holding: true, now: seenAt, ...(nowStale ? { stale: nowStale } : {}) }
+      return { fence, holding: true, startedAt: seenAt, ...(nowStale ? { stale: nowStale } : {}) }
   }
   const timedOut = !core.lifetime.signal.aborted
   if (stale && soft > 0) return { outcome: { value: stale.value, kind: 'stale' }, fence, holding: false, timedOut }
@@ -601,14 +643,14 @@ async function waitForHolder(c: Call, token: string, stale: { value: unknown } |
     fence,
     holding: false,
     timedOut,
-    ...(seenAt === undefined ? {} : { now: seenAt }),
+    ...(seenAt === undefined ? {} : { startedAt: seenAt }),
     ...(stale ? { stale } : {}),
   }
 }
 
 interface LoadPlan {
-  /** Generation to fence the write on; `null` means do not write. */
-  fence: string | null
+  /** What the write is fenced on (see {@link Fence}); `null` means do not write. */
+  fence: Fence | null
   /** Lock token held, to extend during the load and release when nothing is written. */
   token: string | null
   stale: { value: unknown } | undefined
@@ -698,6 +740,9 @@ async function load<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promise<Outc
   const loadMs = core.clock.now() - started
   core.telemetry.loaded(site, loadMs, now() - elapsedFrom)
 
+  // What the loader returned is what is stored: the schema's input. A hit runs the schema on it again,
+  // so a transforming schema gives a hit what it gave the miss, instead of transforming its own output.
+  const loaded: unknown = value
   if (call.schema) {
     const checked = await validate(call.schema, value)
     if (!checked.ok) {
@@ -708,14 +753,16 @@ async function load<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promise<Outc
     value = checked.value as T
   }
 
-  if (value === undefined || skip || ttl === 0 || plan.fence === null || loadMs >= FENCE_WINDOW_MS) {
+  // No local check of how long this took: the write itself is refused on the backend clock once the
+  // fence window has passed since its read, however the time was spent (loader, schema, transit).
+  if (loaded === undefined || value === undefined || skip || ttl === 0 || plan.fence === null) {
     releaseQuietly(c, plan.token)
     return { value, kind: 'miss' }
   }
 
   let body: string
   try {
-    body = encodeEntry({ value, tags, loadMs, startedAt: plan.startedAt }, core.serializer)
+    body = encodeEntry({ value: loaded, tags, loadMs, startedAt: plan.startedAt }, core.serializer)
   } catch (error) {
     // The caller still gets the value; only caching it is impossible.
     reportBackendError(core, scope, 'encode', c.key, new CacheValueError(c.key, describe(error)))
@@ -731,10 +778,17 @@ async function load<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promise<Outc
   // Jitter only ever shortens the fresh period, so entries written together expire apart.
   if (policy.jitter > 0) ttl = Math.max(1, Math.round(ttl * (1 - policy.jitter * Math.random())))
   const { staleWhileRevalidate, staleIfError } = policy
+  const fence = plan.fence
   try {
-    const request = entryWrite(plan.fence, randomToken(), ttl, staleWhileRevalidate, staleIfError, body)
-    const written = await bounded(core, 'write', () => core.adapter.write(c.full, request))
-    if (written) markPresent(core, c.full)
+    const request = entryWrite(fence, randomToken(), ttl, staleWhileRevalidate, staleIfError, body)
+    if (plan.token !== null) request.token = plan.token
+    if (tags.length > 0) {
+      request.tags = { keys: tags.map((t) => scope.tagPrefix + t), startedAt: plan.startedAt, ttl: TAG_TTL_MS }
+    }
+    const result = await bounded(core, 'write', () => core.adapter.write(c.full, request))
+    if (result === 'written') markPresent(core, c.full)
+    // Refused with its generation still in place (the window passed, a tag moved): the lock is still ours.
+    else releaseQuietly(c, plan.token)
   } catch (error) {
     reportBackendError(core, scope, 'write', c.key, error)
     releaseQuietly(c, plan.token)
@@ -821,7 +875,7 @@ function releaseQuietly(c: Call, token: string | null) {
  * it. Its own failure is not reported again: the read's failure already was.
  */
 function forgetLock(c: Call, token: string) {
-  const task = bounded(c.core, 'release', () => c.core.adapter.release(c.full, token)).catch(() => {})
+  const task = bounded(c.core, 'release', () => c.core.adapter.release(c.full, token), true).catch(() => {})
   c.core.background.add(task)
   void task.finally(() => c.core.background.delete(task))
 }

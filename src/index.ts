@@ -12,7 +12,18 @@
  * `cacheward/memory` (the default), `cacheward/ioredis`, `cacheward/upstash`.
  * @module
  */
-export type { CacheAdapter, LockRequest, ReadReply, Slot, TagReply, WriteRequest } from './adapters/adapter.js'
+export type {
+  CacheAdapter,
+  Fence,
+  LockRequest,
+  ReadReply,
+  Slot,
+  Step,
+  TagReply,
+  TagWrite,
+  WriteRequest,
+  WriteResult,
+} from './adapters/adapter.js'
 export type { CacheClient, HealthReport } from './client.js'
 export { createCacheClient } from './client.js'
 export type { Clock } from './clock.js'

@@ -215,7 +215,8 @@ export class Metrics {
   }
 
   snapshot(): MetricsSnapshot {
-    const categories: Record<string, CategoryMetrics> = {}
+    // No prototype: a category named "__proto__" (or "constructor") is a key like any other.
+    const categories: Record<string, CategoryMetrics> = Object.create(null)
     for (const [name, tally] of this.#categories) categories[name] = tally.snapshot()
     return { ...this.#total.snapshot(), namespace: this.#namespace, circuit: this.#circuit(), categories }
   }

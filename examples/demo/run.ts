@@ -88,9 +88,9 @@ function recording(adapter: CacheAdapter, namespace: string) {
   }
   if (adapter.invalidateMatching) {
     const scan = adapter.invalidateMatching.bind(adapter)
-    wrapped.invalidateMatching = (pattern, gen, ttl) => {
+    wrapped.invalidateMatching = (pattern, gen, ttl, step) => {
       calls.push(`invalidatePattern('${strip(pattern, globPrefix)}')`)
-      return scan(pattern, gen, ttl)
+      return scan(pattern, gen, ttl, step)
     }
   }
   const proxy = new Proxy(adapter, {

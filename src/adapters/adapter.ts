@@ -50,7 +50,11 @@ export interface LockRequest {
   keep: number
 }
 
-/** The answer to {@link CacheAdapter.readTags}. */
+/**
+ * The answer to {@link CacheAdapter.readTags}. A record the read creates lives only the `ttl` asked
+ * (the fence window), so reads of ids that hold nothing never grow the keyspace for long; the write of
+ * an entry that carries the tag keeps the record longer ({@link TagWrite}).
+ */
 export interface TagReply {
   /** Backend time of the read (ms, microsecond decimals). */
   now: number
@@ -95,13 +99,48 @@ export interface TagRead {
   ttl: number
 }
 
+/**
+ * What a fenced write checks: the generation a read found, and when (on the backend clock). A write
+ * lands only while the key still holds that generation and less than `window` has passed since the
+ * read: a key that is now absent (evicted, flushed, failed over) refuses it, and so does a key whose
+ * tombstone could have expired in the meantime.
+ */
+export interface Fence {
+  /** Generation read before the load. */
+  gen: string
+  /** Backend time of that read (ms). */
+  readAt: number
+  /** The write is refused once the backend time reaches `readAt + window` (ms). */
+  window: number
+}
+
+/**
+ * Tag records an entry carries, checked and kept by the write itself: each must exist with a stamp
+ * before `startedAt` (else the write is refused: the tag was invalidated during the load, or its record
+ * was lost), and each is then kept at least `ttl` ms, as long as any entry that carries it may live.
+ */
+export interface TagWrite {
+  /** Full keys of the tag records. */
+  keys: readonly string[]
+  /** Backend time the entry's load began (ms, microsecond decimals), as compared with tag stamps. */
+  startedAt: number
+  /** How long the records are kept once an entry carrying them is written (ms). */
+  ttl: number
+}
+
 /** A write of one entry. */
 export interface WriteRequest {
+  /** `getOrSet`'s writes are fenced on the read that began the load; `null` writes unconditionally (`set()`). */
+  fence: Fence | null
   /**
-   * Generation read before the load: the write happens only if the slot still has it, or the key
-   * is absent. `null` writes unconditionally (`set()`).
+   * Backend time (ms) after which the write must not land: its caller has been told it failed by then.
+   * A client that sent it may still deliver it later (a replayed offline queue, a stalled link).
    */
-  fence: string | null
+  deadline?: number
+  /** Lock token of the writer, when it holds the key's lock: the write releases that lock. */
+  token?: string
+  /** Tag records the entry carries (see {@link TagWrite}); absent for an untagged entry. */
+  tags?: TagWrite
   /** Generation of the new slot. */
   gen: string
   /** Fresh period (ms). */
@@ -115,6 +154,19 @@ export interface WriteRequest {
   /** Serialised entry body (never empty). */
   body: string
 }
+
+/**
+ * How a write ended: `written`; `refused` by its fence or its tags (the value is not stored, which is
+ * what the fence is for); `late`, past its deadline (not stored; its caller had given up on it).
+ */
+export type WriteResult = 'written' | 'refused' | 'late'
+
+/**
+ * Runs one backend round trip of a longer operation (a page of a scan, a batch of tombstones). The
+ * client bounds each step with its `timeout` and its circuit breaker, so a long walk over a large
+ * namespace still finishes while a hung backend fails it within one timeout.
+ */
+export type Step = <T>(work: () => Promise<T>) => Promise<T>
 
 /**
  * A cacheward backend. Implement it to plug in another store; run the contract suite against it.
@@ -150,8 +202,11 @@ export interface CacheAdapter {
     /** Each tag record's stamp in the order asked, `null` where the record is missing (never created here). */
     stamps: (number | null)[]
   }>
-  /** Writes an entry (fenced unless `fence` is `null`); resolves `false` when the fence refused it. Clears any lock. */
-  write(key: string, request: WriteRequest): Promise<boolean>
+  /**
+   * Writes an entry, atomically checking its fence, deadline and tag records first (see
+   * {@link WriteRequest}). Clears any lock on the key.
+   */
+  write(key: string, request: WriteRequest): Promise<WriteResult>
   /**
    * Pushes the lock's expiry to `ttl` ms from now if `token` still holds it; resolves whether it did.
    * Optional: without it a load longer than `lockTtl` lets another process start a duplicate load.
@@ -164,14 +219,19 @@ export interface CacheAdapter {
   waitForWrite?(key: string, ms: number): Promise<void>
   /** Releases the lock at `key` if `token` still holds it (compare-and-delete); the slot stays. */
   release(key: string, token: string): Promise<void>
-  /** Replaces each key with a tombstone of generation `gen` that lives `ttl` ms. */
+  /**
+   * Replaces each key with a tombstone of generation `gen` that lives `ttl` ms. Where the backend
+   * refuses the tombstone but can still delete (Redis out of memory), it deletes the key instead, since
+   * fenced writes refuse absent keys, and still rejects.
+   */
   invalidate(keys: readonly string[], gen: string, ttl: number): Promise<void>
   /**
    * Tombstones every key matching the Redis glob `pattern` (SCAN, never KEYS; every master of a
-   * cluster) and resolves how many of them held an entry. Optional: without it `clear()` and
-   * `invalidatePattern()` throw `CacheUnsupportedError`.
+   * cluster) and resolves how many of them held an entry. Each round trip (a SCAN page, a batch) runs
+   * through `step`, which bounds it. Optional: without it `clear()` and `invalidatePattern()` throw
+   * `CacheUnsupportedError`.
    */
-  invalidateMatching?(pattern: string, gen: string, ttl: number): Promise<number>
+  invalidateMatching?(pattern: string, gen: string, ttl: number, step: Step): Promise<number>
   /**
    * Reads the invalidation stamps of tag records, creating missing ones (see {@link TagReply}).
    * All keys share one hash tag, so on a cluster they live in one slot.
@@ -179,7 +239,9 @@ export interface CacheAdapter {
   readTags(keys: readonly string[], ttl: number): Promise<TagReply>
   /**
    * Stamps each tag record with the backend's current time, strictly above its previous stamp. An entry
-   * whose load began at or before a stamp of one of its tags is invalid.
+   * whose load began at or before a stamp of one of its tags is invalid. Where the backend refuses the
+   * stamp but can delete (out of memory), it deletes the record instead (a missing record is never
+   * trusted) and still rejects.
    */
   invalidateTags(keys: readonly string[], ttl: number): Promise<void>
   /** Round trip to the backend; rejects when it is unreachable. */

@@ -8,16 +8,30 @@
  * @module
  */
 import { CacheOptionsError } from '../errors.js'
-import type { CacheAdapter, LockRequest, ReadReply, Slot, TagRead, TagReply, WriteRequest } from './adapter.js'
+import type {
+  CacheAdapter,
+  LockRequest,
+  ReadReply,
+  Slot,
+  Step,
+  TagRead,
+  TagReply,
+  WriteRequest,
+  WriteResult,
+} from './adapter.js'
 import type { Script } from './lua.js'
 import {
   batches,
+  checkTagInvalidation,
   clusterSlot,
   isNoScript,
+  isOutOfMemory,
+  parseInvalidateReply,
   parsePeek,
   parsePeekTagged,
   parseReadReply,
   parseTagReply,
+  parseWriteReply,
   readArgs,
   SCAN_COUNT,
   scripts,
@@ -53,8 +67,10 @@ export interface IoredisLikeClient {
   evalsha: Command
   /** EVAL: runs a script, sent when the server does not know it yet. @see https://redis.io/commands/eval */
   eval: Command
-  /** SET: writes a value (used with NX and PX). @see https://redis.io/commands/set */
+  /** SET: writes a tombstone with PX. @see https://redis.io/commands/set */
   set: Command
+  /** DEL: removes a key whose tombstone an out-of-memory server refused. @see https://redis.io/commands/del */
+  del: Command
   /** SCAN: walks the keyspace for pattern invalidation. @see https://redis.io/commands/scan */
   scan: Command
   /** GET: the hit shortcut. @see https://redis.io/commands/get */
@@ -65,6 +81,14 @@ export interface IoredisLikeClient {
   ping: Command
   /** `true` on an ioredis `Cluster`. */
   readonly isCluster?: boolean
+  /** Connection state (`'ready'` once connected; a cluster knows its masters only then). */
+  readonly status?: string
+  /** Subscribes once to a client event (`'ready'`). */
+  // biome-ignore lint/suspicious/noExplicitAny: ioredis event listeners take event-specific arguments
+  once?: (event: string, listener: (...args: any[]) => void) => unknown
+  /** Removes an event listener. */
+  // biome-ignore lint/suspicious/noExplicitAny: as above
+  off?: (event: string, listener: (...args: any[]) => void) => unknown
   /** A new connection with the same options (ioredis `duplicate()`), for the subscriber the adapter owns. */
   // biome-ignore lint/suspicious/noExplicitAny: ioredis overloads, as above
   duplicate?: () => any
@@ -98,11 +122,13 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
       return target.eval(s.source, keys.length, ...keys, ...args)
     })
 
-  const invalidatePage = async (node: IoredisLikeClient, keys: string[], stone: string, ttl: number) => {
+  const invalidatePage = async (node: IoredisLikeClient, keys: string[], stone: string, ttl: number, step: Step) => {
     if (keys.length === 0) return 0
     if (!cluster) {
       let count = 0
-      for (const batch of batches(keys)) count += Number(await run(node, scripts.invalidate, batch, [stone, ttl]))
+      for (const batch of batches(keys)) {
+        count += await step(() => run(node, scripts.invalidate, batch, [stone, ttl]).then(parseInvalidateReply))
+      }
       return count
     }
     // A script's keys must share a slot on a cluster: one call per slot, routed by the cluster client.
@@ -114,9 +140,31 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
       else bySlot.set(slot, [key])
     }
     const counts = await Promise.all(
-      [...bySlot.values()].map((group) => run(client, scripts.invalidate, group, [stone, ttl])),
+      [...bySlot.values()].map((group) =>
+        step(() => run(client, scripts.invalidate, group, [stone, ttl]).then(parseInvalidateReply)),
+      ),
     )
-    return counts.reduce<number>((sum, n) => sum + Number(n), 0)
+    return counts.reduce<number>((sum, n) => sum + n, 0)
+  }
+
+  // A cluster client knows its masters only once connected: before that nodes('master') is empty, and a
+  // scan over it would find nothing (a clear-on-deploy script runs exactly then).
+  const masters = async (step: Step): Promise<IoredisLikeClient[]> => {
+    if (!cluster || !client.nodes) return [client]
+    if (client.status !== 'ready' && client.once) {
+      const once = client.once.bind(client)
+      await step(
+        () =>
+          new Promise<void>((resolve) => {
+            if (client.status === 'ready') return resolve()
+            const ready = () => resolve()
+            once('ready', ready)
+          }),
+      )
+    }
+    const nodes = client.nodes('master')
+    if (nodes.length === 0) throw new Error('the cluster client knows no master yet')
+    return nodes
   }
 
   // Waiters on another process's lock are woken by the writer's announcement (PUBLISH from inside the
@@ -198,8 +246,17 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
             client.mget(key, ...tagKeys).then((raw) => parsePeekTagged(raw, tagKeys.length)),
         }),
 
-    async write(key: string, request: WriteRequest): Promise<boolean> {
-      return Number(await run(client, scripts.write, [key], writeArgs(request, true))) === 1
+    async write(key: string, request: WriteRequest): Promise<WriteResult> {
+      const tags = request.tags
+      if (!tags || tags.keys.length === 0)
+        return parseWriteReply(await run(client, scripts.write, [key], writeArgs(request, true)))
+      if (!cluster) {
+        return parseWriteReply(await run(client, scripts.write, [key, ...tags.keys], writeArgs(request, true)))
+      }
+      // The tag records live in another slot: check and keep them there first, then write the entry.
+      const ready = Number(await run(client, scripts.commitTags, tags.keys, [String(tags.startedAt), String(tags.ttl)]))
+      if (ready !== 1) return 'refused'
+      return parseWriteReply(await run(client, scripts.write, [key], writeArgs(request, true)))
     },
 
     async extend(key: string, token: string, ttl: number): Promise<boolean> {
@@ -212,21 +269,32 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
 
     async invalidate(keys: readonly string[], gen: string, ttl: number): Promise<void> {
       const stone = tombstone(gen)
-      // One SET per key: multi-key commands would be CROSSSLOT on a cluster.
-      await Promise.all(keys.map((key) => client.set(key, stone, 'PX', ttl)))
+      // One SET per key: multi-key commands would be CROSSSLOT on a cluster. Out of memory, a SET is
+      // refused but DEL still works, and an absent key refuses fenced writes just as a tombstone does.
+      await Promise.all(
+        keys.map((key) =>
+          client.set(key, stone, 'PX', ttl).catch(async (error: unknown) => {
+            if (isOutOfMemory(error)) await client.del(key)
+            throw error
+          }),
+        ),
+      )
     },
 
-    async invalidateMatching(pattern: string, gen: string, ttl: number): Promise<number> {
+    async invalidateMatching(pattern: string, gen: string, ttl: number, step: Step): Promise<number> {
       const stone = tombstone(gen)
-      const nodes = cluster && client.nodes ? client.nodes('master') : [client]
+      const nodes = await masters(step)
       const counts = await Promise.all(
         nodes.map(async (node) => {
           let cursor = '0'
           let count = 0
           do {
-            const [next, keys] = (await node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT)) as [string, string[]]
+            const [next, keys] = (await step(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT))) as [
+              string,
+              string[],
+            ]
             cursor = String(next)
-            count += await invalidatePage(node, keys, stone, ttl)
+            count += await invalidatePage(node, keys, stone, ttl, step)
           } while (cursor !== '0')
           return count
         }),
@@ -239,7 +307,7 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
     },
 
     async invalidateTags(keys: readonly string[], ttl: number): Promise<void> {
-      await run(client, scripts.invalidateTags, keys, [ttl])
+      checkTagInvalidation(await run(client, scripts.invalidateTags, keys, [ttl]))
     },
 
     async ping(): Promise<void> {

@@ -11,7 +11,7 @@
  * Scripts are constants: user input only ever travels in KEYS and ARGV.
  * @module
  */
-import type { ReadReply, Slot } from './adapter.js'
+import type { ReadReply, Slot, WriteRequest, WriteResult } from './adapter.js'
 
 // \`now\`: server ms (integer, for expiry arithmetic). \`precise\`: the same instant in ms with 3 decimals
 // (microseconds), as a string, for ordering loads against tag invalidations that land in the same ms.
@@ -24,7 +24,8 @@ export const WRITTEN_CHANNEL = 'cacheward:written'
 
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local precise = now .. '.' .. string.format('%03d', tonumber(t[2]) % 1000)`
+local precise = now .. '.' .. string.format('%03d', tonumber(t[2]) % 1000)
+local exact = tonumber(precise)`
 
 /**
  * KEYS[1] entry key, KEYS[2..] tag records to read beside it (standalone and Upstash: one script, so
@@ -73,20 +74,46 @@ if s then return pre .. 'X|' .. precise .. '|' .. m end
 return pre .. 'A|' .. precise .. '|' .. m`
 
 /**
- * KEYS[1] entry key. ARGV: 1 'f' fenced | 'u' unconditional, 2 fence, 3 new gen, 4 ttl, 5 swr, 6 sie,
- * 7 expire-in ms, 8 body, 9 '1' to announce the write on {@link WRITTEN_CHANNEL}. Returns 1 when
- * written, 0 when the fence refused it.
+ * Lua that refuses (returns 0) unless every tag record in KEYS[first..] exists with a stamp before the
+ * load's start, then keeps each at least `ttl` ms (a record created by a read lives only the fence
+ * window; the entry carrying it may live far longer).
  */
-export const WRITE_SCRIPT = `if ARGV[1] == 'f' then
-  local s = redis.pcall('GET', KEYS[1])
-  if s then
-    if type(s) ~= 'string' or string.match(s, '^cw1|([^|]*)|') ~= ARGV[2] then return 0 end
-  end
+const tagsReady = (first: number, startedAt: string, ttl: string) => `for i = ${first}, #KEYS do
+  local v = redis.pcall('GET', KEYS[i])
+  if type(v) ~= 'string' or not tonumber(v) or tonumber(v) >= tonumber(${startedAt}) then return 0 end
 end
-${NOW}
-local fu = now + tonumber(ARGV[4])
-redis.call('SET', KEYS[1], 'cw1|' .. ARGV[3] .. '||0|' .. precise .. '|' .. fu .. '|' .. (fu + tonumber(ARGV[5])) .. '|' .. (fu + tonumber(ARGV[6])) .. '\\n' .. ARGV[8], 'PX', ARGV[7])
-if ARGV[9] == '1' then redis.pcall('PUBLISH', '${WRITTEN_CHANNEL}', KEYS[1]) end
+for i = ${first}, #KEYS do
+  if redis.call('PTTL', KEYS[i]) < tonumber(${ttl}) / 2 then redis.call('PEXPIRE', KEYS[i], ${ttl}) end
+end`
+
+/**
+ * KEYS[1] entry key, KEYS[2..] the tag records the entry carries (where they share its node: standalone,
+ * Upstash). ARGV: 1 'f' fenced | 'u' unconditional, 2 fence generation, 3 backend ms of the read that
+ * fenced it, 4 fence window ms, 5 deadline (backend ms, '' for none), 6 new generation, 7 ttl, 8 swr,
+ * 9 sie, 10 expire-in ms, 11 body, 12 '1' to announce the write on {@link WRITTEN_CHANNEL}, 13 backend ms
+ * the load began (for the tag check), 14 ms to keep the tag records.
+ * Returns 1 written; 0 refused (the key is absent or holds another generation, the fence window has
+ * passed, or a tag record is missing or stamped at or after the load's start); -1 past the deadline.
+ */
+export const WRITE_SCRIPT = `${NOW}
+if ARGV[5] ~= '' and exact > tonumber(ARGV[5]) then return -1 end
+if ARGV[1] == 'f' then
+  if exact - tonumber(ARGV[3]) >= tonumber(ARGV[4]) then return 0 end
+  local s = redis.pcall('GET', KEYS[1])
+  if type(s) ~= 'string' or string.match(s, '^cw1|([^|]*)|') ~= ARGV[2] then return 0 end
+end
+${tagsReady(2, 'ARGV[13]', 'ARGV[14]')}
+local fu = now + tonumber(ARGV[7])
+redis.call('SET', KEYS[1], 'cw1|' .. ARGV[6] .. '||0|' .. precise .. '|' .. fu .. '|' .. (fu + tonumber(ARGV[8])) .. '|' .. (fu + tonumber(ARGV[9])) .. '\\n' .. ARGV[11], 'PX', ARGV[10])
+if ARGV[12] == '1' then redis.pcall('PUBLISH', '${WRITTEN_CHANNEL}', KEYS[1]) end
+return 1`
+
+/**
+ * KEYS: the tag records an entry carries, when they live in another cluster slot than the entry (sent
+ * just before its write). ARGV[1] backend ms the load began, ARGV[2] ms to keep the records. Returns 1
+ * when every record exists with a stamp before the load's start (each is then kept), else 0.
+ */
+export const COMMIT_TAGS_SCRIPT = `${tagsReady(1, 'ARGV[1]', 'ARGV[2]')}
 return 1`
 
 /**
@@ -112,11 +139,14 @@ return 1`
 
 /**
  * KEYS: keys found by SCAN (one slot on a cluster). ARGV[1] tombstone, ARGV[2] its ttl ms.
- * Tombstones every key that still exists; returns how many held an entry or foreign data. Looks at
- * the first four bytes and the last one only (GETRANGE): copying whole values blocked Redis for
- * milliseconds per batch, which every other client of the server waited out.
+ * Tombstones every key that still exists; returns `{held, deleted}`: how many held an entry or foreign
+ * data, and 1 when a tombstone was refused (out of memory) and the key deleted instead (DEL still works
+ * then, and an absent key refuses fenced writes as a tombstone does). Looks at the first four bytes and
+ * the last one only (GETRANGE): copying whole values blocked Redis for milliseconds per batch, which
+ * every other client of the server waited out.
  */
 export const INVALIDATE_SCRIPT = `local n = 0
+local deleted = 0
 for _, k in ipairs(KEYS) do
   local head = redis.pcall('GETRANGE', k, 0, 3)
   if type(head) == 'table' then
@@ -124,10 +154,14 @@ for _, k in ipairs(KEYS) do
     n = n + 1
   elseif head ~= '' or redis.call('EXISTS', k) == 1 then
     if head ~= 'cw1|' or redis.call('GETRANGE', k, -1, -1) ~= '\\n' then n = n + 1 end
-    redis.call('SET', k, ARGV[1], 'PX', ARGV[2])
+    local ok = redis.pcall('SET', k, ARGV[1], 'PX', ARGV[2])
+    if type(ok) == 'table' and ok.err then
+      redis.call('DEL', k)
+      deleted = 1
+    end
   end
 end
-return n`
+return {n, deleted}`
 
 /**
  * KEYS: tag records (one slot). ARGV[1] ttl ms. Returns `T|<now>|<stamp>,<stamp>,…`; a missing record
@@ -145,17 +179,48 @@ for i, k in ipairs(KEYS) do
 end
 return 'T|' .. precise .. '|' .. table.concat(out, ',')`
 
-/** KEYS: tag records (one slot). ARGV[1] ttl ms. Stamps each with TIME, never going backwards. */
+/**
+ * KEYS: tag records (one slot). ARGV[1] ttl ms. Stamps each with TIME, never going backwards. Returns 1;
+ * `D|<error>` when a stamp was refused (out of memory) and the record deleted instead: a missing record
+ * is never trusted, so entries carrying the tag are not served either way.
+ */
 export const INVALIDATE_TAGS_SCRIPT = `${NOW}
+local refused = nil
 for _, k in ipairs(KEYS) do
   local cur = redis.pcall('GET', k)
   local stamp = precise
-  if type(cur) == 'string' and tonumber(cur) and tonumber(cur) >= tonumber(precise) then
+  if type(cur) == 'string' and tonumber(cur) and tonumber(cur) >= exact then
     stamp = string.format('%.3f', tonumber(cur) + 0.001)
   end
-  redis.call('SET', k, stamp, 'PX', ARGV[1])
+  local ok = redis.pcall('SET', k, stamp, 'PX', ARGV[1])
+  if type(ok) == 'table' and ok.err then
+    redis.call('DEL', k)
+    refused = ok.err
+  end
 end
+if refused then return 'D|' .. refused end
 return 1`
+
+/** Throws when the reply of {@link INVALIDATE_TAGS_SCRIPT} says a record was deleted instead of stamped. */
+export function checkTagInvalidation(raw: unknown): void {
+  if (typeof raw === 'string' && raw.startsWith('D|')) {
+    throw new Error(`${raw.slice(2)} (the tag records were deleted instead, so no entry carrying them is served)`)
+  }
+}
+
+/** Parses the reply of {@link INVALIDATE_SCRIPT}: entries found; throws when some were deleted instead of tombstoned. */
+export function parseInvalidateReply(raw: unknown): number {
+  if (!Array.isArray(raw) || raw.length !== 2) throw new TypeError('unexpected reply to invalidate')
+  if (Number(raw[1]) === 1) {
+    throw new Error('OOM: a tombstone was refused (out of memory); the keys were deleted instead')
+  }
+  return Number(raw[0])
+}
+
+/** True for Redis' out-of-memory reply, whatever client wrapped it. */
+export function isOutOfMemory(error: unknown): boolean {
+  return error instanceof Error && /\bOOM\b/.test(error.message)
+}
 
 /** Parses the reply of {@link READ_TAGS_SCRIPT}. */
 export function parseTagReply(raw: unknown, count: number): { now: number; stamps: number[] } {
@@ -327,6 +392,7 @@ export const scripts = {
   invalidate: script(INVALIDATE_SCRIPT),
   readTags: script(READ_TAGS_SCRIPT),
   invalidateTags: script(INVALIDATE_TAGS_SCRIPT),
+  commitTags: script(COMMIT_TAGS_SCRIPT),
 } as const
 
 /** True for Redis' "NOSCRIPT No matching script" reply, whatever client wrapped it. */
@@ -335,10 +401,14 @@ export function isNoScript(error: unknown): boolean {
 }
 
 /** Args for {@link WRITE_SCRIPT}. */
-export function writeArgs(r: import('./adapter.js').WriteRequest, announce = false): string[] {
+export function writeArgs(r: WriteRequest, announce = false): string[] {
+  const { fence, tags } = r
   return [
-    r.fence === null ? 'u' : 'f',
-    r.fence ?? '',
+    fence ? 'f' : 'u',
+    fence?.gen ?? '',
+    fence ? String(fence.readAt) : '',
+    fence ? String(fence.window) : '',
+    r.deadline === undefined ? '' : String(r.deadline),
     r.gen,
     String(r.ttl),
     String(r.staleWhileRevalidate),
@@ -346,7 +416,18 @@ export function writeArgs(r: import('./adapter.js').WriteRequest, announce = fal
     String(Math.max(1, Math.round(r.expireIn))),
     r.body,
     announce ? '1' : '0',
+    tags ? String(tags.startedAt) : '',
+    tags ? String(tags.ttl) : '',
   ]
+}
+
+/** Parses the reply of {@link WRITE_SCRIPT}. */
+export function parseWriteReply(raw: unknown): WriteResult {
+  const n = Number(raw)
+  if (n === 1) return 'written'
+  if (n === 0) return 'refused'
+  if (n === -1) return 'late'
+  throw new TypeError('unexpected reply to write')
 }
 
 /** How many keys one SCAN page asks for. */

@@ -9,7 +9,16 @@ import type { Clock } from '../clock.js'
 import { systemClock } from '../clock.js'
 import { CacheOptionsError } from '../errors.js'
 import { globMatch } from '../keys.js'
-import type { CacheAdapter, LockRequest, ReadReply, Slot, TagRead, TagReply, WriteRequest } from './adapter.js'
+import type {
+  CacheAdapter,
+  LockRequest,
+  ReadReply,
+  Slot,
+  TagRead,
+  TagReply,
+  WriteRequest,
+  WriteResult,
+} from './adapter.js'
 
 /** Options of {@link memoryAdapter}. */
 export interface MemoryAdapterOptions {
@@ -121,10 +130,21 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): CacheAdapter 
       return readSlot(key, lock)
     },
 
-    async write(key: string, r: WriteRequest): Promise<boolean> {
+    async write(key: string, r: WriteRequest): Promise<WriteResult> {
       const now = tick()
-      const s = live(key, now)
-      if (r.fence !== null && s && s.gen !== r.fence) return false
+      if (r.deadline !== undefined && now > r.deadline) return 'late'
+      if (r.fence !== null) {
+        // An absent key refuses too: its tombstone may have been pushed out by the LRU bound.
+        const s = live(key, now)
+        if (!s || s.gen !== r.fence.gen || now - r.fence.readAt >= r.fence.window) return 'refused'
+      }
+      if (r.tags) {
+        const records = r.tags.keys.map((k) => tags.get(k))
+        const startedAt = r.tags.startedAt
+        if (records.some((t) => !t || t.expiresAt <= now || t.stamp >= startedAt)) return 'refused'
+        const keepUntil = now + r.tags.ttl
+        for (const t of records) if (t) t.expiresAt = Math.max(t.expiresAt, keepUntil)
+      }
       const freshUntil = now + r.ttl
       store.set(key, {
         gen: r.gen,
@@ -137,7 +157,7 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): CacheAdapter 
         body: r.body,
         expiresAt: now + Math.max(1, r.expireIn),
       })
-      return true
+      return 'written'
     },
 
     async extend(key: string, token: string, ttl: number): Promise<boolean> {
@@ -158,6 +178,7 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): CacheAdapter 
       for (const key of keys) store.set(key, marker(gen, now + ttl))
     },
 
+    // One synchronous pass in process memory: there is no round trip to bound step by step.
     async invalidateMatching(pattern: string, gen: string, ttl: number): Promise<number> {
       const now = clock.now()
       let count = 0

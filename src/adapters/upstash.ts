@@ -6,15 +6,29 @@
  * @module
  */
 import { CacheOptionsError } from '../errors.js'
-import type { CacheAdapter, LockRequest, ReadReply, Slot, TagRead, TagReply, WriteRequest } from './adapter.js'
+import type {
+  CacheAdapter,
+  LockRequest,
+  ReadReply,
+  Slot,
+  Step,
+  TagRead,
+  TagReply,
+  WriteRequest,
+  WriteResult,
+} from './adapter.js'
 import type { Script } from './lua.js'
 import {
   batches,
+  checkTagInvalidation,
   isNoScript,
+  isOutOfMemory,
+  parseInvalidateReply,
   parsePeek,
   parsePeekTagged,
   parseReadReply,
   parseTagReply,
+  parseWriteReply,
   readArgs,
   SCAN_COUNT,
   scripts,
@@ -28,8 +42,10 @@ export interface UpstashLikeClient {
   evalsha(sha: string, keys: string[], args: unknown[]): Promise<unknown>
   /** EVAL: runs a script, sent when the server does not know it yet. @see https://redis.io/commands/eval */
   eval(script: string, keys: string[], args: unknown[]): Promise<unknown>
-  /** SET: writes a value (used with NX and PX). @see https://redis.io/commands/set */
+  /** SET: writes a tombstone with PX. @see https://redis.io/commands/set */
   set(key: string, value: string, options: { px: number }): Promise<unknown>
+  /** DEL: removes a key whose tombstone an out-of-memory server refused. @see https://redis.io/commands/del */
+  del(...keys: string[]): Promise<unknown>
   /** SCAN: walks the keyspace for pattern invalidation. @see https://redis.io/commands/scan */
   scan(cursor: string | number, options: { match: string; count: number }): Promise<[string | number, unknown[]]>
   /** GET: the hit shortcut. @see https://redis.io/commands/get */
@@ -80,8 +96,10 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
       return client.mget(key, ...tagKeys).then((raw) => parsePeekTagged(raw, tagKeys.length))
     },
 
-    async write(key: string, request: WriteRequest): Promise<boolean> {
-      return Number(await run(scripts.write, [key], writeArgs(request))) === 1
+    async write(key: string, request: WriteRequest): Promise<WriteResult> {
+      // One database, no slots: the tag records travel with the entry into one script.
+      const keys = request.tags ? [key, ...request.tags.keys] : [key]
+      return parseWriteReply(await run(scripts.write, keys, writeArgs(request)))
     },
 
     async extend(key: string, token: string, ttl: number): Promise<boolean> {
@@ -94,19 +112,29 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
 
     async invalidate(keys: readonly string[], gen: string, ttl: number): Promise<void> {
       const stone = tombstone(gen)
-      await Promise.all(keys.map((key) => client.set(key, stone, { px: ttl })))
+      // Out of memory, the SET is refused but DEL works, and an absent key refuses fenced writes too.
+      await Promise.all(
+        keys.map((key) =>
+          client.set(key, stone, { px: ttl }).catch(async (error: unknown) => {
+            if (isOutOfMemory(error)) await client.del(key)
+            throw error
+          }),
+        ),
+      )
     },
 
-    async invalidateMatching(pattern: string, gen: string, ttl: number): Promise<number> {
+    async invalidateMatching(pattern: string, gen: string, ttl: number, step: Step): Promise<number> {
       const stone = tombstone(gen)
       let cursor = '0'
       let count = 0
       do {
-        const [next, found] = await client.scan(cursor, { match: pattern, count: SCAN_COUNT })
+        const [next, found] = await step(() => client.scan(cursor, { match: pattern, count: SCAN_COUNT }))
         cursor = String(next)
         // With automaticDeserialization on, a key like "123" comes back as a number.
         const keys = found.map(String)
-        for (const batch of batches(keys)) count += Number(await run(scripts.invalidate, batch, [stone, String(ttl)]))
+        for (const batch of batches(keys)) {
+          count += await step(() => run(scripts.invalidate, batch, [stone, String(ttl)]).then(parseInvalidateReply))
+        }
       } while (cursor !== '0')
       return count
     },
@@ -116,7 +144,7 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
     },
 
     async invalidateTags(keys: readonly string[], ttl: number): Promise<void> {
-      await run(scripts.invalidateTags, [...keys], [String(ttl)])
+      checkTagInvalidation(await run(scripts.invalidateTags, [...keys], [String(ttl)]))
     },
 
     async ping(): Promise<void> {

@@ -5,13 +5,14 @@
  * server, a cluster or Upstash; reach for this only when you need the quorum.
  *
  * It wraps an adapter: reads never take the in-key lock, a quorum lock on `<prefix><key>` is taken
- * instead, and released after the write. Correctness never rests on either lock: writes are still
- * fenced on the generation read, so `delete()`, tags and `clear()` keep their guarantees. One thing
- * differs: a key that is absent when its load starts has no marker, so `clear()` or
- * `invalidatePattern()` running during that load cannot tombstone it (`delete()` and tags still can).
+ * instead, and released by the write or release that carries its token. Correctness never rests on
+ * either lock: writes are still fenced on the generation read, and a key that is absent when its load
+ * starts gets a marker first (fenced writes refuse absent keys), so `delete()`, tags, `clear()` and
+ * `invalidatePattern()` keep their guarantees. A quorum that cannot be reached (too many masters down)
+ * is a backend failure: the read rejects, and the client answers from the loader within its timeout.
  * @module
  */
-import type { CacheAdapter, LockRequest, ReadReply, TagRead, WriteRequest } from '../adapters/adapter.js'
+import type { CacheAdapter, LockRequest, ReadReply, TagRead, WriteRequest, WriteResult } from '../adapters/adapter.js'
 
 /** A lock returned by redlock (v4: `unlock`; v5 betas: `release`). */
 export interface RedlockLockLike {
@@ -29,6 +30,19 @@ export interface RedlockLike {
   lock?(resource: string, ttl: number): Promise<RedlockLockLike>
   /** Takes a quorum lock on `resources` for `ttl` milliseconds (redlock 5 betas). */
   acquire?(resources: string[], ttl: number): Promise<RedlockLockLike>
+  /**
+   * The masters (redlock 4: `servers`, ioredis clients): when fewer than a quorum of them is connected,
+   * a failed lock is a backend failure, not another holder.
+   */
+  readonly servers?: readonly RedlockMasterLike[]
+  /** The masters (redlock 5 betas: `clients`), as {@link RedlockLike.servers}. */
+  readonly clients?: Iterable<RedlockMasterLike>
+}
+
+/** A redlock master's client, as far as the wrapper looks at it. */
+export interface RedlockMasterLike {
+  /** ioredis connection state: `'ready'` when connected. */
+  readonly status?: string
 }
 
 /** Options of {@link redlockAdapter}. */
@@ -59,11 +73,18 @@ export function redlockAdapter(
     if (typeof redlock.lock === 'function') return redlock.lock(resource, ttl)
     return Promise.reject(new TypeError('redlockAdapter: expected a Redlock instance with lock() or acquire()'))
   }
+  // Connected masters, when the instance shows them (ioredis clients report `status`); else unknown.
+  const masters = (): { ready: number; total: number } | undefined => {
+    const list = redlock.servers ?? (redlock.clients ? [...redlock.clients] : undefined)
+    if (!list || list.length === 0 || !list.every((m) => typeof m.status === 'string')) return undefined
+    return { ready: list.filter((m) => m.status === 'ready').length, total: list.length }
+  }
   // One load per key per process at a time (single-flight), so one held lock per key.
   const held = new Map<string, { token: string; lock: RedlockLockLike }>()
-  const unlock = async (key: string) => {
+  const unlock = async (key: string, token: string | undefined) => {
     const entry = held.get(key)
-    if (!entry) return
+    // Only the holder's own write or release ends its lock: a set() of the same key carries no token.
+    if (!entry || token === undefined || entry.token !== token) return
     held.delete(key)
     const { lock } = entry
     // An expired or lost lock cannot be released; it ends by its own TTL.
@@ -78,37 +99,46 @@ export function redlockAdapter(
       if (!lock) return reply
       const slot = reply.slot
       if (!lock.force && slot && slot.body !== '' && reply.now < slot.freshUntil) return reply
+      let taken: RedlockLockLike
       try {
-        const taken = await acquire(prefix + key, lock.ttl)
-        await unlock(key)
-        held.set(key, { token: lock.token, lock: taken })
-        if (reply.garbage) {
-          // Foreign data: replace it with a tombstone of our token, so the load's fenced write can land.
-          await adapter.invalidate([key], lock.token, lock.keep)
-          const marker = {
-            gen: lock.token,
-            lockToken: '',
-            lockUntil: 0,
-            createdAt: 0,
-            freshUntil: 0,
-            staleUntil: 0,
-            errorUntil: 0,
-            body: '',
-          }
-          return { ...reply, slot: marker, lock: 'acquired' }
+        taken = await acquire(prefix + key, lock.ttl)
+      } catch (error) {
+        const known = masters()
+        if (known && known.ready < Math.floor(known.total / 2) + 1) {
+          throw new Error(
+            `redlock: no quorum (${known.ready} of ${known.total} masters connected): ${error instanceof Error ? error.name : 'error'}`,
+          )
         }
-        return { ...reply, lock: 'acquired' }
-      } catch {
-        // Contention or no quorum: either way wait for a value, then load (the client's lockWait).
+        // Another holder: wait for its value, then load (the client's lockWait).
         return { ...reply, lock: 'held' }
       }
+      const previous = held.get(key)
+      if (previous) await unlock(key, previous.token)
+      held.set(key, { token: lock.token, lock: taken })
+      if (reply.garbage || !slot) {
+        // Foreign data, or nothing: leave a marker of our token before the load starts, so the fenced write
+        // lands (an absent key refuses it) and an invalidation during the load finds a key to tombstone.
+        await adapter.invalidate([key], lock.token, lock.keep)
+        const marker = {
+          gen: lock.token,
+          lockToken: '',
+          lockUntil: 0,
+          createdAt: 0,
+          freshUntil: 0,
+          staleUntil: 0,
+          errorUntil: 0,
+          body: '',
+        }
+        return { ...reply, slot: marker, garbage: false, lock: 'acquired' }
+      }
+      return { ...reply, lock: 'acquired' }
     },
 
-    async write(key: string, request: WriteRequest): Promise<boolean> {
+    async write(key: string, request: WriteRequest): Promise<WriteResult> {
       try {
         return await adapter.write(key, request)
       } finally {
-        await unlock(key)
+        await unlock(key, request.token)
       }
     },
 
@@ -120,7 +150,7 @@ export function redlockAdapter(
     },
 
     async release(key: string, token: string): Promise<void> {
-      if (held.get(key)?.token === token) await unlock(key)
+      await unlock(key, token)
     },
 
     invalidate: (keys, gen, ttl) => adapter.invalidate(keys, gen, ttl),
@@ -135,7 +165,7 @@ export function redlockAdapter(
   }
   if (adapter.invalidateMatching) {
     const scan = adapter.invalidateMatching
-    wrapped.invalidateMatching = (pattern, gen, ttl) => scan.call(adapter, pattern, gen, ttl)
+    wrapped.invalidateMatching = (pattern, gen, ttl, step) => scan.call(adapter, pattern, gen, ttl, step)
   }
   if (adapter.dispose) {
     const dispose = adapter.dispose

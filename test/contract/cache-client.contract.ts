@@ -4,6 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import * as z from 'zod'
+import type { Fence, WriteRequest } from '../../src/adapters/adapter.js'
 import type { CacheAdapter, CacheClient, CacheClientOptions } from '../../src/index.js'
 import {
   CacheClosedError,
@@ -270,6 +271,48 @@ export function defineContractSuite(target: ContractTarget): void {
         expect(await cache.get('room2')).toBeUndefined()
       })
 
+      it('runs a transforming schema once per call: a hit returns what the miss returned', async () => {
+        const cache = make()
+        let loads = 0
+        const Doubled = z.number().transform((n) => n * 2)
+        const twentyOne = () => {
+          loads++
+          return 21
+        }
+        expect(await cache.getOrSet('doubled', twentyOne, { schema: Doubled })).toBe(42)
+        expect(await cache.getOrSet('doubled', twentyOne, { schema: Doubled })).toBe(42)
+        expect(await cache.get('doubled', { schema: Doubled })).toBe(42)
+        const Parsed = z.string().transform(Number)
+        // The loader returns the schema's input (a string); callers get its output (a number).
+        const five = (() => {
+          loads++
+          return '5'
+        }) as unknown as () => number
+        expect(await cache.getOrSet('parsed', five, { schema: Parsed })).toBe(5)
+        expect(await cache.getOrSet('parsed', five, { schema: Parsed })).toBe(5)
+        expect(loads).toBe(2)
+        expect(cache.metrics()).toMatchObject({ hits: 3, misses: 2, errors: 0 })
+      })
+
+      it('returns a value whose toJSON() gives undefined without storing it: not cacheable, never read back as corrupt', async () => {
+        const cache = make()
+        const operations: string[] = []
+        cache.on('error', (e) => operations.push(e.operation))
+        const odd = { toJSON: () => undefined }
+        let loads = 0
+        for (let i = 0; i < 3; i++) {
+          expect(
+            await cache.getOrSet('odd', () => {
+              loads++
+              return odd
+            }),
+          ).toBe(odd)
+        }
+        expect(loads).toBe(3)
+        expect(await cache.get('odd')).toBeUndefined()
+        expect(operations).toEqual(['encode', 'encode', 'encode'])
+      })
+
       it('rejects an aborted caller only; the shared load finishes for the others', async () => {
         const cache = make()
         const g = gate<string>()
@@ -429,6 +472,100 @@ export function defineContractSuite(target: ContractTarget): void {
         await load
         expect(await b.get('k')).toBeUndefined()
       })
+    })
+
+    describe('the fence does not depend on the backend keeping every key', () => {
+      const token = () => crypto.randomUUID().replaceAll('-', '')
+      const entry = (fence: Fence | null, extra: Partial<WriteRequest> = {}): WriteRequest => ({
+        fence,
+        gen: token(),
+        ttl: 60_000,
+        staleWhileRevalidate: 0,
+        staleIfError: 0,
+        expireIn: 60_000,
+        body: '{"w":1,"v":"x"}',
+        ...extra,
+      })
+      const lock = (t: string, ttl = 5_000) => ({ token: t, ttl, keep: 60_000 })
+
+      if (target.deleteRaw) {
+        const deleteRaw = target.deleteRaw
+        it('a load that began before delete() cannot write back when the tombstone is lost (evicted, flushed)', async () => {
+          const namespace = ns()
+          const cache = make({ namespace })
+          const dbRead = gate()
+          const started = gate()
+          const load = cache.getOrSet('k', async () => {
+            started.open()
+            await dbRead.promise
+            return 'old'
+          })
+          await started.promise
+          await cache.delete('k')
+          await deleteRaw(`${namespace}:k`)
+          dbRead.open()
+          expect(await load).toBe('old')
+          expect(await cache.get('k')).toBeUndefined()
+          expect(await cache.getOrSet('k', () => 'new')).toBe('new')
+        })
+      }
+
+      it('refuses a fenced write to a key that is absent, whatever generation it carries', async () => {
+        const adapter = target.makeAdapter()
+        const key = `${ns()}:absent`
+        const { now } = await adapter.read(key)
+        expect(await adapter.write(key, entry({ gen: token(), readAt: now, window: 60_000 }))).toBe('refused')
+        expect((await adapter.read(key)).slot).toBeNull()
+      })
+
+      timed(
+        'refuses a fenced write that reaches the backend a fence window after the read that fenced it',
+        async () => {
+          const adapter = target.makeAdapter()
+          const key = `${ns()}:window`
+          const locked = await adapter.read(key, lock(token()))
+          expect(locked.lock).toBe('acquired')
+          const gen = locked.slot?.gen as string
+          expect(await adapter.write(key, entry({ gen, readAt: locked.now - 60_001, window: 60_000 }))).toBe('refused')
+          expect(await adapter.write(key, entry({ gen, readAt: locked.now, window: 60_000 }))).toBe('written')
+        },
+      )
+
+      timed('refuses a write that reaches the backend after its deadline (a set() its caller saw fail)', async () => {
+        const adapter = target.makeAdapter()
+        const key = `${ns()}:deadline`
+        const { now } = await adapter.read(key)
+        expect(await adapter.write(key, entry(null, { deadline: now - 1 }))).toBe('late')
+        expect((await adapter.read(key)).slot).toBeNull()
+        expect(await adapter.write(key, entry(null, { deadline: now + 60_000 }))).toBe('written')
+      })
+
+      timed('an expired holder’s release or extend never touches the next holder’s lock', async () => {
+        const adapter = target.makeAdapter()
+        const key = `${ns()}:c4`
+        const [first, second, third] = [token(), token(), token()]
+        expect((await adapter.read(key, lock(first, 50))).lock).toBe('acquired')
+        await sleep(80)
+        expect((await adapter.read(key, lock(second))).lock).toBe('acquired')
+        await adapter.release(key, first)
+        expect(await adapter.extend?.(key, first, 5_000)).not.toBe(true)
+        expect((await adapter.read(key, lock(third))).lock).toBe('held')
+      })
+
+      if (target.pttl) {
+        const pttl = target.pttl
+        it('a read of an id that holds nothing leaves no key living longer than the fence window, tags included', async () => {
+          const namespace = ns()
+          const cache = make({ namespace })
+          expect(await cache.getOrSet('meeting:99999', () => undefined, { tags: ['meeting:99999'] })).toBeUndefined()
+          expect(await pttl(`{${namespace}:tags}:meeting:99999`)).toBeLessThanOrEqual(60_000)
+          expect(await pttl(`${namespace}:meeting:99999`)).toBeLessThanOrEqual(60_000)
+          expect(await cache.get('other', { allowStale: true })).toBeUndefined()
+          // A stored entry keeps its tag records as long as it may be served, and longer.
+          await cache.getOrSet('meeting:1', () => 'm', { tags: ['meeting:1'], staleIfError: '1h' })
+          expect(await pttl(`{${namespace}:tags}:meeting:1`)).toBeGreaterThan(65 * 60_000)
+        })
+      }
     })
 
     // Not registered at all where tag ordering is not reproducible (an empty suite is an error).
@@ -657,6 +794,22 @@ export function defineContractSuite(target: ContractTarget): void {
         expect([await app.get('k'), await apple.get('k'), await app2.get('k')]).toEqual([undefined, 2, 3])
       })
 
+      globbed.each(['*', '?', '[1]', '\\'])(
+        'clear() and invalidatePattern() of a namespace ending in %s never touch a sibling that the namespace matches as a glob',
+        async (glob) => {
+          const base = ns()
+          const globbed = make({ namespace: `${base}${glob}` })
+          const sibling = make({ namespace: `${base}1` })
+          await sibling.set('k', 'kept')
+          await globbed.set('k', 'gone')
+          expect(await globbed.invalidatePattern('*')).toBe(1)
+          await globbed.set('k', 'gone')
+          expect(await globbed.clear()).toBe(1)
+          expect(await sibling.get('k')).toBe('kept')
+          expect(await globbed.get('k')).toBeUndefined()
+        },
+      )
+
       it('refuses clear() and invalidatePattern() without a namespace, so other keys are never touched', async () => {
         const bare = createCacheClient({ adapter: target.makeAdapter() })
         clients.push(bare)
@@ -819,6 +972,18 @@ export function defineContractSuite(target: ContractTarget): void {
           for (const e of events as { error: Error }[]) expect(e.error.message).not.toContain('s3cret')
         },
       )
+
+      it('rejects with the loader’s own error when the backend fails too; the backend failure is only counted', async () => {
+        const cache = make({ adapter: broken(target.makeAdapter(), 'throw'), timeout: 100 })
+        const boom = new Error('database down')
+        await expect(
+          cache.getOrSet('k', () => {
+            throw boom
+          }),
+        ).rejects.toBe(boom)
+        expect(cache.metrics()).toMatchObject({ loads: 1, loadErrors: 1 })
+        expect(cache.metrics().errors).toBeGreaterThanOrEqual(1)
+      })
 
       it('rejects writes with a typed backend error that carries no secret', async () => {
         const cache = make({ adapter: broken(target.makeAdapter(), 'throw'), timeout: 100 })

@@ -291,6 +291,33 @@ describe('out of memory (maxmemory 1, noeviction)', () => {
   })
 })
 
+describe('invalidations under out of memory (maxmemory 1, noeviction)', () => {
+  it('reject with a typed error but leave no invalidated value readable: the keys are deleted instead (DEL works under OOM)', async () => {
+    const server = await ownServer()
+    const admin = connect(server.url)
+    const namespace = ns()
+    const { cache } = cacheOver(connect(server.url, { maxRetriesPerRequest: 1 }), { namespace, circuitBreaker: false })
+    expect(await cache.getOrSet('a', () => 'old-a')).toBe('old-a')
+    expect(await cache.getOrSet('b', () => 'old-b')).toBe('old-b')
+    expect(await cache.getOrSet('t', () => 'old-t', { tags: ['rooms'] })).toBe('old-t')
+    await admin.config('SET', 'maxmemory', '1')
+    try {
+      await expect(cache.delete('a')).rejects.toMatchObject({ code: 'CACHEWARD_BACKEND' })
+      expect(await admin.exists(`${namespace}:a`)).toBe(0)
+      expect(await cache.getOrSet('a', () => 'new-a')).toBe('new-a')
+      await expect(cache.invalidatePattern('b*')).rejects.toMatchObject({ code: 'CACHEWARD_BACKEND' })
+      expect(await cache.getOrSet('b', () => 'new-b')).toBe('new-b')
+      await expect(cache.invalidateTags(['rooms'])).rejects.toMatchObject({ code: 'CACHEWARD_BACKEND' })
+      expect(await cache.getOrSet('t', () => 'new-t', { tags: ['rooms'] })).toBe('new-t')
+    } finally {
+      await admin.config('SET', 'maxmemory', '0')
+    }
+    expect(await cache.get('a')).toBeUndefined()
+    expect(await cache.getOrSet('t', () => 'reloaded', { tags: ['rooms'] })).toBe('reloaded')
+    await expectNoUnhandledRejection()
+  })
+})
+
 describe('a hung redis-server (SIGSTOP) behind the circuit breaker', () => {
   it('stops making callers wait for the timeout once the breaker opens, and closes it after the server is back', async () => {
     const server = await ownServer()
@@ -302,9 +329,12 @@ describe('a hung redis-server (SIGSTOP) behind the circuit breaker', () => {
     server.pause()
     let resumed = false
     try {
-      const first = await timed(cache.getOrSet('a', () => 'a'))
-      expect(first.value).toBe('a')
-      expect(first.ms).toBeGreaterThanOrEqual(190)
+      // Two calls wait out the timeout, each one failure (threshold 2); then the breaker opens.
+      for (const key of ['a', 'b']) {
+        const call = await timed(cache.getOrSet(key, () => key))
+        expect(call.value).toBe(key)
+        expect(call.ms).toBeGreaterThanOrEqual(190)
+      }
       await waitFor(() => transitions.length > 0, 'the breaker to open')
       const { value, ms } = await timed(
         (async () => {

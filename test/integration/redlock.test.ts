@@ -112,10 +112,68 @@ describe('redlock quorum lock', () => {
   }, 30_000)
 })
 
+describe('redlock when the quorum cannot be reached or is not ours to release', () => {
+  const ns = keygen('rlq')
+
+  it('answers from the loader within timeout when two of three masters are down, and counts it as a backend failure', async () => {
+    const own = await Promise.all([startRedisServer(), startRedisServer(), startRedisServer()])
+    try {
+      await own[1]!.stop()
+      await own[2]!.stop()
+      const redlock = new Redlock(
+        own.map((m) => connect(m.url)),
+        { retryCount: 0 },
+      ) as unknown as RedlockLike
+      const cache = createCacheClient({
+        adapter: redlockAdapter(ioredisAdapter(connect(inject('redisUrl'))), redlock),
+        namespace: ns(),
+        circuitBreaker: { threshold: 3, duration: '10s' },
+      })
+      let opened = false
+      cache.on('circuit-open', () => {
+        opened = true
+      })
+      for (let i = 0; i < 3; i++) {
+        const started = performance.now()
+        expect(await cache.getOrSet(`k${i}`, () => `from-db:${i}`)).toBe(`from-db:${i}`)
+        // Within the client's timeout (1 s), not after lockWait (5 s) of waiting for a holder that does not exist.
+        expect(performance.now() - started).toBeLessThan(1_300)
+      }
+      expect(cache.metrics().errors).toBeGreaterThanOrEqual(3)
+      expect(opened).toBe(true)
+      await cache.close()
+    } finally {
+      await Promise.all(own.map((m) => m.stop()))
+    }
+  }, 30_000)
+
+  it('a write without the lock’s token (a set() of the same key) leaves the quorum lock of a load under way alone', async () => {
+    const key = `${ns()}:k`
+    const loading = makeAdapter()
+    const other = makeAdapter()
+    const lock = (token: string) => ({ token, ttl: 5_000, keep: 60_000 })
+    const entry = (extra: { token?: string } = {}) => ({
+      fence: null,
+      gen: `g${Math.random()}`,
+      ttl: 1,
+      staleWhileRevalidate: 0,
+      staleIfError: 0,
+      expireIn: 60_000,
+      body: '{"w":1,"v":1}',
+      ...extra,
+    })
+    expect((await loading.read(key, lock('holder'))).lock).toBe('acquired')
+    await loading.write(key, entry())
+    await sleep(5)
+    expect((await other.read(key, lock('other'))).lock).toBe('held')
+    await loading.write(key, entry({ token: 'holder' }))
+    await sleep(5)
+    expect((await other.read(key, lock('other'))).lock).toBe('acquired')
+  })
+})
+
 defineContractSuite({
   name: 'redis-server with the redlock provider',
   makeAdapter,
   makePeer: makeAdapter,
-  // Without a marker in the key, an absent key's load cannot be found by clear()/invalidatePattern scans.
-  faithful: { markerOnAbsentKeys: false },
 })

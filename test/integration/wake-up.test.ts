@@ -33,6 +33,31 @@ const backends: Array<[string, () => CacheAdapter]> = [
   ],
 ]
 
+/**
+ * Waits until `waiter`'s subscriber receives announcements: a write by `writer` ends a wait early. A
+ * fixed sleep is not enough on a busy machine, where the subscriber connection can take longer to open.
+ */
+async function subscribed(waiter: CacheAdapter, writer: CacheAdapter, key: string): Promise<void> {
+  const wait = waiter.waitForWrite?.bind(waiter)
+  if (!wait) throw new Error('the adapter has no waitForWrite')
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const begun = performance.now()
+    const woken = wait(key, 100)
+    await writer.write(key, {
+      fence: null,
+      gen: `warm${attempt}`,
+      ttl: 60_000,
+      staleWhileRevalidate: 0,
+      staleIfError: 0,
+      expireIn: 60_000,
+      body: '{"w":1,"v":0}',
+    })
+    await woken
+    if (performance.now() - begun < 90) return
+  }
+  throw new Error('the subscriber never received an announcement')
+}
+
 describe.each(backends)('%s', (_, makeAdapter) => {
   const ns = keygen('wake')
   const make = (namespace: string): CacheClient => {
@@ -41,15 +66,22 @@ describe.each(backends)('%s', (_, makeAdapter) => {
     return cache
   }
 
-  it('wakes a waiting adapter as soon as another connection writes the key, long before its timeout', async () => {
+  it('wakes a waiting adapter as soon as another connection writes the key, and not before', async () => {
     const namespace = ns()
     const waiter = makeAdapter()
     const writer = makeAdapter()
     closers.unshift(() => waiter.dispose?.())
-    // First wait opens the subscriber; give it a moment to subscribe before timing the real one.
-    await waiter.waitForWrite?.(`${namespace}:warm`, 200)
-    const started = performance.now()
-    const woken = waiter.waitForWrite?.(`${namespace}:k`, 5_000)
+    const waitForWrite = waiter.waitForWrite?.bind(waiter)
+    expect(typeof waitForWrite).toBe('function')
+    if (!waitForWrite) return
+    await subscribed(waiter, writer, `${namespace}:warm`)
+    // Nobody writes: the wait runs its whole course.
+    let started = performance.now()
+    await waitForWrite(`${namespace}:quiet`, 150)
+    expect(performance.now() - started).toBeGreaterThanOrEqual(145)
+    // A write 50 ms in ends it then, long before its 5 s.
+    started = performance.now()
+    const woken = waitForWrite(`${namespace}:k`, 5_000)
     setTimeout(() => {
       void writer.write(`${namespace}:k`, {
         fence: null,
@@ -62,34 +94,61 @@ describe.each(backends)('%s', (_, makeAdapter) => {
       })
     }, 50)
     await woken
-    expect(performance.now() - started).toBeLessThan(1_000)
+    const ms = performance.now() - started
+    expect(ms).toBeGreaterThanOrEqual(45)
+    expect(ms).toBeLessThan(1_000)
   })
 
-  it('hands the holder’s value to a waiting process within a few ms of its write', async () => {
-    const namespace = ns()
-    const holder = make(namespace)
-    const waiting = make(namespace)
-    // Open the waiting client's subscriber first, as a process that has waited before would have.
-    await waiting.getOrSet('warm', () => 1)
-    let release!: () => void
-    const gate = new Promise<void>((r) => {
-      release = r
-    })
-    let wroteAt = 0
-    const loading = holder.getOrSet('k', async () => {
-      await gate
-      return 'v'
-    })
-    await new Promise((r) => setTimeout(r, 20))
-    const waited = waiting.getOrSet('k', () => 'unused').then((value) => ({ value, at: performance.now() }))
-    await new Promise((r) => setTimeout(r, 300))
-    release()
-    await loading
-    wroteAt = performance.now()
-    const { value, at } = await waited
-    expect(value).toBe('v')
-    // A poll would answer up to 50 ms (its back-off cap) after the write; the announcement does much sooner.
-    expect(at - wroteAt).toBeLessThan(40)
+  it('hands the holder’s value to a waiting process within a few ms of its write, woken by the announcement', async () => {
+    const gaps: number[] = []
+    let early = 0
+    let wokenTrials = 0
+    for (let trial = 0; trial < 5; trial++) {
+      const namespace = ns()
+      const holder = make(namespace)
+      const inner = makeAdapter()
+      const wait = inner.waitForWrite?.bind(inner)
+      expect(typeof wait).toBe('function')
+      if (!wait) return
+      // Counts the waits that ended before their own timeout: only an announcement ends one early.
+      const waitingAdapter: CacheAdapter = {
+        ...inner,
+        waitForWrite: async (key, ms) => {
+          const begun = performance.now()
+          await wait(key, ms)
+          if (performance.now() - begun < ms - 2) early++
+        },
+      }
+      const waiting = createCacheClient({ adapter: waitingAdapter, namespace })
+      closers.unshift(() => waiting.close())
+      // Open the waiting client's subscriber first, as a process that has waited before would have.
+      await subscribed(inner, makeAdapter(), `${namespace}:warm`)
+      const before = early
+      let release!: () => void
+      const gate = new Promise<void>((r) => {
+        release = r
+      })
+      const loading = holder.getOrSet('k', async () => {
+        await gate
+        return 'v'
+      })
+      await new Promise((r) => setTimeout(r, 20))
+      const waited = waiting.getOrSet('k', () => 'unused').then((value) => ({ value, at: performance.now() }))
+      await new Promise((r) => setTimeout(r, 200))
+      release()
+      await loading
+      const wroteAt = performance.now()
+      const { value, at } = await waited
+      expect(value).toBe('v')
+      if (early > before) wokenTrials++
+      gaps.push(at - wroteAt)
+    }
+    // A write that lands while the waiter is between two waits (its read in flight, ~1 % of the time) is
+    // found by that read instead: allow one such trial.
+    expect(wokenTrials).toBeGreaterThanOrEqual(4)
+    // A poll answers up to 50 ms (its back-off cap) after the write; the announcement does much sooner.
+    gaps.sort((a, b) => a - b)
+    expect(gaps[2]).toBeLessThan(15)
   })
 })
 

@@ -24,6 +24,7 @@ describe('a hot key in one process', () => {
     const { adapter, reads } = slowReads(20)
     const cache = createCacheClient({ adapter, namespace: 'hot' })
     await cache.set('k', 'v')
+    const before = reads()
     const calls: Promise<unknown>[] = []
     // 20 callers, one every 2 ms, while each read takes 20 ms.
     for (let i = 0; i < 20; i++) {
@@ -31,7 +32,7 @@ describe('a hot key in one process', () => {
       await new Promise((r) => setTimeout(r, 2))
     }
     expect(new Set(await Promise.all(calls))).toEqual(new Set(['v']))
-    expect(reads()).toBeLessThanOrEqual(4)
+    expect(reads() - before).toBeLessThanOrEqual(4)
     expect(cache.metrics().hits).toBe(20)
   })
 })

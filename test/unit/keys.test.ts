@@ -1,6 +1,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { memoryAdapter } from '../../src/adapters/memory.js'
 import { CacheKeyError } from '../../src/errors.js'
+import { createCacheClient } from '../../src/index.js'
 import {
   assertKey,
   assertPattern,
@@ -11,6 +13,7 @@ import {
   MAX_PATTERN_WILDCARDS,
   prefixOf,
 } from '../../src/keys.js'
+import { chaosAdapter } from '../support/chaos-adapter.js'
 
 // Any Unicode code point but lone surrogates. (fc.string({ unit: 'binary' }) costs ~600 ms to build.)
 const codePoint = fc
@@ -250,5 +253,22 @@ describe('globMatch', () => {
   it('returns on a pathological pattern over a long string instead of backtracking exponentially', () => {
     expect(globMatch('*a*a*a*a*a*a*a*b', 'a'.repeat(10_000))).toBe(false)
     expect(globMatch('*a*a*a*a*a*a*a*b', `${'a'.repeat(10_000)}b`)).toBe(true)
+  })
+})
+
+// RELIABILITY B8: patterns that make Redis' glob matching exponential (CVE-2022-36021) or recurse deeply
+// (CVE-2024-31228) are refused by the library; the backend never sees them.
+describe('pathological patterns never reach the backend', () => {
+  it.each([
+    ['many stars', '*a'.repeat(40)],
+    ['a long pattern', `${'a'.repeat(300)}*`],
+    ['many classes', '[a]'.repeat(20)],
+    ['many question marks', '?'.repeat(20)],
+  ])('%s: rejected with CacheKeyError, no scan sent', async (_, pattern) => {
+    const chaos = chaosAdapter(memoryAdapter())
+    const cache = createCacheClient({ adapter: chaos.adapter, namespace: 'app' })
+    await expect(cache.invalidatePattern(pattern)).rejects.toBeInstanceOf(CacheKeyError)
+    expect(chaos.calls('invalidateMatching')).toBe(0)
+    await cache.close()
   })
 })

@@ -153,7 +153,7 @@ describe('parseReadReply', () => {
 
 describe('writeArgs', () => {
   const request: WriteRequest = {
-    fence: 'gen1',
+    fence: { gen: 'gen1', readAt: 1_700_000_000_000.5, window: 60_000 },
     gen: 'gen2',
     ttl: 1_000,
     staleWhileRevalidate: 2_000,
@@ -163,18 +163,39 @@ describe('writeArgs', () => {
   }
 
   it('lists a fenced write in the order WRITE_SCRIPT reads ARGV', () => {
-    expect(writeArgs(request)).toEqual(['f', 'gen1', 'gen2', '1000', '2000', '3000', '4000', '{"w":1,"v":1}', '0'])
-    expect(writeArgs(request, true)[8]).toBe('1')
+    expect(writeArgs(request)).toEqual([
+      'f',
+      'gen1',
+      '1700000000000.5',
+      '60000',
+      '',
+      'gen2',
+      '1000',
+      '2000',
+      '3000',
+      '4000',
+      '{"w":1,"v":1}',
+      '0',
+      '',
+      '',
+    ])
+    expect(writeArgs(request, true)[11]).toBe('1')
   })
 
   it('marks an unconditional write (no fence) with u and an empty fence', () => {
-    expect(writeArgs({ ...request, fence: null }).slice(0, 2)).toEqual(['u', ''])
+    expect(writeArgs({ ...request, fence: null }).slice(0, 4)).toEqual(['u', '', '', ''])
+  })
+
+  it('carries the deadline and the tag check when there are', () => {
+    const args = writeArgs({ ...request, deadline: 1_700_000_001_000, tags: { keys: ['t'], startedAt: 5.25, ttl: 9 } })
+    expect(args[4]).toBe('1700000001000')
+    expect(args.slice(12)).toEqual(['5.25', '9'])
   })
 
   it('sends a whole, positive expiry: Redis PX rejects 0 and fractions', () => {
-    expect(writeArgs({ ...request, expireIn: 0 })[6]).toBe('1')
-    expect(writeArgs({ ...request, expireIn: 0.4 })[6]).toBe('1')
-    expect(writeArgs({ ...request, expireIn: 1_500.6 })[6]).toBe('1501')
+    expect(writeArgs({ ...request, expireIn: 0 })[9]).toBe('1')
+    expect(writeArgs({ ...request, expireIn: 0.4 })[9]).toBe('1')
+    expect(writeArgs({ ...request, expireIn: 1_500.6 })[9]).toBe('1501')
   })
 })
 

@@ -330,3 +330,17 @@ describe('events', () => {
     expect(() => cache.off('hit', () => {})).not.toThrow()
   })
 })
+
+describe('categories named like Object.prototype members', () => {
+  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])(
+    'counts category %s like any other',
+    async (category) => {
+      const { cache } = setup()
+      await cache.getOrSet('k', () => 1, { category })
+      await cache.getOrSet('k', () => 1, { category })
+      const categories = cache.metrics().categories
+      expect(Object.keys(categories)).toContain(category)
+      expect(categories[category]).toMatchObject({ hits: 1, misses: 1, loads: 1 })
+    },
+  )
+})
