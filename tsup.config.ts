@@ -7,7 +7,7 @@ export default defineConfig({
     'adapters/memory': 'src/adapters/memory.ts',
     'adapters/ioredis': 'src/adapters/ioredis.ts',
     'adapters/upstash': 'src/adapters/upstash.ts',
-    'integrations/redlock': 'src/integrations/redlock.ts',
+    'adapters/redlock': 'src/adapters/redlock.ts',
     'integrations/prometheus': 'src/integrations/prometheus.ts',
     'integrations/opentelemetry': 'src/integrations/opentelemetry.ts',
   },

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Clock } from './clock.js'
+import type { CircuitState } from './metrics.js'
 
 /** What a breaker reports when it opens or closes. */
 export type CircuitChange = { state: 'open'; failures: number; retryInMs: number } | { state: 'closed' }
@@ -59,4 +60,9 @@ export class CircuitBreaker {
       this.#onChange({ state: 'open', failures: this.#failures, retryInMs: this.#duration })
     }
   }
+}
+
+/** What metrics report for a breaker: `disabled` when there is none. */
+export function circuitState(breaker: CircuitBreaker | undefined): CircuitState {
+  return breaker ? (breaker.isOpen ? 'open' : 'closed') : 'disabled'
 }

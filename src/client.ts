@@ -2,40 +2,19 @@
  * `createCacheClient` and the `CacheClient` it returns. Composes the parts; owns no algorithm.
  * @module
  */
-import type { CacheAdapter, Step } from './adapters/adapter.js'
+import type { CacheAdapter } from './adapters/adapter.js'
 import { memoryAdapter } from './adapters/memory.js'
+import { Backend } from './backend.js'
 import { CircuitBreaker } from './circuit.js'
 import { systemClock } from './clock.js'
+import { type Core, type Loader, type Outcome, reportBackendError, type Scope } from './core.js'
 import { type CacheDefinition, type CacheDefinitionOptions, defineEntry, type KeyArgs } from './define.js'
-import { encodeEntry } from './entry.js'
-import {
-  CacheClosedError,
-  CacheOptionsError,
-  CacheTimeoutError,
-  CacheUnsupportedError,
-  CacheValueError,
-} from './errors.js'
+import { CacheClosedError, CacheOptionsError, CacheValueError } from './errors.js'
 import type { CacheEventListener, CacheEventMap, CacheEventName } from './events.js'
 import { SingleFlight } from './flight.js'
-import { classify, entryWrite } from './freshness.js'
-import {
-  bounded,
-  type Core,
-  countServed,
-  FENCE_WINDOW_MS,
-  knowClock,
-  type Loader,
-  learnClock,
-  loadOnly,
-  type Outcome,
-  randomToken,
-  reportBackendError,
-  resolveFlight,
-  type Scope,
-  TAG_TTL_MS,
-  usableEntry,
-} from './get-or-set.js'
-import { assertKey, assertNamespace, assertPattern, escapeGlob, isTagList, prefixOf } from './keys.js'
+import { getOrSet } from './get-or-set.js'
+import { clear, deleteKey, invalidatePattern, invalidateTags, tombstone } from './invalidate.js'
+import { assertKey, assertNamespace, prefixOf } from './keys.js'
 import type { MetricsSnapshot } from './metrics.js'
 import {
   type CacheClientOptions,
@@ -47,8 +26,10 @@ import {
   resolveNamespacePolicy,
   type SetOptions,
 } from './options.js'
+import { readOnly } from './read.js'
 import { jsonSerializer } from './serializer.js'
-import { now, Telemetry } from './telemetry.js'
+import { Telemetry } from './telemetry.js'
+import { storeGiven } from './write.js'
 
 /** What `health()` resolves. */
 export interface HealthReport {
@@ -117,16 +98,25 @@ export interface CacheClient {
 export function createCacheClient(options: CacheClientOptions = {}): CacheClient {
   const o = resolveClientOptions(options)
   const adapter: CacheAdapter = o.adapter ?? memoryAdapter(o.clock ? { clock: o.clock } : {})
+  const clock = o.clock ?? systemClock
+  let backend: Backend | undefined
   const telemetry = new Telemetry({
     metrics: o.metrics,
     namespace: o.namespace,
     logger: o.logger,
-    circuit: () => (core.circuit ? (core.circuit.isOpen ? 'open' : 'closed') : 'disabled'),
+    circuit: () => backend?.circuit ?? 'disabled',
   })
+  const breaker = o.circuitBreaker
+    ? new CircuitBreaker(o.circuitBreaker.threshold, o.circuitBreaker.duration, clock, (change) => {
+        if (change.state === 'open') telemetry.circuitOpened(adapter.name, change.failures, change.retryInMs)
+        else telemetry.circuitClosed(adapter.name)
+      })
+    : undefined
+  backend = new Backend(adapter, o.timeout, breaker)
   const core: Core = {
-    adapter,
+    backend,
     serializer: o.serializer ?? jsonSerializer,
-    clock: o.clock ?? systemClock,
+    clock,
     telemetry,
     flight: new SingleFlight<Outcome>(),
     timeout: o.timeout,
@@ -134,22 +124,11 @@ export function createCacheClient(options: CacheClientOptions = {}): CacheClient
     lockWait: o.lockWait,
     background: new Set(),
     lifetime: new AbortController(),
-    circuit: undefined,
     waitUntil: o.waitUntil,
     backoff: new Map(),
     refreshing: new Set(),
     loads: new Set(),
     present: new Map(),
-    clockOffset: undefined,
-    clockProbe: undefined,
-  }
-  if (o.circuitBreaker) {
-    const { threshold, duration } = o.circuitBreaker
-    const name = adapter.name
-    ;(core as { circuit: CircuitBreaker }).circuit = new CircuitBreaker(threshold, duration, core.clock, (change) => {
-      if (change.state === 'open') telemetry.circuitOpened(name, change.failures, change.retryInMs)
-      else telemetry.circuitClosed(name)
-    })
   }
   const namespaces = o.namespace === undefined ? [] : [o.namespace]
   // Whatever the namespace holds, every tag record of this client starts with the same `{…` up to the
@@ -160,93 +139,30 @@ export function createCacheClient(options: CacheClientOptions = {}): CacheClient
   return makeClient(core, scope, o.enabled)
 }
 
+/** A client over `core`, scoped to `scope`: each method checks its input and hands the call to its module. */
 function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
   const open = () => {
     if (core.lifetime.signal.aborted) throw new CacheClosedError()
   }
-  const tombstone = (key: string) => {
-    core.present.delete(scope.prefix + key)
-    return bounded(core, 'invalidate', () =>
-      core.adapter.invalidate([scope.prefix + key], randomToken(), FENCE_WINDOW_MS),
-    ).catch((error) => {
-      throw reportBackendError(core, scope, 'invalidate', key, error)
-    })
-  }
-
-  const read = async <T>(key: string, options: GetOptions<T> | undefined, counted: boolean): Promise<T | undefined> => {
+  const read = async (key: string, options: GetOptions | undefined, counted: boolean) => {
     open()
     assertKey(key)
-    const startedAt = now()
-    const call = resolveCallOptions('get', scope.policy, options)
-    const c = { core, scope, key, full: scope.prefix + key, call }
-    if (!enabled) {
-      if (counted) countServed(c, 'miss', startedAt)
-      return undefined
-    }
-    let value: T | undefined
-    let kind: Outcome['kind'] = 'miss'
-    try {
-      const reply = await bounded(core, 'read', () => core.adapter.read(c.full))
-      learnClock(core, reply.now)
-      const entry = await usableEntry(c, reply.slot)
-      if (entry === 'invalidated') {
-        // A tag was invalidated after this entry's load began: a miss; the next load replaces it.
-      } else if (reply.garbage || (reply.slot && reply.slot.body !== '' && !entry)) {
-        // Foreign, corrupted or schema-failing data is a miss and is removed (best effort).
-        if (reply.garbage)
-          reportBackendError(core, scope, 'read', key, new Error('foreign data at key; treated as a miss'))
-        tombstone(key).catch(() => {})
-      } else if (entry && reply.slot) {
-        const state = classify(reply.slot, reply.now)
-        if (state === 'fresh') kind = 'hit'
-        else if (call.allowStale && state !== 'expired') kind = 'stale'
-        if (kind !== 'miss') value = entry.value as T
-      }
-    } catch (error) {
-      reportBackendError(core, scope, 'read', key, error)
-    }
-    if (counted) countServed(c, kind, startedAt)
-    return value
+    const c = { core, scope, key, full: scope.prefix + key, call: resolveCallOptions('get', scope.policy, options) }
+    return readOnly(c, enabled, counted, () => tombstone(core, scope, key))
   }
 
   const client: CacheClient = {
     async getOrSet<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions<T>): Promise<T> {
       open()
-      assertKey(key)
-      if (typeof loader !== 'function') {
-        throw new CacheOptionsError([{ path: 'loader', message: `expected a function, got ${typeof loader}` }])
-      }
-      const startedAt = now()
-      const call = resolveCallOptions('getOrSet', scope.policy, options)
-      const c = { core, scope, key, full: scope.prefix + key, call }
-      if (call.signal?.aborted) throw call.signal.reason
-      // Caching off: still single-flight, so a disabled cache never multiplies database load.
-      const task = enabled
-        ? () => resolveFlight(c, loader as Loader<unknown>)
-        : () => loadOnly(c, loader as Loader<unknown>)
-      const { promise, joined } = core.flight.run(
-        c.full,
-        task,
-        enabled && call.policy.ttl > 0 ? 'this-tick' : 'while-running',
-      )
-      let outcome: Outcome
-      try {
-        outcome = call.signal ? await abortable(promise, call.signal) : await promise
-      } catch (error) {
-        // Every call counts one of hit, stale hit or miss: a call that got no value was a miss.
-        countServed(c, 'miss', startedAt)
-        throw error
-      }
-      countServed(c, joined && outcome.kind === 'miss' ? 'miss' : outcome.kind, startedAt)
-      return outcome.value as T
+      return getOrSet(core, scope, enabled, key, loader, options)
     },
 
-    get: (key, options) => read(key, options, true),
+    get: <T>(key: string, options?: GetOptions<T>) => read(key, options, true) as Promise<T | undefined>,
 
     async getMany<T>(keys: readonly string[], options?: GetOptions<T>) {
       if (!Array.isArray(keys)) throw new CacheOptionsError([{ path: 'keys', message: 'expected an array of keys' }])
       for (const key of keys) assertKey(key)
-      return Promise.all(keys.map((key) => read<T>(key, options, true)))
+      return Promise.all(keys.map((key) => read(key, options, true) as Promise<T | undefined>))
     },
 
     async has(key, options) {
@@ -259,96 +175,29 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       const call = resolveCallOptions('set', scope.policy, options)
       if (value === undefined) throw new CacheValueError(key, 'undefined is never stored (use delete)')
       if (!enabled) return
-      const full = scope.prefix + key
-      if (call.policy.ttl === 0) return tombstone(key)
-      const encode = (startedAt: number) => {
-        try {
-          return encodeEntry({ value, tags: call.tags, loadMs: 0, startedAt }, core.serializer)
-        } catch (error) {
-          throw new CacheValueError(key, error instanceof Error ? error.message : String(error))
-        }
-      }
-      // Encode first: a value that cannot be cached is rejected before any backend call.
-      let body = encode(0)
-      const { ttl, staleWhileRevalidate, staleIfError } = call.policy
-      const request = entryWrite(null, randomToken(), ttl, staleWhileRevalidate, staleIfError, body)
-      if (call.tags.length > 0) {
-        // Tag records must exist before the entry is written, or the first read would not trust it; the
-        // entry counts from this read's time, after the records' creation stamp.
-        const keys = call.tags.map((tag) => scope.tagPrefix + tag)
-        const reply = await bounded(core, 'readTags', () => core.adapter.readTags(keys, FENCE_WINDOW_MS)).catch(
-          (error) => {
-            throw reportBackendError(core, scope, 'readTags', key, error)
-          },
-        )
-        learnClock(core, reply.now)
-        request.body = body = encode(reply.now)
-        request.tags = { keys, startedAt: reply.now, ttl: TAG_TTL_MS }
-      } else {
-        // The deadline below is on the backend clock: learn it once per process (any read teaches it).
-        await knowClock(core, full)?.catch((error) => {
-          throw reportBackendError(core, scope, 'read', key, error)
-        })
-      }
-      // The caller is told the write failed once `timeout` has passed; a client may still deliver it later
-      // (a replayed offline queue, a stalled link), so the write carries that moment on the backend clock
-      // and is refused after it. The offset never runs ahead of the backend, so neither does the deadline.
-      request.deadline = performance.now() + (core.clockOffset ?? 0) + core.timeout
-      const result = await bounded(core, 'write', () => core.adapter.write(full, request)).catch((error) => {
-        throw reportBackendError(core, scope, 'write', key, error)
-      })
-      if (result === 'late') {
-        throw reportBackendError(
-          core,
-          scope,
-          'write',
-          key,
-          new CacheTimeoutError(`${core.adapter.name} write`, core.timeout),
-        )
-      }
-      // 'refused': a tag was invalidated between the record read and the write; the entry would not be served.
+      if (call.policy.ttl === 0) return tombstone(core, scope, key)
+      return storeGiven({ core, scope, key, full: scope.prefix + key, call }, value)
     },
 
     async delete(key) {
       open()
       assertKey(key)
-      if (!enabled) return
-      await tombstone(key)
-      core.telemetry.invalidated({ kind: 'delete', namespace: scope.namespace, key })
+      await deleteKey(core, scope, key, enabled)
     },
 
     async invalidateTags(tags) {
       open()
-      if (!isTagList(tags)) {
-        throw new CacheOptionsError([
-          { path: 'tags', message: 'expected an array of non-empty strings (at most 256 characters)' },
-        ])
-      }
-      if (!enabled || tags.length === 0) return
-      const keys = [...new Set(tags)].map((tag) => scope.tagPrefix + tag)
-      await bounded(core, 'invalidateTags', () => core.adapter.invalidateTags(keys, TAG_TTL_MS)).catch((error) => {
-        throw reportBackendError(core, scope, 'invalidateTags', undefined, error)
-      })
-      core.telemetry.invalidated({ kind: 'tags', namespace: scope.namespace, tags: [...tags] })
+      await invalidateTags(core, scope, tags, enabled)
     },
 
     async invalidatePattern(pattern) {
       open()
-      assertPattern(pattern)
-      requireNamespace('invalidatePattern()')
-      if (!enabled) return 0
-      const count = await invalidateMatching(escapeGlob(scope.prefix) + pattern)
-      core.telemetry.invalidated({ kind: 'pattern', namespace: scope.namespace, pattern, count })
-      return count
+      return invalidatePattern(core, scope, pattern, enabled)
     },
 
     async clear() {
       open()
-      requireNamespace('clear()')
-      if (!enabled) return 0
-      const count = await invalidateMatching(`${escapeGlob(scope.prefix)}*`)
-      core.telemetry.invalidated({ kind: 'clear', namespace: scope.namespace, count })
-      return count
+      return clear(core, scope, enabled)
     },
 
     namespace(name, options) {
@@ -365,25 +214,13 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
     off: (event, listener) => core.telemetry.events.off(event, listener),
 
     async health() {
-      // Straight to the backend, past the circuit breaker: health reports what the backend does now.
       const started = performance.now()
-      let timer: ReturnType<typeof setTimeout> | undefined
       try {
-        await Promise.race([
-          core.adapter.ping(),
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(
-              () => reject(new CacheTimeoutError(`${core.adapter.name} ping`, core.timeout)),
-              core.timeout,
-            )
-          }),
-        ])
-        return { ok: true, latencyMs: performance.now() - started, adapter: core.adapter.name }
+        await core.backend.ping()
+        return { ok: true, latencyMs: performance.now() - started, adapter: core.backend.name }
       } catch (error) {
         const safe = reportBackendError(core, scope, 'ping', undefined, error)
-        return { ok: false, latencyMs: performance.now() - started, adapter: core.adapter.name, error: safe.message }
-      } finally {
-        clearTimeout(timer)
+        return { ok: false, latencyMs: performance.now() - started, adapter: core.backend.name, error: safe.message }
       }
     },
 
@@ -391,57 +228,12 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       if (core.lifetime.signal.aborted) return
       const reason = new CacheClosedError()
       core.lifetime.abort(reason)
+      // Loads under way are aborted (their signal, and their wait for a loader that ignores it); background
+      // refreshes therefore settle at once, lock releases within `timeout`.
       for (const stop of core.loads) stop(reason)
-      // Background refreshes and lock releases settle (each is bounded by `timeout`).
       await Promise.allSettled([...core.background])
-      await core.adapter.dispose?.()
+      await core.backend.dispose()
     },
   }
-
-  /** Scans stay inside a namespace: without one they would reach every key of the database. */
-  function requireNamespace(what: string) {
-    if (scope.prefix === '') {
-      throw new CacheOptionsError([
-        { path: 'namespace', message: `${what} needs a namespace, so it never touches keys that are not the cache’s` },
-      ])
-    }
-  }
-
-  async function invalidateMatching(glob: string): Promise<number> {
-    core.present.clear()
-    const scan = core.adapter.invalidateMatching
-    if (!scan) {
-      throw new CacheUnsupportedError(
-        `the ${core.adapter.name} adapter cannot scan keys, so it cannot clear or invalidate by pattern`,
-      )
-    }
-    // Each page and batch is bounded by `timeout` and the circuit breaker, not the whole walk: a large
-    // namespace legitimately takes longer than one operation, a hung backend fails it within one.
-    const step: Step = (work) => bounded(core, 'invalidatePattern', work)
-    try {
-      return await scan.call(core.adapter, glob, randomToken(), FENCE_WINDOW_MS, step)
-    } catch (error) {
-      throw reportBackendError(core, scope, 'invalidatePattern', undefined, error)
-    }
-  }
-
   return client
-}
-
-/** Rejects this caller when its signal aborts; the shared flight carries on for the others. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      (error) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(error)
-      },
-    )
-  })
 }

@@ -4,12 +4,11 @@
  * drift from the keys that were written.
  * @module
  */
-import type { CacheClient } from './client.js'
+import type { Loader, LoaderContext } from './core.js'
 import type { Duration } from './duration.js'
 import { CacheKeyError } from './errors.js'
-import type { LoaderContext } from './get-or-set.js'
 import { escapeGlob } from './keys.js'
-import type { GetOptions, GetOrSetOptions } from './options.js'
+import type { GetOptions, GetOrSetOptions, SetOptions } from './options.js'
 import type { StandardSchemaV1 } from './standard-schema.js'
 
 /** Key arguments: strings or numbers, embedded in the key as text. */
@@ -68,9 +67,21 @@ export interface CacheDefinition<A extends KeyArgs, T> {
 const slot = (i: number) => `\uE000${i}\uE001`
 const SLOT = /\uE000(\d+)\uE001/
 
+/**
+ * The client methods a definition calls: the client passes itself. Declared here, not imported, so
+ * nothing below the client depends on it.
+ */
+interface DefinitionHost {
+  getOrSet<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions<T>): Promise<T>
+  get<T>(key: string, options?: GetOptions<T>): Promise<T | undefined>
+  set<T>(key: string, value: T, options?: SetOptions): Promise<void>
+  delete(key: string): Promise<void>
+  invalidatePattern(pattern: string): Promise<number>
+}
+
 /** Builds a definition over `cache`; see {@link CacheDefinitionOptions}. */
 export function defineEntry<A extends KeyArgs, T>(
-  cache: CacheClient,
+  cache: DefinitionHost,
   options: CacheDefinitionOptions<A, T>,
 ): CacheDefinition<A, T> {
   const { key, load, tags } = options
@@ -121,7 +132,7 @@ export function defineEntry<A extends KeyArgs, T>(
     },
     set: (args, value) => {
       const o = callOptions(args)
-      const setOptions: Parameters<CacheClient['set']>[2] = {}
+      const setOptions: SetOptions = {}
       if (o.ttl !== undefined) setOptions.ttl = o.ttl
       if (o.staleWhileRevalidate !== undefined) setOptions.staleWhileRevalidate = o.staleWhileRevalidate
       if (o.staleIfError !== undefined) setOptions.staleIfError = o.staleIfError

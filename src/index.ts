@@ -27,6 +27,7 @@ export type {
 export type { CacheClient, HealthReport } from './client.js'
 export { createCacheClient } from './client.js'
 export type { Clock } from './clock.js'
+export type { Loader, LoaderContext } from './core.js'
 export type { CacheDefinition, CacheDefinitionOptions, KeyArgs } from './define.js'
 export type { Duration, DurationUnit } from './duration.js'
 export type { CachewardErrorCode, OptionIssue } from './errors.js'
@@ -50,7 +51,6 @@ export {
   isCachewardError,
 } from './errors.js'
 export type { CacheEventListener, CacheEventMap, CacheEventName, EventSite, RefreshReason } from './events.js'
-export type { Loader, LoaderContext } from './get-or-set.js'
 export { escapeGlob } from './keys.js'
 export type {
   CategoryMetrics,

@@ -19,7 +19,8 @@ import type {
   WriteRequest,
   WriteResult,
 } from './adapter.js'
-import type { Script } from './lua.js'
+import { WRITTEN_CHANNEL } from './redis-scripts.js'
+import type { Script } from './redis-wire.js'
 import {
   batches,
   checkTagInvalidation,
@@ -36,9 +37,8 @@ import {
   SCAN_COUNT,
   scripts,
   tombstone,
-  WRITTEN_CHANNEL,
   writeArgs,
-} from './lua.js'
+} from './redis-wire.js'
 
 type Arg = string | number
 

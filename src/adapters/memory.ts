@@ -19,6 +19,7 @@ import type {
   WriteRequest,
   WriteResult,
 } from './adapter.js'
+import { markerSlot } from './slot.js'
 
 /** Options of {@link memoryAdapter}. */
 export interface MemoryAdapterOptions {
@@ -103,14 +104,7 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): CacheAdapter 
     const next: Stored = s
       ? { ...s, lockToken: lock.token, lockUntil: now + lock.ttl, expiresAt: Math.max(s.expiresAt, now + lock.keep) }
       : {
-          gen: lock.token,
-          lockToken: lock.token,
-          lockUntil: now + lock.ttl,
-          createdAt: 0,
-          freshUntil: 0,
-          staleUntil: 0,
-          errorUntil: 0,
-          body: '',
+          ...markerSlot(lock.token, { token: lock.token, until: now + lock.ttl }),
           expiresAt: now + Math.max(lock.ttl, lock.keep),
         }
     store.set(key, next)
@@ -209,15 +203,5 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): CacheAdapter 
 }
 
 function marker(gen: string, expiresAt: number): Stored {
-  return {
-    gen,
-    lockToken: '',
-    lockUntil: 0,
-    createdAt: 0,
-    freshUntil: 0,
-    staleUntil: 0,
-    errorUntil: 0,
-    body: '',
-    expiresAt,
-  }
+  return { ...markerSlot(gen), expiresAt }
 }

@@ -17,7 +17,7 @@ import type {
   WriteRequest,
   WriteResult,
 } from './adapter.js'
-import type { Script } from './lua.js'
+import type { Script } from './redis-wire.js'
 import {
   batches,
   checkTagInvalidation,
@@ -34,7 +34,7 @@ import {
   scripts,
   tombstone,
   writeArgs,
-} from './lua.js'
+} from './redis-wire.js'
 
 /** The part of an `@upstash/redis` `Redis` instance the adapter uses. */
 export interface UpstashLikeClient {

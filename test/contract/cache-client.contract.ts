@@ -38,6 +38,8 @@ export interface ContractTarget {
    * KEEPTTL and ignores backslash escapes in SCAN MATCH). Real servers run every case.
    */
   faithful?: { timeWindows?: boolean; globEscapes?: boolean; markerOnAbsentKeys?: boolean }
+  /** Client options every case starts from (a slow in-process backend needs a longer `timeout`). */
+  clientOptions?: CacheClientOptions
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -64,7 +66,7 @@ export function defineContractSuite(target: ContractTarget): void {
     const ns = keygen('cw')
     const clients: CacheClient[] = []
     const make = (options: CacheClientOptions = {}, adapter = target.makeAdapter()) => {
-      const cache = createCacheClient({ adapter, namespace: ns(), ...options })
+      const cache = createCacheClient({ adapter, namespace: ns(), ...target.clientOptions, ...options })
       clients.push(cache)
       return cache
     }

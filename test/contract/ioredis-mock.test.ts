@@ -29,4 +29,7 @@ defineContractSuite({
   },
   pttl: (key) => admin.pttl(key),
   faithful: { timeWindows: false, globEscapes: false },
+  // Its Lua runs in a JavaScript interpreter: 120 concurrent writes (the cluster-spread case) take about a
+  // second, which the default 1 s timeout (and the deadline set() writes carry) would cut short.
+  clientOptions: { timeout: '5s' },
 })

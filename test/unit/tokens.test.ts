@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { randomToken } from '../../src/get-or-set.js'
+import { randomToken } from '../../src/token.js'
 
 // RELIABILITY S5: lock tokens and generations are unguessable, from a cryptographic source.
 describe('randomToken', () => {

@@ -12,7 +12,9 @@
  * is a backend failure: the read rejects, and the client answers from the loader within its timeout.
  * @module
  */
-import type { CacheAdapter, LockRequest, ReadReply, TagRead, WriteRequest, WriteResult } from '../adapters/adapter.js'
+
+import type { CacheAdapter, LockRequest, ReadReply, TagRead, WriteRequest, WriteResult } from './adapter.js'
+import { markerSlot } from './slot.js'
 
 /** A lock returned by redlock (v4: `unlock`; v5 betas: `release`). */
 export interface RedlockLockLike {
@@ -119,17 +121,7 @@ export function redlockAdapter(
         // Foreign data, or nothing: leave a marker of our token before the load starts, so the fenced write
         // lands (an absent key refuses it) and an invalidation during the load finds a key to tombstone.
         await adapter.invalidate([key], lock.token, lock.keep)
-        const marker = {
-          gen: lock.token,
-          lockToken: '',
-          lockUntil: 0,
-          createdAt: 0,
-          freshUntil: 0,
-          staleUntil: 0,
-          errorUntil: 0,
-          body: '',
-        }
-        return { ...reply, slot: marker, garbage: false, lock: 'acquired' }
+        return { ...reply, slot: markerSlot(lock.token), garbage: false, lock: 'acquired' }
       }
       return { ...reply, lock: 'acquired' }
     },
@@ -158,18 +150,16 @@ export function redlockAdapter(
     invalidateTags: (keys, ttl) => adapter.invalidateTags(keys, ttl),
     ping: () => adapter.ping(),
   }
-  if (adapter.peek) wrapped.peek = (key) => (adapter.peek as NonNullable<CacheAdapter['peek']>).call(adapter, key)
-  if (adapter.peekTagged) {
-    const peekTagged = adapter.peekTagged
-    wrapped.peekTagged = (key, tagKeys) => peekTagged.call(adapter, key, tagKeys)
+  // Every optional capability of the wrapped adapter is passed on: the entries, the hit shortcuts, scans and
+  // the write announcements (which wake waiters, whoever holds the lock) are the wrapped adapter's. `extend`
+  // is this wrapper's own (the quorum lock's).
+  const { peek, peekTagged, invalidateMatching, waitForWrite, dispose } = adapter
+  if (peek) wrapped.peek = (key) => peek.call(adapter, key)
+  if (peekTagged) wrapped.peekTagged = (key, tagKeys) => peekTagged.call(adapter, key, tagKeys)
+  if (invalidateMatching) {
+    wrapped.invalidateMatching = (pattern, gen, ttl, step) => invalidateMatching.call(adapter, pattern, gen, ttl, step)
   }
-  if (adapter.invalidateMatching) {
-    const scan = adapter.invalidateMatching
-    wrapped.invalidateMatching = (pattern, gen, ttl, step) => scan.call(adapter, pattern, gen, ttl, step)
-  }
-  if (adapter.dispose) {
-    const dispose = adapter.dispose
-    wrapped.dispose = () => dispose.call(adapter)
-  }
+  if (waitForWrite) wrapped.waitForWrite = (key, ms) => waitForWrite.call(adapter, key, ms)
+  if (dispose) wrapped.dispose = () => dispose.call(adapter)
   return wrapped
 }

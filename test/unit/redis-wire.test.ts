@@ -4,21 +4,24 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { WriteRequest } from '../../src/adapters/adapter.js'
 import {
-  clusterSlot,
   EXTEND_SCRIPT,
   INVALIDATE_SCRIPT,
   INVALIDATE_TAGS_SCRIPT,
-  parseReadReply,
-  parseSlot,
   READ_SCRIPT,
   READ_TAGS_SCRIPT,
   RELEASE_SCRIPT,
+  WRITE_SCRIPT,
+} from '../../src/adapters/redis-scripts.js'
+import {
+  clusterSlot,
+  parseReadReply,
+  parseSlot,
   scripts,
   sha1Hex,
   tombstone,
-  WRITE_SCRIPT,
   writeArgs,
-} from '../../src/adapters/lua.js'
+} from '../../src/adapters/redis-wire.js'
+import { formatSlot, markerSlot } from '../../src/adapters/slot.js'
 
 // ioredis' own slot function (a dependency of ioredis; it ships no types).
 const calculateSlot = createRequire(import.meta.url)('cluster-key-slot') as (key: string | Uint8Array) => number
@@ -142,7 +145,7 @@ describe('parseReadReply', () => {
     expect(() => parseReadReply(raw)).toThrow(TypeError)
   })
 
-  // Bug (src/adapters/lua.ts parseReadReply): Number('') is 0, so a reply with an empty time field passes the
+  // Bug (src/adapters/redis-wire.ts parseReadReply): Number('') is 0, so a reply with an empty time field passes the
   // "no server time" check and reads as time 0, when an entry's freshUntil is always in the future:
   // parseReadReply('N|') resolves { now: 0, ... } and parseReadReply('R||' + slot) calls any entry fresh.
   it('throws a TypeError for a reply whose server time is empty', () => {
@@ -294,5 +297,14 @@ describe('scripts', () => {
       const text = 'x'.repeat(n)
       expect(sha1Hex(text)).toBe(sha1(text))
     }
+  })
+})
+
+describe('markers', () => {
+  it('format as the header Redis scripts parse, with an empty body', () => {
+    expect(tombstone('g1')).toBe('cw1|g1||0|0|0|0|0\n')
+    expect(parseSlot(tombstone('g1'))).toEqual(markerSlot('g1'))
+    const locked = markerSlot('t1', { token: 't1', until: 1_700_000_000_000 })
+    expect(parseSlot(formatSlot(locked))).toEqual(locked)
   })
 })

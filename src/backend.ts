@@ -1,0 +1,240 @@
+/**
+ * The adapter, wrapped once when the client is built: every operation is bounded by `timeout`, goes
+ * through the circuit breaker, and fails with a typed, redacted error. It also learns the backend's
+ * clock from every reply that carries it. Call sites say `core.backend.read(...)`; none of them thread
+ * timeouts or breakers by hand.
+ * @module
+ */
+import type {
+  CacheAdapter,
+  LockRequest,
+  ReadReply,
+  Slot,
+  Step,
+  TagRead,
+  TagReply,
+  WriteRequest,
+  WriteResult,
+} from './adapters/adapter.js'
+import { type CircuitBreaker, circuitState } from './circuit.js'
+import { CacheCircuitOpenError, CacheTimeoutError } from './errors.js'
+import type { CircuitState } from './metrics.js'
+
+const BUCKET_MS = 10
+
+/**
+ * Timeouts of concurrent backend operations share one timer per 10 ms bucket: a timer per operation
+ * cost a measurable share of a cache hit. A deadline fires up to one bucket late, never early.
+ */
+const deadlines = new Map<number, { fire: Set<() => void>; timer: ReturnType<typeof setTimeout> }>()
+
+/** Calls `fire` once `ms` have passed (up to one bucket later); returns the function that cancels it. */
+export function watchDeadline(ms: number, fire: () => void): () => void {
+  const at = Math.ceil((Date.now() + ms) / BUCKET_MS) * BUCKET_MS
+  let bucket = deadlines.get(at)
+  if (!bucket) {
+    const created = {
+      fire: new Set<() => void>(),
+      timer: setTimeout(() => {
+        deadlines.delete(at)
+        for (const f of created.fire) f()
+      }, at - Date.now()),
+    }
+    // Never the reason a process stays alive: a pending backend call holds it through its own socket.
+    ;(created.timer as { unref?: () => void }).unref?.()
+    deadlines.set(at, created)
+    bucket = created
+  }
+  const current = bucket
+  current.fire.add(fire)
+  return () => {
+    current.fire.delete(fire)
+    if (current.fire.size === 0 && deadlines.get(at) === current) {
+      clearTimeout(current.timer)
+      deadlines.delete(at)
+    }
+  }
+}
+
+/** The adapter behind its guards. Methods mirror the port's; optional ones are absent when the adapter lacks them. */
+export class Backend {
+  /** The adapter's name, for errors and events. */
+  readonly name: string
+  readonly #adapter: CacheAdapter
+  readonly #timeout: number
+  readonly #circuit: CircuitBreaker | undefined
+  /**
+   * Backend clock minus this process's monotonic clock (ms), from the last reply that carried the
+   * backend's time; undefined until the first. Taken when the reply arrives, so `now()` never runs
+   * ahead of the backend (by more than the two clocks drift apart meanwhile).
+   */
+  #offset: number | undefined
+  #probe: Promise<void> | undefined
+
+  constructor(adapter: CacheAdapter, timeout: number, circuit: CircuitBreaker | undefined) {
+    this.name = adapter.name
+    this.#adapter = adapter
+    this.#timeout = timeout
+    this.#circuit = circuit
+  }
+
+  /** Whether the adapter has a cheap `peek` (and `peekTagged`, for tagged calls). */
+  canPeek(tagged: boolean): boolean {
+    return tagged ? this.#adapter.peekTagged !== undefined : this.#adapter.peek !== undefined
+  }
+
+  /** The breaker's state, as metrics report it. */
+  get circuit(): CircuitState {
+    return circuitState(this.#circuit)
+  }
+
+  /** The backend's current time as far as this process can tell (a lower bound), or undefined before any reply. */
+  now(): number | undefined {
+    return this.#offset === undefined ? undefined : performance.now() + this.#offset
+  }
+
+  #learn(backendNow: number): void {
+    this.#offset = backendNow - performance.now()
+  }
+
+  /**
+   * Runs one backend operation within `timeout` (else `CacheTimeoutError`). The breaker, by `mode`:
+   * `counted` operations are skipped while it is open and move it; `quiet` ones (clean-up after a failure
+   * already counted) are skipped while it is open but never take its one probe nor move it; `bypass`
+   * (health's ping) ignores it.
+   */
+  #run<T>(
+    operation: string,
+    work: () => Promise<T>,
+    mode: 'counted' | 'quiet' | 'bypass' = 'counted',
+    onValue?: (value: T) => void,
+  ): Promise<T> {
+    const breaker = mode === 'bypass' ? undefined : this.#circuit
+    if (breaker && (mode === 'quiet' ? breaker.isOpen : !breaker.allow())) {
+      return Promise.reject(new CacheCircuitOpenError(this.name, operation))
+    }
+    const circuit = mode === 'counted' ? breaker : undefined
+    return new Promise<T>((resolve, reject) => {
+      let settled = false
+      const cancel = watchDeadline(this.#timeout, () => {
+        if (settled) return
+        settled = true
+        circuit?.failure()
+        reject(new CacheTimeoutError(`${this.name} ${operation}`, this.#timeout))
+      })
+      const done = (error: unknown, value?: T) => {
+        if (settled) return
+        settled = true
+        cancel()
+        if (error === undefined) {
+          circuit?.success()
+          onValue?.(value as T)
+          resolve(value as T)
+        } else {
+          circuit?.failure()
+          reject(error)
+        }
+      }
+      let running: Promise<T>
+      try {
+        running = work()
+      } catch (error) {
+        done(error ?? new Error('adapter threw'))
+        return
+      }
+      running.then(
+        (value) => done(undefined, value),
+        (error: unknown) => done(error ?? new Error('adapter rejected')),
+      )
+    })
+  }
+
+  readonly #learnReply = (reply: { now: number }) => this.#learn(reply.now)
+
+  read(key: string, lock?: LockRequest, tags?: TagRead): Promise<ReadReply> {
+    return this.#run('read', () => this.#adapter.read(key, lock, tags), 'counted', this.#learnReply)
+  }
+
+  peek(key: string): Promise<Slot | null | 'garbage'> {
+    const adapter = this.#adapter
+    return this.#run('read', () => (adapter.peek as NonNullable<CacheAdapter['peek']>).call(adapter, key))
+  }
+
+  peekTagged(key: string, tagKeys: readonly string[]) {
+    const adapter = this.#adapter
+    const peekTagged = adapter.peekTagged as NonNullable<CacheAdapter['peekTagged']>
+    return this.#run('read', () => peekTagged.call(adapter, key, tagKeys))
+  }
+
+  write(key: string, request: WriteRequest): Promise<WriteResult> {
+    return this.#run('write', () => this.#adapter.write(key, request))
+  }
+
+  /** Resolves false when the adapter cannot extend locks. */
+  extend(key: string, token: string, ttl: number): Promise<boolean> {
+    const adapter = this.#adapter
+    const extend = adapter.extend
+    if (!extend) return Promise.resolve(false)
+    return this.#run('extend', () => extend.call(adapter, key, token, ttl))
+  }
+
+  get canExtend(): boolean {
+    return this.#adapter.extend !== undefined
+  }
+
+  /** `quiet`: a release that cleans up after a read whose failure was already counted. */
+  release(key: string, token: string, quiet = false): Promise<void> {
+    return this.#run('release', () => this.#adapter.release(key, token), quiet ? 'quiet' : 'counted')
+  }
+
+  invalidate(keys: readonly string[], gen: string, ttl: number): Promise<void> {
+    return this.#run('invalidate', () => this.#adapter.invalidate(keys, gen, ttl))
+  }
+
+  /** Undefined when the adapter cannot scan. Each page and batch is bounded; the whole walk is not. */
+  get invalidateMatching(): ((pattern: string, gen: string, ttl: number) => Promise<number>) | undefined {
+    const adapter = this.#adapter
+    const scan = adapter.invalidateMatching
+    if (!scan) return undefined
+    const step: Step = (work) => this.#run('invalidatePattern', work)
+    return (pattern, gen, ttl) => scan.call(adapter, pattern, gen, ttl, step)
+  }
+
+  readTags(keys: readonly string[], ttl: number): Promise<TagReply> {
+    return this.#run('readTags', () => this.#adapter.readTags(keys, ttl), 'counted', this.#learnReply)
+  }
+
+  invalidateTags(keys: readonly string[], ttl: number): Promise<void> {
+    return this.#run('invalidateTags', () => this.#adapter.invalidateTags(keys, ttl))
+  }
+
+  /** Straight to the backend, past the breaker (health reports what the backend does now), within `timeout`. */
+  ping(): Promise<void> {
+    return this.#run('ping', () => this.#adapter.ping(), 'bypass')
+  }
+
+  /** Resolves when a write at `key` is announced, or after `ms`; a plain wait where the adapter has no announcements. */
+  waitForWrite(key: string, ms: number): Promise<void> {
+    const adapter = this.#adapter
+    if (adapter.waitForWrite) return adapter.waitForWrite(key, ms)
+    return new Promise((resolve) => setTimeout(resolve, ms))
+  }
+
+  /**
+   * Resolves once the backend's clock is known, reading `key` for it when no reply has taught it yet;
+   * concurrent callers share that one read.
+   */
+  knowClock(key: string): Promise<void> | undefined {
+    if (this.#offset !== undefined) return undefined
+    this.#probe ??= this.read(key)
+      .then(() => undefined)
+      .finally(() => {
+        this.#probe = undefined
+      })
+    return this.#probe
+  }
+
+  dispose(): Promise<void> {
+    return this.#adapter.dispose?.() ?? Promise.resolve()
+  }
+}

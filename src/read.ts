@@ -1,0 +1,129 @@
+/**
+ * What a read yields: a slot's entry decoded, checked against its tags and the call's schema; the cheap
+ * hit for keys recently found fresh (a plain GET judged on the learned backend clock); and `get`, a read
+ * that never loads.
+ * @module
+ */
+import type { Slot } from './adapters/adapter.js'
+import { type Call, countServed, type Outcome, reportBackendError } from './core.js'
+import { decodeEntry, type EntryBody } from './entry.js'
+import { classify } from './freshness.js'
+import type { ResolvedCall } from './options.js'
+import { validate } from './standard-schema.js'
+import { readTagStamps, type TagStamps, tagKeys, tagsAllow } from './tags.js'
+import { now } from './telemetry.js'
+
+/** An entry fit to serve, `'invalidated'` (a tag was invalidated after its load began), or nothing usable. */
+export type Usable = Required<EntryBody> | 'invalidated' | undefined
+
+/** Most keys remembered as present; the oldest are forgotten first. */
+const MAX_PRESENT_KEYS = 10_000
+
+/** Remembers that `full` holds a fresh entry, so its next read can be a plain peek. */
+export function markPresent(c: Call): void {
+  const { core } = c
+  if (!core.backend.canPeek(false)) return
+  core.present.delete(c.full)
+  core.present.set(c.full, true)
+  if (core.present.size > MAX_PRESENT_KEYS) {
+    const oldest = core.present.keys().next()
+    if (!oldest.done) core.present.delete(oldest.value)
+  }
+}
+
+/**
+ * Decodes and validates the entry of a slot. `undefined` when there is none or it is unusable
+ * (corrupt: reported; failing the schema), `'invalidated'` when a tag it carries was invalidated
+ * after its load began. `known` holds stamps already read for the call's own tags.
+ */
+export function usableEntry(c: Call, slot: Slot | null, known?: TagStamps): Usable | Promise<Usable> {
+  if (!slot || slot.body === '') return undefined
+  const entry = decodeEntry(slot.body, c.core.serializer)
+  if (!entry) {
+    reportBackendError(c.core, c.scope, 'decode', c.key, new Error('corrupted or foreign entry; treated as a miss'))
+    return undefined
+  }
+  if (entry.tags.length === 0) return c.call.schema ? checkSchema(c, entry) : entry
+  if (known === null) return 'invalidated'
+  // Entries written by set() count from the tag read just before their write.
+  const began = entry.startedAt || slot.createdAt
+  const missing = known ? entry.tags.filter((t) => !known.has(t)) : entry.tags
+  const settle = (fetched: Map<string, number> | undefined): Usable | Promise<Usable> => {
+    if (!tagsAllow(entry.tags, began, known, fetched)) return 'invalidated'
+    return c.call.schema ? checkSchema(c, entry) : entry
+  }
+  if (missing.length === 0) return settle(undefined)
+  return readTagStamps(c, missing).then((fetched) => (fetched === null ? 'invalidated' : settle(fetched)))
+}
+
+/** The stored value is the schema's input: the schema runs on every read, so a hit gets what the miss got. */
+async function checkSchema(c: Call, entry: Required<EntryBody>): Promise<Usable> {
+  const checked = await validate(c.call.schema as NonNullable<ResolvedCall['schema']>, entry.value)
+  return checked.ok ? { ...entry, value: checked.value } : undefined
+}
+
+/**
+ * The cheap hit: a plain GET for a key recently found fresh, judged against the backend clock as
+ * learned from script replies (a lower bound of it). Anything that is not clearly a fresh, valid entry
+ * returns undefined and the caller takes the full read-or-lock path.
+ */
+export async function peekHit(c: Call): Promise<Outcome | undefined> {
+  const { backend } = c.core
+  const { tags } = c.call
+  let slot: Slot | null | 'garbage'
+  let known: Map<string, number> | undefined
+  if (tags.length === 0) {
+    slot = await backend.peek(c.full)
+  } else {
+    const reply = await backend.peekTagged(c.full, tagKeys(c, tags))
+    // A missing tag record is never trusted (nor created here): the full read creates it.
+    if (reply.stamps.some((stamp) => stamp === null)) return undefined
+    slot = reply.slot
+    known = new Map(tags.map((tag, i) => [tag, reply.stamps[i] as number]))
+  }
+  // Judged once the reply is in, on the learned clock (a lower bound of the backend's): never older than the read.
+  const backendNow = backend.now()
+  if (slot === null || slot === 'garbage' || slot.body === '' || backendNow === undefined) return undefined
+  if (backendNow >= slot.freshUntil) return undefined
+  const checked = usableEntry(c, slot, known)
+  const found = checked instanceof Promise ? await checked : checked
+  return found && found !== 'invalidated' ? { value: found.value, kind: 'hit' } : undefined
+}
+
+/**
+ * `get`, `has` and `getMany`: the fresh entry (or a stale one with `allowStale`), never a load. Foreign,
+ * corrupted or schema-failing data is a miss and is removed (`remove`, best effort). Counts the call
+ * when `counted` (has() does not).
+ */
+export async function readOnly(
+  c: Call,
+  enabled: boolean,
+  counted: boolean,
+  remove: () => Promise<unknown>,
+): Promise<unknown> {
+  const startedAt = now()
+  let value: unknown
+  let kind: Outcome['kind'] = 'miss'
+  if (enabled) {
+    try {
+      const reply = await c.core.backend.read(c.full)
+      const entry = await usableEntry(c, reply.slot)
+      if (entry === 'invalidated') {
+        // A tag was invalidated after this entry's load began: a miss; the next load replaces it.
+      } else if (reply.garbage || (reply.slot && reply.slot.body !== '' && !entry)) {
+        if (reply.garbage)
+          reportBackendError(c.core, c.scope, 'read', c.key, new Error('foreign data at key; treated as a miss'))
+        remove().catch(() => {})
+      } else if (entry && reply.slot) {
+        const state = classify(reply.slot, reply.now)
+        if (state === 'fresh') kind = 'hit'
+        else if (c.call.allowStale && state !== 'expired') kind = 'stale'
+        if (kind !== 'miss') value = entry.value
+      }
+    } catch (error) {
+      reportBackendError(c.core, c.scope, 'read', c.key, error)
+    }
+  }
+  if (counted) countServed(c, kind, startedAt)
+  return value
+}

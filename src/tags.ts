@@ -1,0 +1,86 @@
+/**
+ * Tag stamps: reading them, comparing an entry's load start with them, and making sure the records an
+ * entry carries exist before it is written. An entry whose load began at or before the stamp of one of
+ * its tags is invalid (see `invalidateTags`).
+ * @module
+ */
+import type { ReadReply, TagRead } from './adapters/adapter.js'
+import { type Call, FENCE_WINDOW_MS, reportBackendError } from './core.js'
+
+/**
+ * Tag records live at least this long after an entry carrying them was written, or after their last
+ * invalidation. One that expires makes the entries carrying the tag untrusted until the next write
+ * recreates it (see TagReply): at most one reload each.
+ */
+export const TAG_TTL_MS = 7 * 86_400_000
+
+/** Invalidation stamps by tag; `null` when they could not be read (then tagged entries are not trusted). */
+export type TagStamps = Map<string, number> | null
+
+/** Full keys of the records of `tags`. */
+export function tagKeys(c: Call, tags: readonly string[]): string[] {
+  return tags.map((tag) => c.scope.tagPrefix + tag)
+}
+
+/**
+ * The call's tag records, to read with its entry. A record the read creates lives only the fence
+ * window: a read of an id that holds nothing never grows the keyspace for long; the write of an entry
+ * keeps its records longer.
+ */
+export function tagReadOf(c: Call): TagRead | undefined {
+  const { tags } = c.call
+  return tags.length > 0 ? { keys: tagKeys(c, tags), ttl: FENCE_WINDOW_MS } : undefined
+}
+
+/** Stamps by tag from a reply that read them beside the entry. */
+export function stampsOf(tags: readonly string[], reply: ReadReply): Map<string, number> | undefined {
+  const stamps = reply.tagStamps
+  if (!stamps) return undefined
+  return new Map(tags.map((tag, i) => [tag, stamps[i] ?? Number.POSITIVE_INFINITY]))
+}
+
+/** Reads the stamps of `tags` in one round trip (creating missing records); a failure is reported and yields `null`. */
+export async function readTagStamps(c: Call, tags: readonly string[]): Promise<TagStamps> {
+  try {
+    const reply = await c.core.backend.readTags(tagKeys(c, tags), FENCE_WINDOW_MS)
+    return new Map(tags.map((tag, i) => [tag, reply.stamps[i] ?? Number.POSITIVE_INFINITY]))
+  } catch (error) {
+    reportBackendError(c.core, c.scope, 'readTags', c.key, error)
+    return null
+  }
+}
+
+/**
+ * Whether an entry that began loading at `began` (backend time) and carries `tags` is still valid:
+ * `false` when one of them was invalidated at or after it. Stamps come from `known` (read with the
+ * entry) or `fetched`; a tag in neither counts as invalidated.
+ */
+export function tagsAllow(
+  tags: readonly string[],
+  began: number,
+  known: Map<string, number> | undefined,
+  fetched: Map<string, number> | undefined,
+): boolean {
+  for (const tag of tags) {
+    const stamp = known?.get(tag) ?? fetched?.get(tag) ?? Number.POSITIVE_INFINITY
+    if (stamp >= began) return false
+  }
+  return true
+}
+
+/**
+ * Every tag of an entry needs a record before the entry is written, or no read would trust it. A
+ * record found missing is created stamped at the backend's current time, never earlier: if that is not
+ * before the load began (a record lost or first used during the load), the write is skipped and the
+ * next load stores the value. False too when a tag was invalidated during the load, or the records
+ * cannot be read. The write checks the records again, atomically where the backend allows it.
+ */
+export async function tagRecordsReady(
+  c: Call,
+  tags: readonly string[],
+  known: TagStamps | undefined,
+  startedAt: number,
+): Promise<boolean> {
+  const stamps = known && tags.every((tag) => known.has(tag)) ? known : await readTagStamps(c, tags)
+  return stamps !== null && tags.every((tag) => (stamps.get(tag) ?? Number.POSITIVE_INFINITY) < startedAt)
+}

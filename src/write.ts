@@ -1,0 +1,131 @@
+/**
+ * The one write path, for `getOrSet`'s loads and for `set()`: encode, make sure the tag records exist,
+ * and send one write that the backend checks atomically (fence, deadline, tags) before it lands.
+ * @module
+ */
+import type { Fence, WriteRequest, WriteResult } from './adapters/adapter.js'
+import { type Call, FENCE_WINDOW_MS, reportBackendError } from './core.js'
+import { encodeEntry } from './entry.js'
+import { CacheTimeoutError, CacheValueError } from './errors.js'
+import { expiryOf, jitter } from './freshness.js'
+import { releaseQuietly } from './lock.js'
+import { markPresent } from './read.js'
+import { TAG_TTL_MS, type TagStamps, tagKeys, tagRecordsReady } from './tags.js'
+import { randomToken } from './token.js'
+
+/** How one entry is written. */
+interface EntryWrite {
+  /** Fresh period (ms), after jitter. */
+  ttl: number
+  tags: readonly string[]
+  /** Backend time the entry counts from, compared with its tags' stamps. */
+  startedAt: number
+  fence: Fence | null
+  /** The lock the writer holds, released by the write. */
+  token?: string | null
+  /** Backend time after which the write must not land. */
+  deadline?: number
+}
+
+/** Encodes an entry body; a value the serializer cannot encode throws a {@link CacheValueError}. */
+function encode(c: Call, value: unknown, tags: readonly string[], loadMs: number, startedAt: number): string {
+  try {
+    return encodeEntry({ value, tags, loadMs, startedAt }, c.core.serializer)
+  } catch (error) {
+    throw new CacheValueError(c.key, error instanceof Error ? error.message : String(error))
+  }
+}
+
+/** Sends one entry write: the backend checks the fence, the deadline and the tag records in the same step. */
+function writeEntry(c: Call, body: string, w: EntryWrite): Promise<WriteResult> {
+  const { staleWhileRevalidate, staleIfError } = c.call.policy
+  const request: WriteRequest = {
+    fence: w.fence,
+    gen: randomToken(),
+    ttl: w.ttl,
+    staleWhileRevalidate,
+    staleIfError,
+    expireIn: expiryOf(w.ttl, staleWhileRevalidate, staleIfError),
+    body,
+  }
+  if (w.deadline !== undefined) request.deadline = w.deadline
+  if (w.token) request.token = w.token
+  if (w.tags.length > 0) request.tags = { keys: tagKeys(c, w.tags), startedAt: w.startedAt, ttl: TAG_TTL_MS }
+  return c.core.backend.write(c.full, request)
+}
+
+/** What a load stores, beside its value. */
+export interface Loaded {
+  ttl: number
+  tags: readonly string[]
+  loadMs: number
+  /** Backend time the load began, on the clock that stamps the call's tags. */
+  startedAt: number
+  fence: Fence
+  token: string | null
+  /** Stamps of the call's tags read beside the entry, when they were. */
+  known: TagStamps | undefined
+}
+
+/**
+ * Stores what a loader returned (the schema's input, so a hit runs the schema on the same thing). Never
+ * rejects: a value that cannot be encoded, tag records that are not ready, a refused or failed write all
+ * leave it uncached (failures counted), and the lock is released where the write did not clear it.
+ */
+export async function storeLoaded(c: Call, value: unknown, l: Loaded): Promise<void> {
+  let body: string
+  try {
+    body = encode(c, value, l.tags, l.loadMs, l.startedAt)
+  } catch (error) {
+    // The caller still gets the value; only caching it is impossible.
+    reportBackendError(c.core, c.scope, 'encode', c.key, error)
+    releaseQuietly(c, l.token)
+    return
+  }
+  if (l.tags.length > 0 && !(await tagRecordsReady(c, l.tags, l.known, l.startedAt))) {
+    releaseQuietly(c, l.token)
+    return
+  }
+  try {
+    const ttl = jitter(l.ttl, c.call.policy.jitter, Math.random())
+    const result = await writeEntry(c, body, { ...l, ttl })
+    if (result === 'written') markPresent(c)
+    // Refused with its generation still in place (the window passed, a tag moved): the lock is still ours.
+    else releaseQuietly(c, l.token)
+  } catch (error) {
+    reportBackendError(c.core, c.scope, 'write', c.key, error)
+    releaseQuietly(c, l.token)
+  }
+}
+
+/**
+ * `set()`: stores a value unconditionally, but never after its caller was told it failed. Rejects with
+ * a typed error: `CacheValueError` before any backend call for a value that cannot be encoded, else the
+ * backend's failure, or `CacheTimeoutError` for a write the backend refused past its deadline.
+ */
+export async function storeGiven(c: Call, value: unknown): Promise<void> {
+  const { core, scope, key } = c
+  const { tags } = c.call
+  const fail = (operation: string) => (error: unknown) => {
+    throw reportBackendError(core, scope, operation, key, error)
+  }
+  let body = encode(c, value, tags, 0, 0)
+  let startedAt = 0
+  if (tags.length > 0) {
+    // Tag records must exist before the entry is written, or the first read would not trust it; the entry
+    // counts from this read's time, after the records' creation stamp. The read also teaches the clock.
+    const reply = await core.backend.readTags(tagKeys(c, tags), FENCE_WINDOW_MS).catch(fail('readTags'))
+    startedAt = reply.now
+    body = encode(c, value, tags, 0, startedAt)
+  } else {
+    await core.backend.knowClock(c.full)?.catch(fail('read'))
+  }
+  // The caller is told the write failed once `timeout` has passed; a client may still deliver it later (a
+  // replayed offline queue, a stalled link), so it carries that moment on the backend clock and is refused
+  // after it. The learned clock never runs ahead of the backend, so neither does the deadline.
+  const deadline = (core.backend.now() ?? 0) + core.timeout
+  const { ttl } = c.call.policy
+  const result = await writeEntry(c, body, { ttl, tags, startedAt, fence: null, deadline }).catch(fail('write'))
+  if (result === 'late') fail('write')(new CacheTimeoutError(`${core.backend.name} write`, core.timeout))
+  // 'refused': a tag was invalidated between the record read and the write; the entry would not be served.
+}
