@@ -57,13 +57,9 @@ export interface ExampleApp {
   close(): Promise<void>
 }
 
-// Keys and tags in one place. Each user's list carries its own tag, and each meeting's details theirs,
-// so a write names exactly what it changed and invalidates all of it with one invalidateTags call.
-export const keys = {
-  userMeetings: (userId: number) => `meetings:user:${userId}`,
-  meeting: (meetingId: number) => `meeting:${meetingId}`,
-  user: (userId: number) => `user:${userId}`,
-}
+// Each user's list carries its own tag, and each meeting's details theirs, so a write names exactly what it
+// changed and invalidates all of it with one invalidateTags call. The entries themselves (keys, loaders,
+// TTLs) are defined with cache.define() in createApp.
 const tags = {
   userMeetings: (userId: number) => `meetings:user:${userId}`,
   meeting: (meetingId: number) => `meeting:${meetingId}`,
@@ -136,68 +132,74 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
     ...options.cacheOptions,
   })
 
-  // Loaders return null for an unknown id and skip the cache: an id that does not exist yet is not remembered.
-  const userMeetings = (userId: number) =>
-    cache.getOrSet(
-      keys.userMeetings(userId),
-      async (ctx) => {
-        const rows = await db.query(
-          `SELECT u.id AS user_id, m.id, m.title, m.starts_at, m.duration_minutes, m.organizer_id
-           FROM meetings_users u
-           LEFT JOIN meetings_meetings m ON m.organizer_id = u.id
-             OR m.id IN (SELECT meeting_id FROM meetings_participants WHERE user_id = u.id)
-           WHERE u.id = $1
-           ORDER BY m.starts_at, m.id`,
-          [userId],
-        )
-        if (rows.length === 0) {
-          ctx.skipCache()
-          return null
-        }
-        return rows.filter((row) => row.id !== null).map(toSummary)
-      },
-      { ttl: TTL.userMeetings, tags: [tags.userMeetings(userId)], schema: MeetingList.nullable(), category: 'list' },
-    )
+  // Each kind of entry is defined once: key, loader, TTL, tags, schema and metrics category. Loaders return
+  // null for an unknown id and skip the cache: an id that does not exist yet is not remembered.
+  const userMeetings = cache.define({
+    key: (userId: number) => `meetings:user:${userId}`,
+    load: async ([userId], ctx) => {
+      const rows = await db.query(
+        `SELECT u.id AS user_id, m.id, m.title, m.starts_at, m.duration_minutes, m.organizer_id
+         FROM meetings_users u
+         LEFT JOIN meetings_meetings m ON m.organizer_id = u.id
+           OR m.id IN (SELECT meeting_id FROM meetings_participants WHERE user_id = u.id)
+         WHERE u.id = $1
+         ORDER BY m.starts_at, m.id`,
+        [userId],
+      )
+      if (rows.length === 0) {
+        ctx.skipCache()
+        return null
+      }
+      return rows.filter((row) => row.id !== null).map(toSummary)
+    },
+    ttl: TTL.userMeetings,
+    tags: (userId) => [tags.userMeetings(userId)],
+    schema: MeetingList.nullable(),
+    category: 'list',
+  })
 
-  const meeting = (meetingId: number) =>
-    cache.getOrSet(
-      keys.meeting(meetingId),
-      async (ctx): Promise<Meeting | null> => {
-        const rows = await db.query(
-          `SELECT m.id, m.title, m.starts_at, m.duration_minutes, m.organizer_id, u.id AS user_id, u.name AS user_name
-           FROM meetings_meetings m
-           LEFT JOIN meetings_participants p ON p.meeting_id = m.id
-           LEFT JOIN meetings_users u ON u.id = p.user_id
-           WHERE m.id = $1
-           ORDER BY u.id`,
-          [meetingId],
-        )
-        const [first] = rows
-        if (!first) {
-          ctx.skipCache()
-          return null
-        }
-        const participants = rows
-          .filter((row) => row.user_id !== null)
-          .map((row) => ({ id: Number(row.user_id), name: String(row.user_name) }))
-        return { ...toSummary(first), participants }
-      },
-      { ttl: TTL.meeting, tags: [tags.meeting(meetingId)], schema: Meeting.nullable(), category: 'meeting' },
-    )
+  const meeting = cache.define({
+    key: (meetingId: number) => `meeting:${meetingId}`,
+    load: async ([meetingId], ctx): Promise<Meeting | null> => {
+      const rows = await db.query(
+        `SELECT m.id, m.title, m.starts_at, m.duration_minutes, m.organizer_id, u.id AS user_id, u.name AS user_name
+         FROM meetings_meetings m
+         LEFT JOIN meetings_participants p ON p.meeting_id = m.id
+         LEFT JOIN meetings_users u ON u.id = p.user_id
+         WHERE m.id = $1
+         ORDER BY u.id`,
+        [meetingId],
+      )
+      const [first] = rows
+      if (!first) {
+        ctx.skipCache()
+        return null
+      }
+      const participants = rows
+        .filter((row) => row.user_id !== null)
+        .map((row) => ({ id: Number(row.user_id), name: String(row.user_name) }))
+      return { ...toSummary(first), participants }
+    },
+    ttl: TTL.meeting,
+    tags: (meetingId) => [tags.meeting(meetingId)],
+    schema: Meeting.nullable(),
+    category: 'meeting',
+  })
 
-  const user = (userId: number) =>
-    cache.getOrSet(
-      keys.user(userId),
-      async (ctx) => {
-        const [row] = await db.query('SELECT id, name, email FROM meetings_users WHERE id = $1', [userId])
-        if (!row) {
-          ctx.skipCache()
-          return null
-        }
-        return { id: Number(row.id), name: String(row.name), email: String(row.email) }
-      },
-      { ttl: TTL.user, schema: User.nullable(), category: 'user' },
-    )
+  const user = cache.define({
+    key: (userId: number) => `user:${userId}`,
+    load: async ([userId], ctx): Promise<User | null> => {
+      const [row] = await db.query('SELECT id, name, email FROM meetings_users WHERE id = $1', [userId])
+      if (!row) {
+        ctx.skipCache()
+        return null
+      }
+      return { id: Number(row.id), name: String(row.name), email: String(row.email) }
+    },
+    ttl: TTL.user,
+    schema: User.nullable(),
+    category: 'user',
+  })
 
   /** Organizer and participants of a meeting, read from the database (the source of truth). */
   async function attendees(meetingId: number): Promise<number[] | undefined> {
@@ -239,19 +241,19 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
   app.get('/users/:id', async (c) => {
     const userId = parseId(c.req.param('id'))
     if (userId === undefined) return c.json(badId('user'), 400)
-    const found = await user(userId)
+    const found = await user.get(userId)
     return found ? c.json(found) : c.json({ error: `user ${userId} not found` }, 404)
   })
   app.get('/users/:id/meetings', async (c) => {
     const userId = parseId(c.req.param('id'))
     if (userId === undefined) return c.json(badId('user'), 400)
-    const list = await userMeetings(userId)
+    const list = await userMeetings.get(userId)
     return list ? c.json(list) : c.json({ error: `user ${userId} not found` }, 404)
   })
   app.get('/meetings/:id', async (c) => {
     const meetingId = parseId(c.req.param('id'))
     if (meetingId === undefined) return c.json(badId('meeting'), 400)
-    const found = await meeting(meetingId)
+    const found = await meeting.get(meetingId)
     return found ? c.json(found) : c.json({ error: `meeting ${meetingId} not found` }, 404)
   })
 
