@@ -17,7 +17,18 @@ import { Hono } from 'hono'
 import * as z from 'zod'
 import { type Backend, openBackend } from '../shared/backend.js'
 import { type Database, openDatabase } from '../shared/db.js'
-import { ApiError, body, Id, installErrorHandlers, JsonId, metricsRoute, Page, param, query } from '../shared/http.js'
+import {
+  ApiError,
+  body,
+  Id,
+  installErrorHandlers,
+  JsonId,
+  limitBodies,
+  metricsRoute,
+  Page,
+  param,
+  query,
+} from '../shared/http.js'
 import { type Build, type BuildSummary, setUpSchema, store, type User } from './store.js'
 
 /** What a user's list entry holds. */
@@ -170,6 +181,7 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
 
   const app = new Hono()
   installErrorHandlers(app)
+  limitBodies(app) // before the routes: an oversized body is refused before anything parses it
 
   app.get('/classes', async (c) => c.json(await classes.get()))
 

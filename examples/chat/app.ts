@@ -12,7 +12,18 @@ import { Hono } from 'hono'
 import * as z from 'zod'
 import { type Backend, openBackend } from '../shared/backend.js'
 import { type Database, openDatabase } from '../shared/db.js'
-import { ApiError, body, Id, installErrorHandlers, JsonId, metricsRoute, Page, param, query } from '../shared/http.js'
+import {
+  ApiError,
+  body,
+  Id,
+  installErrorHandlers,
+  JsonId,
+  limitBodies,
+  metricsRoute,
+  Page,
+  param,
+  query,
+} from '../shared/http.js'
 import { type Session, setUpSchema, store } from './store.js'
 import {
   type ChatStructures,
@@ -155,6 +166,7 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
 
   const app = new Hono()
   installErrorHandlers(app)
+  limitBodies(app) // before the routes: an oversized body is refused before anything parses it
 
   app.get('/stats', async (c) => c.json(await stats.get()))
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AppOptions, createApp, type ExampleApp, normaliseQuery } from '../../examples/chat/app.js'
 import type { Backend } from '../../examples/shared/backend.js'
 import { keygen } from '../support/keygen.js'
-import { request, type Started, sendJson, startExample } from './support.js'
+import { apiError, request, type Started, sendJson, sendOversized, startExample } from './support.js'
 
 const nextKey = keygen('chat')
 
@@ -218,6 +218,25 @@ describe.each(['memory', 'redis', 'upstash'] as const)('chat example on the %s b
     expect(body.health).toMatchObject({ ok: true })
     expect(body.backend).toBe(kind)
     expect(body.hitRate).toBeGreaterThan(0)
+  })
+
+  it('refuses a 5 MB body with a 413 before parsing it, announced or streamed, and accepts the largest valid one', async () => {
+    r.db.resetCount()
+    r.example.cache.resetMetrics()
+    for (const path of ['/sessions/3/messages', '/presence/heartbeat']) {
+      for (const reply of await sendOversized(r.url + path)) {
+        expect(reply, path).toEqual({ status: 413, body: apiError('body_too_large') })
+      }
+    }
+    expect(r.db.queries).toBe(0)
+    const m = r.example.cache.metrics()
+    expect(m.hits + m.misses + m.staleHits + m.loads).toBe(0)
+
+    // The longest message (2,000 characters), each written as a \u escape: 12,000 bytes, under the limit.
+    const escaped = '\\u00e9'.repeat(2000)
+    const sent = await post(r.url, '/sessions/3/messages', `{"userId":1,"text":"${escaped}"}`)
+    expect(sent.status).toBe(201)
+    expect(sent.body.message.text).toBe('é'.repeat(2000))
   })
 })
 
