@@ -4,11 +4,10 @@
  */
 import { type CacheClient, type CacheClientOptions, createCacheClient } from 'cacheward'
 import { Hono } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import * as z from 'zod'
 import { type Backend, openBackend } from '../shared/backend.js'
 import { type Database, openDatabase } from '../shared/db.js'
-import { parseId } from '../shared/http.js'
+import { ApiError, body, Id, installErrorHandlers, limitBodies, param } from '../shared/http.js'
 
 export const User = z.object({ id: z.number().int(), name: z.string(), email: z.string() })
 export type User = z.infer<typeof User>
@@ -232,38 +231,46 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
     return list
   }
 
+  /** 422 when an id in a body is not a user: well-formed, but nothing to refer to. */
+  async function requireUsers(ids: readonly number[]): Promise<void> {
+    const missing = await unknownUsers(ids)
+    if (missing.length > 0) throw new ApiError(422, 'unknown_users', `no user with id ${missing.join(', ')}`)
+  }
+
+  /** The attendees of a meeting before a write, or a 404. */
+  async function attendeesOr404(meetingId: number): Promise<number[]> {
+    const before = await attendees(meetingId)
+    if (!before) throw new ApiError(404, 'not_found', `no meeting ${meetingId}`)
+    return before
+  }
+
   const app = new Hono()
-  app.onError((_error, c) => c.json({ error: 'internal error' }, 500))
-  app.notFound((c) => c.json({ error: 'not found' }, 404))
-  const limit = bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.json({ error: 'the body is too large' }, 413) })
-  const badId = (what: string) => ({ error: `${what} id must be a positive whole number` })
+  installErrorHandlers(app)
+  limitBodies(app) // before the routes: an oversized body is refused before anything parses it
 
   app.get('/users/:id', async (c) => {
-    const userId = parseId(c.req.param('id'))
-    if (userId === undefined) return c.json(badId('user'), 400)
+    const userId = param(c, 'id', Id)
     const found = await user.get(userId)
-    return found ? c.json(found) : c.json({ error: `user ${userId} not found` }, 404)
+    if (!found) throw new ApiError(404, 'not_found', `no user ${userId}`)
+    return c.json(found)
   })
   app.get('/users/:id/meetings', async (c) => {
-    const userId = parseId(c.req.param('id'))
-    if (userId === undefined) return c.json(badId('user'), 400)
+    const userId = param(c, 'id', Id)
     const list = await userMeetings.get(userId)
-    return list ? c.json(list) : c.json({ error: `user ${userId} not found` }, 404)
+    if (!list) throw new ApiError(404, 'not_found', `no user ${userId}`)
+    return c.json(list)
   })
   app.get('/meetings/:id', async (c) => {
-    const meetingId = parseId(c.req.param('id'))
-    if (meetingId === undefined) return c.json(badId('meeting'), 400)
+    const meetingId = param(c, 'id', Id)
     const found = await meeting.get(meetingId)
-    return found ? c.json(found) : c.json({ error: `meeting ${meetingId} not found` }, 404)
+    if (!found) throw new ApiError(404, 'not_found', `no meeting ${meetingId}`)
+    return c.json(found)
   })
 
-  app.post('/meetings', limit, async (c) => {
-    const body = await readBody(c.req.raw, NewMeeting)
-    if (!body.ok) return c.json(body.error, 400)
-    const { title, organizerId, startsAt, durationMinutes } = body.data
-    const participants = body.data.participantIds.filter((p) => p !== organizerId)
-    const missing = await unknownUsers([organizerId, ...participants])
-    if (missing.length > 0) return c.json({ error: 'unknown users', userIds: missing }, 422)
+  app.post('/meetings', async (c) => {
+    const { title, organizerId, startsAt, durationMinutes, participantIds } = await body(c, NewMeeting)
+    const participants = participantIds.filter((p) => p !== organizerId)
+    await requireUsers([organizerId, ...participants])
     const [row] = await db.query<{ id: number }>(
       'INSERT INTO meetings_meetings (title, organizer_id, starts_at, duration_minutes) VALUES ($1, $2, $3, $4) RETURNING id',
       [title, organizerId, startsAt, durationMinutes],
@@ -279,20 +286,14 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
     return c.json({ id: meetingId, invalidated }, 201)
   })
 
-  app.patch('/meetings/:id', limit, async (c) => {
-    const meetingId = parseId(c.req.param('id'))
-    if (meetingId === undefined) return c.json(badId('meeting'), 400)
-    const body = await readBody(c.req.raw, MeetingChanges)
-    if (!body.ok) return c.json(body.error, 400)
-    const before = await attendees(meetingId)
-    if (!before) return c.json({ error: `meeting ${meetingId} not found` }, 404)
+  app.patch('/meetings/:id', async (c) => {
+    const meetingId = param(c, 'id', Id)
+    const changes = await body(c, MeetingChanges)
+    const before = await attendeesOr404(meetingId)
     const organizerId = before[0] as number
-    const { title, startsAt, durationMinutes } = body.data
-    const next = body.data.participantIds?.filter((p) => p !== organizerId)
-    if (next) {
-      const missing = await unknownUsers(next)
-      if (missing.length > 0) return c.json({ error: 'unknown users', userIds: missing }, 422)
-    }
+    const { title, startsAt, durationMinutes } = changes
+    const next = changes.participantIds?.filter((p) => p !== organizerId)
+    if (next) await requireUsers(next)
     if (title !== undefined || startsAt !== undefined || durationMinutes !== undefined) {
       await db.query(
         `UPDATE meetings_meetings SET title = COALESCE($2, title), starts_at = COALESCE($3, starts_at),
@@ -315,10 +316,8 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
   })
 
   app.delete('/meetings/:id', async (c) => {
-    const meetingId = parseId(c.req.param('id'))
-    if (meetingId === undefined) return c.json(badId('meeting'), 400)
-    const before = await attendees(meetingId)
-    if (!before) return c.json({ error: `meeting ${meetingId} not found` }, 404)
+    const meetingId = param(c, 'id', Id)
+    const before = await attendeesOr404(meetingId)
     await db.query('DELETE FROM meetings_meetings WHERE id = $1', [meetingId])
     const invalidated = await invalidateMeeting(meetingId, before)
     return c.json({ id: meetingId, invalidated })
@@ -359,20 +358,4 @@ async function checkDatabase(db: Database): Promise<{ ok: boolean; latencyMs: nu
     // The driver's message may carry a host name or user; say only that it failed.
     return { ok: false, latencyMs: round(performance.now() - started), error: 'the database did not answer' }
   }
-}
-
-type BodyResult<T> = { ok: true; data: T } | { ok: false; error: { error: string; issues?: unknown[] } }
-
-/** Parses a JSON body against a zod schema; malformed JSON and schema failures become a 400 payload. */
-async function readBody<S extends z.ZodType>(request: Request, schema: S): Promise<BodyResult<z.output<S>>> {
-  let json: unknown
-  try {
-    json = JSON.parse(await request.text())
-  } catch {
-    return { ok: false, error: { error: 'the body must be JSON' } }
-  }
-  const parsed = schema.safeParse(json)
-  if (parsed.success) return { ok: true, data: parsed.data }
-  const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }))
-  return { ok: false, error: { error: 'invalid body', issues } }
 }

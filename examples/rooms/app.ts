@@ -5,11 +5,10 @@
  */
 import { type CacheClient, type CacheClientOptions, createCacheClient } from 'cacheward'
 import { Hono } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import * as z from 'zod'
 import { type Backend, openBackend } from '../shared/backend.js'
 import { type Database, openDatabase } from '../shared/db.js'
-import { parseId } from '../shared/http.js'
+import { ApiError, body, Id, installErrorHandlers, limitBodies, param } from '../shared/http.js'
 import { renderPage } from './page.js'
 
 export const Room = z.object({
@@ -219,34 +218,21 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
   timer?.unref()
 
   const app = new Hono()
-  app.onError((error, c) => {
-    log.warn({ error: error.message }, 'request failed')
-    return c.json({ error: 'internal error' }, 500)
-  })
-  app.notFound((c) => c.json({ error: 'not found' }, 404))
+  installErrorHandlers(app, (error) =>
+    log.warn({ error: error instanceof Error ? error.message : String(error) }, 'request failed'),
+  )
+  limitBodies(app) // before the routes: an oversized body is refused before anything parses it
 
   app.get('/', async (c) => c.html(renderPage(await list.get())))
   app.get('/rooms', async (c) => c.json(await list.get()))
   app.get('/rooms/:id', async (c) => {
-    const id = parseId(c.req.param('id'))
-    if (id === undefined) return c.json({ error: 'room id must be a positive whole number' }, 400)
+    const id = param(c, 'id', Id)
     const found = await room.get(id)
-    return found ? c.json(found) : c.json({ error: `room ${id} not found` }, 404)
+    if (!found) throw new ApiError(404, 'not_found', `no room ${id}`)
+    return c.json(found)
   })
-  const limit = bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.json({ error: 'the body is too large' }, 413) })
-  app.post('/rooms', limit, async (c) => {
-    let body: unknown
-    try {
-      body = JSON.parse(await c.req.text())
-    } catch {
-      return c.json({ error: 'the body must be JSON' }, 400)
-    }
-    const parsed = NewRoom.safeParse(body)
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }))
-      return c.json({ error: 'invalid room', issues }, 400)
-    }
-    const { name, capacity, floor } = parsed.data
+  app.post('/rooms', async (c) => {
+    const { name, capacity, floor } = await body(c, NewRoom)
     const [row] = await db.query(
       'INSERT INTO rooms_rooms (name, capacity, floor) VALUES ($1, $2, $3) RETURNING id, name, capacity, floor',
       [name, capacity, floor],

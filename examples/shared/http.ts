@@ -27,12 +27,6 @@ export const Id = z
   .transform(Number)
   .refine((n) => n <= 2_147_483_647, 'too large')
 
-/** A positive 32-bit id from a path segment, or undefined for anything else ("abc", "-1", "1.5", "1e3", huge). */
-export function parseId(raw: string): number | undefined {
-  const result = Id.safeParse(raw)
-  return result.success ? result.data : undefined
-}
-
 /** The same for ids inside JSON bodies. */
 export const JsonId = z.number().int().positive().max(2_147_483_647)
 
