@@ -10,25 +10,18 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { InvalidationResult } from './invalidation.js'
 import { formatInt, formatMs, formatUs } from './lib.js'
-import type { MetricsResult } from './metrics.js'
-import type { PeerId, PeersResult } from './peers.js'
-import type { CaseResult, Meta } from './run.js'
-import type { StampedeResult } from './stampede.js'
+import type {
+  InvalidationResult,
+  MetricsResult,
+  PeerId,
+  PeersResult,
+  StoredResults as Results,
+  StampedeResult,
+} from './results-file.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.join(here, '..')
-
-/** The parts of bench/results/*.json this page reads; older files may lack the newer sections. */
-interface Results {
-  meta: Omit<Meta, 'os' | 'command'> & Partial<Pick<Meta, 'os' | 'command'>>
-  cases: Pick<CaseResult, 'id' | 'label' | 'ops' | 'target' | 'ratio' | 'pass' | 'sides'>[]
-  stampede?: StampedeResult
-  invalidation?: InvalidationResult
-  peers?: PeersResult
-  metrics?: MetricsResult
-}
 
 // ---- markdown helpers ---------------------------------------------------------------------------
 

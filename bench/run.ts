@@ -18,7 +18,7 @@ import { type CacheClient, createCacheClient } from 'cacheward'
 import { ioredisAdapter } from 'cacheward/ioredis'
 import { Redis, type RedisOptions } from 'ioredis'
 import { type RedisServer, startRedisServer } from '../test/support/redis-server.js'
-import { formatInvalidation, type InvalidationResult, runInvalidation } from './invalidation.js'
+import { formatInvalidation, runInvalidation } from './invalidation.js'
 import {
   collectGarbage,
   formatInt,
@@ -31,10 +31,23 @@ import {
   spreadPercent,
   table,
 } from './lib.js'
-import { formatMetrics, type MetricsResult, runMetrics } from './metrics.js'
-import { formatPeers, type PeersResult, runPeers } from './peers.js'
+import { formatMetrics, runMetrics } from './metrics.js'
+import { formatPeers, runPeers } from './peers.js'
 import { writeReport } from './report.js'
-import { formatStampede, runStampede, type StampedeResult } from './stampede.js'
+import type {
+  CaseResult,
+  InvalidationResult,
+  Kind,
+  Meta,
+  MetricsResult,
+  Only,
+  PeersResult,
+  ResultsFile,
+  SideName,
+  SideResult,
+  StampedeResult,
+} from './results-file.js'
+import { formatStampede, runStampede } from './stampede.js'
 import { makeRoom, type Room } from './value.js'
 import { CONCURRENCY, HIT_KEYS, quit, ROUNDS, type SectionEnv, TTL_MS } from './workload.js'
 
@@ -49,12 +62,7 @@ const WARMUP_OPS = 2_000 / SCALE
 /** Identical for the raw and the cacheward connection: ioredis defaults (no auto-pipelining). */
 const CLIENT_OPTIONS: RedisOptions = {}
 
-type Kind = 'hits' | 'misses'
-/** Sections with their own shape and tables (bench/stampede.ts, invalidation.ts, peers.ts, metrics.ts). */
-type Section = 'stampede' | 'invalidation' | 'peers' | 'metrics'
-type Only = Kind | Section
 const ONLY: readonly Only[] = ['hits', 'misses', 'stampede', 'invalidation', 'peers', 'metrics']
-type SideName = 'raw' | 'cacheward' | 'memory'
 const SIDES: readonly SideName[] = ['raw', 'cacheward', 'memory']
 
 interface CaseSpec {
@@ -226,24 +234,6 @@ function cachewardSide(env: Env, spec: CaseSpec, memory: boolean): Side {
 
 // ---- running ------------------------------------------------------------------------------------
 
-interface SideResult {
-  median: Run
-  rounds: Run[]
-}
-
-export interface CaseResult {
-  id: string
-  label: string
-  kind: Kind
-  workers: number
-  ops: number
-  target: number
-  ratio: number
-  pass: boolean
-  sides: Record<SideName, SideResult>
-  anomalies: string[]
-}
-
 async function runCase(env: Env, spec: CaseSpec, log: (line: string) => void): Promise<CaseResult> {
   await env.raw.flushdb()
   const sides: Record<SideName, Side> = {
@@ -319,29 +309,6 @@ async function runCase(env: Env, spec: CaseSpec, log: (line: string) => void): P
 }
 
 // ---- reporting ----------------------------------------------------------------------------------
-
-/** The run's machine, versions and workload, as the results file records them. */
-export interface Meta {
-  date: string
-  node: string
-  ioredis: string
-  redisServer: string
-  cpu: string
-  cpus: number
-  platform: string
-  /** The distribution's name (PRETTY_NAME of /etc/os-release) where there is one, else os.version(). */
-  os: string
-  /** How this run was started, for the docs. */
-  command: string
-  cacheward: string
-  commit: string
-  quick: boolean
-  only: Only | null
-  valueBytes: number
-  hitKeys: number
-  rounds: number
-  warmupOps: number
-}
 
 function gitDescribe(): string {
   try {
@@ -549,7 +516,8 @@ async function main(): Promise<void> {
       ...(peers ? { peers } : {}),
       ...(metrics ? { metrics } : {}),
     }
-    writeFileSync(target, `${JSON.stringify({ meta, cases: results, ...sections }, null, 2)}\n`)
+    const written: ResultsFile = { meta, cases: results, ...sections }
+    writeFileSync(target, `${JSON.stringify(written, null, 2)}\n`)
     process.stdout.write(`\nresults written to ${path.relative(process.cwd(), target)}\n`)
     // Only a full run's results feed the docs; `npx tsx bench/report.ts` regenerates the page by hand.
     if (file === 'latest.json') {
