@@ -24,6 +24,7 @@ import {
   type Run,
   table,
 } from './lib.js'
+import type { InvalidationResult, PatternResult, PatternRun, ReadsResult, TagCase, TagsResult } from './results-file.js'
 import { makeRoom } from './value.js'
 import { HIT_KEYS, quit, ROUNDS, type SectionEnv } from './workload.js'
 
@@ -38,80 +39,9 @@ const BASELINE_MS = 300
 
 // ---- (a) invalidateTags -------------------------------------------------------------------------
 
-export interface TagCase {
-  entries: number
-  /** Per call, in call order. */
-  ms: number[]
-  medianMs: number
-  maxMs: number
-  /** Round trips (commands the client sent) per call, in call order. */
-  commands: number[]
-  /** Of the first call: commands sent, and commands Redis executed (scripts' own included). */
-  sent: Record<string, number>
-  executed: Record<string, number>
-}
-
-export interface TagsResult {
-  big: TagCase
-  small: TagCase
-  pass: boolean
-}
-
 // ---- (b) invalidatePattern ----------------------------------------------------------------------
 
-export interface PatternRun {
-  keys: number
-  invalidated: number
-  ms: number
-  keysPerSec: number
-  /** Commands the cache sent during the scan (SCAN pages + invalidation scripts): its round trips. */
-  commands: Record<string, number>
-  getsDuring: number
-  getP50Ms: number
-  getP99Ms: number
-  getMaxMs: number
-  baselineGets: number
-  baselineP50Ms: number
-  baselineP99Ms: number
-  dbsizeBefore: number
-  dbsizeAfter: number
-  /** Per command of the scan: how long each call ran inside Redis (ms), from SLOWLOG (calls over 100 µs). */
-  redisBusy: Record<string, { logged: number; p50Ms: number; maxMs: number; totalMs: number }>
-}
-
-export interface PatternResult {
-  median: PatternRun
-  runs: PatternRun[]
-  pass: boolean
-}
-
 // ---- (c) tagged vs untagged reads ---------------------------------------------------------------
-
-export interface ReadSide {
-  median: Run
-  rounds: Run[]
-  sent: Record<string, number>
-  executed: Record<string, number>
-}
-
-export interface ReadsResult {
-  ops: number
-  /** Per hit: commands sent (round trips) and commands Redis executed, scripts' own included. */
-  untagged: ReadSide
-  tagged: ReadSide
-  /** Time per tagged hit ÷ time per untagged hit (median rounds). */
-  costRatio: number
-  pass: boolean
-}
-
-export interface InvalidationResult {
-  tags: TagsResult
-  pattern: PatternResult
-  reads: ReadsResult
-  /** The targets the verdicts were computed against, so reports quote them from the results. */
-  targets: { tagMedianMs: number; patternKeysPerSec: number; getP99Ms: number; taggedCostRatio: number }
-  anomalies: string[]
-}
 
 // ---- helpers ------------------------------------------------------------------------------------
 

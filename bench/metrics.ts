@@ -9,13 +9,14 @@ import { type CacheAdapter, type CacheClient, type CacheClientOptions, createCac
 import { ioredisAdapter } from 'cacheward/ioredis'
 import { memoryAdapter } from 'cacheward/memory'
 import { Redis } from 'ioredis'
-import { formatInt, formatUs, measure, type Run, runInterleaved, spreadPercent, table } from './lib.js'
+import { formatInt, formatUs, measure, runInterleaved, spreadPercent, table } from './lib.js'
+import type { MetricsCaseResult, MetricsResult, MetricsSide } from './results-file.js'
 import { CONCURRENCY, HIT_KEYS, quit, ROUNDS, TTL_MS, type ValueEnv } from './workload.js'
 
 /** Least acceptable on/off throughput ratio: metrics may cost at most 3 % of a hit. */
 const TARGET = 0.97
 
-type Side = 'on' | 'off'
+type Side = MetricsSide
 const SIDES: readonly Side[] = ['on', 'off']
 
 interface MetricsCaseSpec {
@@ -57,29 +58,6 @@ function cases(quick: boolean): MetricsCaseSpec[] {
       slices: 10,
     },
   ]
-}
-
-export interface MetricsCaseResult {
-  id: string
-  label: string
-  backend: 'memory' | 'redis'
-  workers: number
-  ops: number
-  target: number
-  /** Metrics on ÷ metrics off, median ops/s. */
-  ratio: number
-  pass: boolean
-  sides: Record<Side, { median: Run; rounds: Run[]; spreadPercent: number }>
-}
-
-export interface MetricsResult {
-  hitKeys: number
-  rounds: number
-  target: number
-  cases: MetricsCaseResult[]
-  /** Set when the client does not accept `metrics: false` yet: the section did not run. */
-  skipped?: string
-  anomalies: string[]
 }
 
 /** The client options of one side; `metrics: false` is the option under test. */

@@ -23,17 +23,16 @@ import { createCacheClient } from 'cacheward'
 import { ioredisAdapter } from 'cacheward/ioredis'
 import { type RedisLikeCache, redisCacheAdapter } from 'cachified-redis-adapter'
 import { Redis } from 'ioredis'
-import {
-  formatInt,
-  formatMs,
-  formatUs,
-  measure,
-  percentile,
-  type Run,
-  runInterleaved,
-  spreadPercent,
-  table,
-} from './lib.js'
+import { formatInt, formatMs, formatUs, measure, percentile, runInterleaved, spreadPercent, table } from './lib.js'
+import type {
+  PeerCaseResult,
+  PeerId,
+  PeerInfo,
+  PeerSideResult,
+  PeerStampedeResult,
+  PeerStampedeRound,
+  PeersResult,
+} from './results-file.js'
 import type { Room } from './value.js'
 import {
   CONCURRENCY,
@@ -58,21 +57,6 @@ const L1_MAX_ITEMS = 10_000
 interface Peer {
   getOrSet(key: string, loader: () => Room | Promise<Room>): Promise<Room>
   close(): Promise<void>
-}
-
-export type PeerId = 'raw' | 'cacheward' | 'bentocache' | 'bentocache-l1' | 'cachified' | 'cache-manager'
-
-export interface PeerInfo {
-  id: PeerId
-  label: string
-  /** npm package whose version the report shows. */
-  pkg: string
-  /** 'redis': every hit reads Redis. 'l1+redis': hits are answered from process memory; not comparable. */
-  tier: 'redis' | 'l1+redis'
-  /** The Redis client the library talks through. */
-  client: 'ioredis' | 'node-redis'
-  /** The configuration used, for the docs' caveats. */
-  config: string
 }
 
 export const PEERS: readonly PeerInfo[] = [
@@ -264,23 +248,6 @@ function cases(quick: boolean): PeerCaseSpec[] {
   ]
 }
 
-export interface PeerSideResult {
-  median: Run
-  rounds: Run[]
-  /** Median ops/s ÷ raw ioredis median ops/s. */
-  ratioToRaw: number
-  spreadPercent: number
-}
-
-export interface PeerCaseResult {
-  id: string
-  label: string
-  kind: 'hits' | 'misses'
-  workers: number
-  ops: number
-  sides: Record<PeerId, PeerSideResult>
-}
-
 async function runPeerCase(env: ValueEnv, admin: Redis, spec: PeerCaseSpec): Promise<PeerCaseResult> {
   await admin.flushdb()
   const peers = new Map<PeerId, Peer>()
@@ -364,20 +331,6 @@ async function runPeerCase(env: ValueEnv, admin: Redis, spec: PeerCaseSpec): Pro
 
 // ---- stampede, one process ----------------------------------------------------------------------
 
-export interface PeerStampedeRound {
-  loaderCalls: number
-  totalMs: number
-  p50Ms: number
-  p99Ms: number
-}
-
-export interface PeerStampedeResult {
-  id: PeerId
-  median: PeerStampedeRound
-  maxLoaderCalls: number
-  rounds: PeerStampedeRound[]
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 async function stampedeRound(peer: Peer, key: string, value: Room, json: string): Promise<PeerStampedeRound> {
@@ -444,17 +397,6 @@ async function runPeerStampede(env: ValueEnv, admin: Redis): Promise<PeerStamped
 }
 
 // ---- section ------------------------------------------------------------------------------------
-
-export interface PeersResult {
-  peers: readonly PeerInfo[]
-  versions: Record<string, string>
-  hitKeys: number
-  rounds: number
-  ttlMs: number
-  cases: PeerCaseResult[]
-  stampede: { callers: number; loaderMs: number; rounds: number; results: PeerStampedeResult[] }
-  anomalies: string[]
-}
 
 // Collected across cases by runPeerCase; reset at the start of each section run.
 let anomalies: string[] = []

@@ -4,267 +4,29 @@
  *   npx tsx bench/report.ts                                      bench/results/latest.json → docs/benchmarks.md
  *   npx tsx bench/report.ts bench/results/latest-partial.json --out /tmp/benchmarks.md
  *
- * Every number on the page comes from the results file; the prose here only says how to read them.
+ * Every number on the page comes from the results file; the prose here only says how to read them. This file lays
+ * out the page; each section is rendered by its own module in bench/report/.
  * @module
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { InvalidationResult } from './invalidation.js'
-import { formatInt, formatMs, formatUs } from './lib.js'
-import type { MetricsResult } from './metrics.js'
-import type { PeerId, PeersResult } from './peers.js'
-import type { CaseResult, Meta } from './run.js'
-import type { StampedeResult } from './stampede.js'
+import { formatInt } from './lib.js'
+import { renderHitsMisses } from './report/hits-misses.js'
+import { renderInvalidation } from './report/invalidation.js'
+import { renderMachine } from './report/machine.js'
+import { renderMetrics } from './report/metrics.js'
+import { renderPeerConfigs, renderPeers } from './report/peers.js'
+import { renderStampede } from './report/stampede.js'
+import type { StoredResults } from './results-file.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.join(here, '..')
 
-/** The parts of bench/results/*.json this page reads; older files may lack the newer sections. */
-interface Results {
-  meta: Omit<Meta, 'os' | 'command'> & Partial<Pick<Meta, 'os' | 'command'>>
-  cases: Pick<CaseResult, 'id' | 'label' | 'ops' | 'target' | 'ratio' | 'pass' | 'sides'>[]
-  stampede?: StampedeResult
-  invalidation?: InvalidationResult
-  peers?: PeersResult
-  metrics?: MetricsResult
-}
-
-// ---- markdown helpers ---------------------------------------------------------------------------
-
-type Align = 'l' | 'r'
-
-function md(head: readonly string[], rows: readonly (readonly string[])[], align: readonly Align[]): string {
-  const escapeCell = (cell: string) => cell.replaceAll('|', '\\|')
-  const line = (cells: readonly string[]) => `| ${cells.map(escapeCell).join(' | ')} |`
-  const rule = `| ${head.map((_, c) => (align[c] === 'r' ? '---:' : '---')).join(' | ')} |`
-  return [line(head), rule, ...rows.map(line)].join('\n')
-}
-
-const x = (ratio: number, digits = 2) => `${ratio.toFixed(digits)}x`
-const verdict = (pass: boolean | null) => (pass === null ? 'context' : pass ? 'PASS' : 'below target')
-
-// ---- sections -----------------------------------------------------------------------------------
-
-function machine(r: Results): string {
-  const m = r.meta
-  const rows: [string, string][] = [
-    ['date', m.date],
-    ['command', `\`${m.command ?? (m.quick ? 'BENCH_QUICK=1 npm run bench' : 'npm run bench')}\``],
-    ['cacheward', `${m.cacheward} (\`${m.commit}\`), built \`dist/\``],
-    ['CPU', `${m.cpu}, ${m.cpus} cores`],
-    ['OS', `${m.os ? `${m.os}, ` : ''}${m.platform}`],
-    ['Node.js', m.node],
-    ['redis-server', `${m.redisServer}, loopback TCP, started by the bench`],
-  ]
-  const versions = { ioredis: m.ioredis, ...(r.peers?.versions ?? {}) }
-  for (const [pkg, version] of Object.entries(versions)) rows.push([pkg, version])
-  return md(['what', 'version / value'], rows, ['l', 'l'])
-}
-
-function cachewardVsRaw(r: Results): string {
-  if (r.cases.length === 0) return '_Not in this results file._'
-  const rows = r.cases.map((c) => [
-    c.label,
-    formatInt(c.sides.raw.median.opsPerSec),
-    formatInt(c.sides.cacheward.median.opsPerSec),
-    x(c.ratio),
-    `≥ ${c.target.toFixed(2)}`,
-    verdict(c.pass),
-    formatUs(c.sides.raw.median.p50Us),
-    formatUs(c.sides.cacheward.median.p50Us),
-    formatInt(c.sides.memory.median.opsPerSec),
-  ])
-  return md(
-    [
-      'case',
-      'raw ioredis ops/s',
-      'cacheward ops/s',
-      'ratio',
-      'target',
-      'verdict',
-      'raw p50 µs',
-      'cacheward p50 µs',
-      'memory ops/s',
-    ],
-    rows,
-    ['l', 'r', 'r', 'r', 'l', 'l', 'r', 'r', 'r'],
-  )
-}
-
-function stampede(s: StampedeResult | undefined): string {
-  if (!s) return '_Not in this results file._'
-  const rows = s.scenarios.map((sc) => [
-    sc.label,
-    formatInt(sc.median.loaderCalls),
-    formatInt(sc.maxLoaderCalls),
-    formatMs(sc.median.totalMs),
-    formatMs(sc.median.loaderMs),
-    formatMs(sc.median.p99Ms),
-    sc.targets,
-    verdict(sc.pass),
-  ])
-  const head = ['scenario', 'loader calls', 'max over rounds', 'total ms', 'loader ms', 'p99 ms', 'target', 'verdict']
-  return [
-    `${formatInt(s.callers)} concurrent callers on one cold key, loader ${s.loaderMs} ms; median of ${s.rounds} rounds by total time.`,
-    '',
-    md(head, rows, ['l', 'r', 'r', 'r', 'r', 'r', 'l', 'l']),
-  ].join('\n')
-}
-
-function invalidation(inv: InvalidationResult | undefined): string {
-  if (!inv) return '_Not in this results file._'
-  const t = inv.targets as InvalidationResult['targets'] | undefined
-  const tagRows = (['big', 'small'] as const).map((name) => {
-    const c = inv.tags[name]
-    return [
-      `invalidateTags, tag on ${formatInt(c.entries)} entries`,
-      formatMs(c.medianMs),
-      formatMs(c.maxMs),
-      formatInt(c.commands[0] ?? Number.NaN),
-    ]
-  })
-  const p = inv.pattern.median
-  const lines = [
-    md(['case', 'median ms', 'max ms', 'round trips'], tagRows, ['l', 'r', 'r', 'r']),
-    '',
-    `Target: median below ${t ? t.tagMedianMs : '?'} ms and the same round trips for both tags: ${verdict(inv.tags.pass)}.`,
-    '',
-    md(
-      ['invalidatePattern', 'keys', 'ms', 'keys/s', 'other GETs p99 ms (during)', 'GET p99 ms (before)'],
-      [
-        [
-          'median run',
-          formatInt(p.keys),
-          formatMs(p.ms),
-          formatInt(p.keysPerSec),
-          p.getP99Ms.toFixed(2),
-          p.baselineP99Ms.toFixed(2),
-        ],
-      ],
-      ['l', 'r', 'r', 'r', 'r', 'r'],
-    ),
-    '',
-    `Targets: at least ${t ? formatInt(t.patternKeysPerSec) : '?'} keys/s and other clients' GET p99 below ` +
-      `${t ? t.getP99Ms : '?'} ms: ${verdict(inv.pattern.pass)}.`,
-    '',
-    md(
-      ['hits', 'untagged ops/s', 'tagged ops/s', 'cost ratio', 'target', 'verdict'],
-      [
-        [
-          'sequential getOrSet',
-          formatInt(inv.reads.untagged.median.opsPerSec),
-          formatInt(inv.reads.tagged.median.opsPerSec),
-          x(inv.reads.costRatio),
-          `≤ ${t ? x(t.taggedCostRatio) : '?'}`,
-          verdict(inv.reads.pass),
-        ],
-      ],
-      ['l', 'r', 'r', 'r', 'l', 'l'],
-    ),
-  ]
-  return lines.join('\n')
-}
-
-function peerLabel(p: PeersResult, id: PeerId): string {
-  const info = p.peers.find((q) => q.id === id)
-  return `${info?.label ?? id}${info?.tier === 'l1+redis' ? ' ¹' : ''}`
-}
-
-function peers(p: PeersResult | undefined): string {
-  if (!p) return '_Not in this results file._'
-  const ids = p.peers.map((q) => q.id)
-  // One table: a row per library, a column pair per workload, so a library reads across.
-  const head = ['library', 'client', ...p.cases.flatMap((c) => [`${c.label} ops/s`, 'vs raw'])]
-  const rows = ids.map((id) => [
-    peerLabel(p, id),
-    p.peers.find((q) => q.id === id)?.client ?? '',
-    ...p.cases.flatMap((c) => {
-      const s = c.sides[id]
-      return [formatInt(s.median.opsPerSec), id === 'raw' ? '1.00x' : x(s.ratioToRaw)]
-    }),
-  ])
-  const latencyHead = ['library', ...p.cases.flatMap((c) => [`${c.label} p50 µs`, 'p99 µs', 'spread'])]
-  const latencyRows = ids.map((id) => [
-    peerLabel(p, id),
-    ...p.cases.flatMap((c) => {
-      const s = c.sides[id]
-      return [formatUs(s.median.p50Us), formatUs(s.median.p99Us), `${s.spreadPercent.toFixed(0)}%`]
-    }),
-  ])
-  const stampedeRows = p.stampede.results.map((r) => [
-    peerLabel(p, r.id),
-    formatInt(r.median.loaderCalls),
-    formatInt(r.maxLoaderCalls),
-    formatMs(r.median.totalMs),
-    formatMs(r.median.p50Ms),
-    formatMs(r.median.p99Ms),
-  ])
-  const stampedeHead = ['library', 'loader calls', 'max over rounds', 'total ms', 'p50 ms', 'p99 ms']
-  const ops = p.cases.map((c) => `${c.label}: ${formatInt(c.ops)}`).join('; ')
-  return [
-    `Same value and TTL (${formatInt(p.ttlMs / 60_000)} min) for every library; hits over ${formatInt(p.hitKeys)} warm keys, ` +
-      `misses on fresh keys with a loader that returns at once. Operations per side and round: ${ops}; ` +
-      `${p.rounds} rounds, median round shown. ` +
-      `**vs raw** = the library's ops/s ÷ raw ioredis ops/s in the same case.`,
-    '',
-    md(
-      head,
-      rows,
-      head.map((_, c) => (c < 2 ? 'l' : 'r')),
-    ),
-    '',
-    '¹ An in-process L1 tier answers hits from memory without asking Redis, so its hit rows are not comparable ' +
-      'to a Redis `GET` (or to the Redis-only rows); they show what that setup gives an app, nothing more. ' +
-      'Its misses still write Redis.',
-    '',
-    'Latency per operation (median round) and spread of the rounds ((max − min) ÷ median throughput):',
-    '',
-    md(
-      latencyHead,
-      latencyRows,
-      latencyHead.map((_, c) => (c === 0 ? 'l' : 'r')),
-    ),
-    '',
-    `### Stampede, one process`,
-    '',
-    `${formatInt(p.stampede.callers)} concurrent calls on one cold key in one process, loader ` +
-      `${p.stampede.loaderMs} ms; median of ${p.stampede.rounds} rounds by total time, a fresh key each round.`,
-    '',
-    md(stampedeHead, stampedeRows, ['l', 'r', 'r', 'r', 'r', 'r']),
-  ].join('\n')
-}
-
-function peerConfigs(p: PeersResult | undefined): string {
-  if (!p) return ''
-  return p.peers.map((q) => `  - **${q.label}** (${q.client}): ${q.config}`).join('\n')
-}
-
-function metrics(m: MetricsResult | undefined): string {
-  if (!m) return '_Not in this results file._'
-  if (m.skipped) return `_Skipped in this run: ${m.skipped}._`
-  const rows = m.cases.map((c) => [
-    c.label,
-    formatInt(c.sides.off.median.opsPerSec),
-    formatInt(c.sides.on.median.opsPerSec),
-    x(c.ratio, 3),
-    `≥ ${c.target.toFixed(2)}`,
-    verdict(c.pass),
-    `${c.sides.off.spreadPercent.toFixed(1)}% / ${c.sides.on.spreadPercent.toFixed(1)}%`,
-  ])
-  const head = ['case', 'metrics off ops/s', 'metrics on ops/s', 'on/off', 'target', 'verdict', 'spread off / on']
-  return [
-    `\`getOrSet\` hits with metrics on (the default) against \`createCacheClient({ metrics: false })\`; ` +
-      `median of ${m.rounds} rounds in interleaved slices. **on/off** = ops/s with metrics ÷ ops/s without; ` +
-      `the target allows metrics to cost ${((1 - m.target) * 100).toFixed(0)} % of a hit.`,
-    '',
-    md(head, rows, ['l', 'r', 'r', 'r', 'l', 'l', 'r']),
-  ].join('\n')
-}
-
 // ---- page ---------------------------------------------------------------------------------------
 
-export function renderReport(r: Results, source: string): string {
+/** The whole page for the results `r`, read from `source` (named in the page's header comment). */
+export function renderReport(r: StoredResults, source: string): string {
   const m = r.meta
   const partial = m.quick || m.only !== null
   return `${[
@@ -287,7 +49,7 @@ export function renderReport(r: Results, source: string): string {
       : []),
     '## Machine and versions',
     '',
-    machine(r),
+    renderMachine(r),
     '',
     `Workload: a ~${formatInt(m.valueBytes)} B JSON value (a record with a nested list), the same for every side; ` +
       `hits cycle over ${formatInt(m.hitKeys)} pre-populated keys, misses use keys never seen before; ` +
@@ -307,25 +69,23 @@ export function renderReport(r: Results, source: string): string {
     '',
     '## cacheward against raw ioredis',
     '',
-    cachewardVsRaw(r),
-    '',
-    '**memory** is `createCacheClient()` with its defaults (the in-process backend): context, no target.',
+    renderHitsMisses(r),
     '',
     '### Stampede',
     '',
-    stampede(r.stampede),
+    renderStampede(r.stampede),
     '',
     '### Invalidation',
     '',
-    invalidation(r.invalidation),
+    renderInvalidation(r.invalidation),
     '',
     '## Peer libraries',
     '',
-    peers(r.peers),
+    renderPeers(r.peers),
     '',
     '## Metrics cost on the hit path',
     '',
-    metrics(r.metrics),
+    renderMetrics(r.metrics),
     '',
     '## Caveats',
     '',
@@ -345,13 +105,13 @@ export function renderReport(r: Results, source: string): string {
       'in one process; cross-process behaviour (cacheward only) is in the stampede section above.',
     "- **Configuration as used**, each from the library's own Redis documentation, every side with its own " +
       'connection(s) to the same redis-server, the same TTL and the same loader:',
-    peerConfigs(r.peers) || '  - _No peer section in this results file._',
+    renderPeerConfigs(r.peers) || '  - _No peer section in this results file._',
   ].join('\n')}\n`
 }
 
 /** Renders `resultsFile` into `outFile` (default docs/benchmarks.md) and returns the page's path. */
 export function writeReport(resultsFile: string, outFile = path.join(root, 'docs', 'benchmarks.md')): string {
-  const results = JSON.parse(readFileSync(resultsFile, 'utf8')) as Results
+  const results = JSON.parse(readFileSync(resultsFile, 'utf8')) as StoredResults
   const source = path.relative(root, resultsFile)
   writeFileSync(outFile, renderReport(results, source))
   return outFile

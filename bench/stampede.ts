@@ -17,6 +17,7 @@ import { createCacheClient } from 'cacheward'
 import { ioredisAdapter } from 'cacheward/ioredis'
 import { Redis } from 'ioredis'
 import { formatInt, formatMs, percentile, table } from './lib.js'
+import type { StampedeResult, StampedeRound, StampedeScenarioResult } from './results-file.js'
 import type { RoundRequest, RoundResult, StampedeMode, WorkerMessage } from './stampede-worker.js'
 import { quit, ROUNDS, type SectionEnv, STAMPEDE_CALLERS, STAMPEDE_LOADER_MS, TTL_MS } from './workload.js'
 
@@ -53,42 +54,6 @@ const SCENARIOS: readonly Scenario[] = [
     processes: MAX_PROCESSES,
   },
 ]
-
-export interface StampedeRound {
-  /** Loader calls, read from the shared Redis counter. */
-  loaderCalls: number
-  /** First call to last settlement, across processes (ms). */
-  totalMs: number
-  /** Median duration of the round's loader calls (ms): the 50 ms sleep plus the INCR. */
-  loaderMs: number
-  /** Per-caller latency, call to settlement (ms). */
-  p50Ms: number
-  p99Ms: number
-  /** Latest first call minus earliest first call over the processes (ms): how well the start barrier held. */
-  startSkewMs: number
-}
-
-export interface StampedeScenarioResult {
-  id: string
-  label: string
-  mode: StampedeMode
-  processes: number
-  callersPerProcess: number
-  median: StampedeRound
-  maxLoaderCalls: number
-  rounds: StampedeRound[]
-  /** Targets apply to cacheward only; `null` for the raw baseline. */
-  pass: boolean | null
-  targets: string
-}
-
-export interface StampedeResult {
-  callers: number
-  loaderMs: number
-  rounds: number
-  scenarios: StampedeScenarioResult[]
-  anomalies: string[]
-}
 
 // ---- child processes ----------------------------------------------------------------------------
 

@@ -6,13 +6,36 @@
  * - class data is cached for an hour;
  * - a like or a new build invalidates exactly the entries it changes, by tag.
  */
-import { type CacheClient, type CacheClientOptions, createCacheClient, type Duration } from 'cacheward'
+import {
+  type CacheClient,
+  type CacheClientOptions,
+  createCacheClient,
+  type Duration,
+  type LoaderContext,
+} from 'cacheward'
 import { Hono } from 'hono'
 import * as z from 'zod'
 import { type Backend, openBackend } from '../shared/backend.js'
 import { type Database, openDatabase } from '../shared/db.js'
-import { ApiError, body, Id, installErrorHandlers, JsonId, metricsRoute, Page, param, query } from '../shared/http.js'
-import { type Build, type BuildSummary, type GameClass, setUpSchema, store, type User } from './store.js'
+import {
+  ApiError,
+  body,
+  Id,
+  installErrorHandlers,
+  JsonId,
+  limitBodies,
+  metricsRoute,
+  Page,
+  param,
+  query,
+} from '../shared/http.js'
+import { type Build, type BuildSummary, setUpSchema, store, type User } from './store.js'
+
+/** What a user's list entry holds. */
+interface UserList {
+  user: User
+  builds: BuildSummary[]
+}
 
 export interface Freshness {
   ttl: Duration
@@ -52,15 +75,10 @@ export interface ExampleApp {
   close(): Promise<void>
 }
 
-/** Every key and tag the app uses, built in one place so writes and invalidations cannot drift apart. */
-export const keys = {
-  classes: () => 'classes',
-  listing: (classSlug: string | undefined, page: number) =>
-    classSlug ? `builds:list:class:${classSlug}:page:${page}` : `builds:list:all:page:${page}`,
-  build: (id: number) => `build:${id}`,
-  userBuilds: (userId: number) => `user:${userId}:builds`,
-  userLikes: (userId: number) => `user:${userId}:likes`,
-}
+/**
+ * The tags the entries carry, built in one place: the definitions in createApp tag with them and the write
+ * routes invalidate with them, so the two cannot drift apart.
+ */
 export const tags = {
   listings: 'builds:list',
   build: (id: number) => `build:${id}`,
@@ -94,70 +112,102 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
     ...options.cacheOptions,
   })
 
-  const classes = () =>
-    cache.getOrSet<GameClass[]>(keys.classes(), () => store.classes(db), { ...policies.classes, category: 'classes' })
+  // Each kind of entry is defined once: key, loader, freshness, tags and metrics category. Routes call
+  // these and never spell a key.
+  const classes = cache.define({
+    key: () => 'classes',
+    load: () => store.classes(db),
+    ...policies.classes,
+    category: 'classes',
+  })
+  /** Listing pages: every class together, and one class. All carry the listings tag: a new build shifts them all. */
+  const listing = cache.define({
+    key: (page: number) => `builds:list:all:page:${page}`,
+    load: ([page]) => store.listBuilds(db, undefined, page),
+    ...policies.listings,
+    tags: [tags.listings],
+    category: 'listings',
+  })
+  const classListing = cache.define({
+    key: (classSlug: string, page: number) => `builds:list:class:${classSlug}:page:${page}`,
+    load: ([classSlug, page]) => store.listBuilds(db, classSlug, page),
+    ...policies.listings,
+    tags: [tags.listings],
+    category: 'listings',
+  })
+  const build = cache.define({
+    key: (id: number) => `build:${id}`,
+    load: async ([id], ctx): Promise<Build | null> => {
+      const found = await store.build(db, id)
+      if (!found) ctx.skipCache() // an id that does not exist yet must not be remembered as missing
+      return found ?? null
+    },
+    ...policies.details,
+    tags: (id) => [tags.build(id)],
+    category: 'details',
+  })
+  /** A user and a list of builds (theirs, or the ones they liked); null, and not cached, for an unknown user. */
+  const userList =
+    (list: (db: Database, userId: number) => Promise<BuildSummary[]>) =>
+    async ([userId]: [number], ctx: LoaderContext<UserList | null>): Promise<UserList | null> => {
+      const user = await store.user(db, userId)
+      if (!user) {
+        ctx.skipCache()
+        return null
+      }
+      return { user, builds: await list(db, userId) }
+    }
+  const userBuilds = cache.define({
+    key: (userId: number) => `user:${userId}:builds`,
+    load: userList(store.buildsBy),
+    ...policies.users,
+    tags: (userId) => [tags.userBuilds(userId)],
+    category: 'users',
+  })
+  const userLikes = cache.define({
+    key: (userId: number) => `user:${userId}:likes`,
+    load: userList(store.likedBy),
+    ...policies.users,
+    tags: (userId) => [tags.userLikes(userId)],
+    category: 'users',
+  })
 
   /** Checks a class slug against the (cached) class list, so unknown slugs never become cache keys. */
   async function knownClass(slug: string): Promise<void> {
-    if (!(await classes()).some((c) => c.slug === slug)) {
+    if (!(await classes.get()).some((c) => c.slug === slug)) {
       throw new ApiError(400, 'unknown_class', `no class "${slug}"; GET /classes lists them`)
     }
   }
 
   const app = new Hono()
   installErrorHandlers(app)
+  limitBodies(app) // before the routes: an oversized body is refused before anything parses it
 
-  app.get('/classes', async (c) => c.json(await classes()))
+  app.get('/classes', async (c) => c.json(await classes.get()))
 
   app.get('/builds', async (c) => {
     const { class: classSlug, page } = query(c, ListingQuery)
     if (classSlug) await knownClass(classSlug)
-    const listing = await cache.getOrSet(keys.listing(classSlug, page), () => store.listBuilds(db, classSlug, page), {
-      ...policies.listings,
-      tags: [tags.listings],
-      category: 'listings',
-    })
-    return c.json(listing)
+    const builds = classSlug ? await classListing.get(classSlug, page) : await listing.get(page)
+    return c.json(builds)
   })
 
   app.get('/builds/:id', async (c) => {
     const id = param(c, 'id', Id)
-    const build = await cache.getOrSet<Build | null>(
-      keys.build(id),
-      async (ctx) => {
-        const found = await store.build(db, id)
-        if (!found) ctx.skipCache() // an id that does not exist yet must not be remembered as missing
-        return found ?? null
-      },
-      { ...policies.details, tags: [tags.build(id)], category: 'details' },
-    )
-    if (!build) throw new ApiError(404, 'not_found', `no build ${id}`)
-    return c.json(build)
+    const found = await build.get(id)
+    if (!found) throw new ApiError(404, 'not_found', `no build ${id}`)
+    return c.json(found)
   })
 
-  /** A user's list (their builds, or the builds they liked), tagged so one write invalidates it. */
-  async function userList(userId: number, kind: 'builds' | 'likes') {
-    const key = kind === 'builds' ? keys.userBuilds(userId) : keys.userLikes(userId)
-    const tag = kind === 'builds' ? tags.userBuilds(userId) : tags.userLikes(userId)
-    const list = await cache.getOrSet<{ user: User; builds: BuildSummary[] } | null>(
-      key,
-      async (ctx) => {
-        const user = await store.user(db, userId)
-        if (!user) {
-          ctx.skipCache()
-          return null
-        }
-        const builds = kind === 'builds' ? await store.buildsBy(db, userId) : await store.likedBy(db, userId)
-        return { user, builds }
-      },
-      { ...policies.users, tags: [tag], category: 'users' },
-    )
+  /** A user's list, or a 404 for an unknown user. */
+  async function userListOr404(definition: typeof userBuilds, userId: number): Promise<UserList> {
+    const list = await definition.get(userId)
     if (!list) throw new ApiError(404, 'not_found', `no user ${userId}`)
     return list
   }
 
-  app.get('/users/:id/builds', async (c) => c.json(await userList(param(c, 'id', Id), 'builds')))
-  app.get('/users/:id/likes', async (c) => c.json(await userList(param(c, 'id', Id), 'likes')))
+  app.get('/users/:id/builds', async (c) => c.json(await userListOr404(userBuilds, param(c, 'id', Id))))
+  app.get('/users/:id/likes', async (c) => c.json(await userListOr404(userLikes, param(c, 'id', Id))))
 
   app.post('/builds/:id/like', async (c) => {
     const id = param(c, 'id', Id)
@@ -172,11 +222,11 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
   app.post('/builds', async (c) => {
     const input = await body(c, NewBuild)
     await knownClass(input.class)
-    const build = await store.createBuild(db, { ...input, classSlug: input.class })
-    if (!build) throw new ApiError(400, 'unknown_author', `no user ${input.authorId}`)
+    const created = await store.createBuild(db, { ...input, classSlug: input.class })
+    if (!created) throw new ApiError(400, 'unknown_author', `no user ${input.authorId}`)
     // Every listing page (a new build shifts them all) and the author's own list.
     await cache.invalidateTags([tags.listings, tags.userBuilds(input.authorId)])
-    return c.json(build, 201)
+    return c.json(created, 201)
   })
 
   metricsRoute(app, cache, db, backend.kind)

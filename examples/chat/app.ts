@@ -7,13 +7,24 @@
  * - credits are cached per user and deleted from the cache when a message spends one.
  */
 import { createHash } from 'node:crypto'
-import { type CacheClient, type CacheClientOptions, createCacheClient, escapeGlob } from 'cacheward'
+import { type CacheClient, type CacheClientOptions, createCacheClient } from 'cacheward'
 import { Hono } from 'hono'
 import * as z from 'zod'
 import { type Backend, openBackend } from '../shared/backend.js'
 import { type Database, openDatabase } from '../shared/db.js'
-import { ApiError, body, Id, installErrorHandlers, JsonId, metricsRoute, Page, param, query } from '../shared/http.js'
-import { type SearchHit, type Session, type SessionPage, type Stats, setUpSchema, store, type User } from './store.js'
+import {
+  ApiError,
+  body,
+  Id,
+  installErrorHandlers,
+  JsonId,
+  limitBodies,
+  metricsRoute,
+  Page,
+  param,
+  query,
+} from '../shared/http.js'
+import { type Session, setUpSchema, store } from './store.js'
 import {
   type ChatStructures,
   ioredisStructures,
@@ -39,22 +50,60 @@ export interface ExampleApp {
   app: Hono
   db: Database
   cache: CacheClient
+  /** The cache entry definitions: what each kind of entry is keyed by, loaded from and cached for. */
+  entries: ChatEntries
   structures: ChatStructures
   close(): Promise<void>
 }
 
-/** Every cache key and pattern the app uses, in one place so writes and invalidations cannot drift apart. */
-export const keys = {
-  stats: () => 'stats',
-  users: () => 'users',
-  credits: (userId: number) => `user:${userId}:credits`,
-  session: (sessionId: number) => `session:${sessionId}`,
-  sessionPage: (userId: number, page: number) => `sessions:user:${userId}:page:${page}`,
-  /** Every page of one user's list. Ids are validated integers, but escaping is the habit that keeps globs safe. */
-  sessionPages: (userId: number) => `sessions:user:${escapeGlob(String(userId))}:*`,
-  /** Long or odd queries still make a short key: the normalised text is hashed. */
-  search: (normalised: string) => `search:${createHash('sha256').update(normalised).digest('base64url')}`,
+/**
+ * Every kind of cache entry the app keeps, each defined once: key, loader, TTL and metrics category.
+ * Routes read through these and invalidate through them (`invalidate`, `invalidateAll`), so a key is never
+ * spelled twice and an invalidation glob cannot drift from the keys that were written.
+ */
+function defineEntries(cache: CacheClient, db: Database) {
+  return {
+    stats: cache.define({ key: () => 'stats', load: () => store.stats(db), ttl: '10s', category: 'stats' }),
+    users: cache.define({ key: () => 'users', load: () => store.users(db), ttl: '10m', category: 'users' }),
+    credits: cache.define({
+      key: (userId: number) => `user:${userId}:credits`,
+      load: async ([userId]) => (await store.credits(db, userId)) ?? 0,
+      ttl: '5m',
+      category: 'credits',
+    }),
+    /** A live session; deleting the session invalidates the entry. */
+    session: cache.define({
+      key: (sessionId: number) => `session:${sessionId}`,
+      load: async ([sessionId], ctx): Promise<Session | null> => {
+        const found = await store.session(db, sessionId)
+        if (!found) ctx.skipCache()
+        return found ?? null
+      },
+      ttl: '10m',
+      category: 'sessions',
+    }),
+    /** One page of a user's sessions; `invalidateAll(userId)` removes every page of that user (the id escaped). */
+    sessionPage: cache.define({
+      key: (userId: number, page: number) => `sessions:user:${userId}:page:${page}`,
+      load: ([userId, page]) => store.sessionPage(db, userId, page),
+      ttl: '5m',
+      category: 'sessions',
+    }),
+    /**
+     * Search results per normalised query. Long or odd queries still make a short key: the text is hashed
+     * (so this definition has no `pattern()`; nothing invalidates it, it expires).
+     */
+    search: cache.define({
+      key: (normalised: string) => `search:${createHash('sha256').update(normalised).digest('base64url')}`,
+      load: ([normalised]) => store.search(db, normalised),
+      ttl: '1m', // no invalidation: a new message shows up in search within a minute
+      category: 'search',
+    }),
+  }
 }
+
+/** The app's cache entry definitions (see {@link defineEntries}). */
+export type ChatEntries = ReturnType<typeof defineEntries>
 
 /** Same text, same key: Unicode-normalised, lower-cased, whitespace collapsed. */
 export function normaliseQuery(q: string): string {
@@ -92,28 +141,21 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
     ...options.cacheOptions,
   })
 
-  const users = () => cache.getOrSet<User[]>(keys.users(), () => store.users(db), { ttl: '10m', category: 'users' })
+  const entries = defineEntries(cache, db)
+  const { stats, users, credits, session, sessionPage, search } = entries
 
   /** Unknown users get a 404 from the cached user list, before any per-user key is read or written. */
   async function knownUser(userId: number): Promise<void> {
-    if (!(await users()).some((u) => u.id === userId)) throw new ApiError(404, 'not_found', `no user ${userId}`)
+    if (!(await users.get()).some((u) => u.id === userId)) throw new ApiError(404, 'not_found', `no user ${userId}`)
   }
 
   /** A live session the user takes part in (cached; deleting the session deletes the entry). */
   async function sessionFor(sessionId: number, userId: number): Promise<Session> {
-    const session = await cache.getOrSet<Session | null>(
-      keys.session(sessionId),
-      async (ctx) => {
-        const found = await store.session(db, sessionId)
-        if (!found) ctx.skipCache()
-        return found ?? null
-      },
-      { ttl: '10m', category: 'sessions' },
-    )
-    if (!session || (session.ownerId !== userId && session.peerId !== userId)) {
+    const found = await session.get(sessionId)
+    if (!found || (found.ownerId !== userId && found.peerId !== userId)) {
       throw new ApiError(404, 'not_found', `no session ${sessionId} for user ${userId}`)
     }
-    return session
+    return found
   }
 
   /** The latest messages from the sorted set, filled from the database when it is empty (first use, or lost). */
@@ -124,17 +166,13 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
 
   const app = new Hono()
   installErrorHandlers(app)
+  limitBodies(app) // before the routes: an oversized body is refused before anything parses it
 
-  app.get('/stats', async (c) =>
-    c.json(await cache.getOrSet<Stats>(keys.stats(), () => store.stats(db), { ttl: '10s', category: 'stats' })),
-  )
+  app.get('/stats', async (c) => c.json(await stats.get()))
 
   app.get('/search', async (c) => {
     const { q } = query(c, SearchQuery)
-    const hits = await cache.getOrSet<SearchHit[]>(keys.search(q), () => store.search(db, q), {
-      ttl: '1m', // no invalidation: a new message shows up in search within a minute
-      category: 'search',
-    })
+    const hits = await search.get(q)
     return c.json({ q, hits })
   })
 
@@ -142,23 +180,15 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
     const userId = param(c, 'id', Id)
     const { page } = query(c, PageQuery)
     await knownUser(userId)
-    const sessions = await cache.getOrSet<SessionPage>(
-      keys.sessionPage(userId, page),
-      () => store.sessionPage(db, userId, page),
-      { ttl: '5m', category: 'sessions' },
-    )
+    const sessions = await sessionPage.get(userId, page)
     return c.json(sessions)
   })
 
   app.get('/users/:id/credits', async (c) => {
     const userId = param(c, 'id', Id)
     await knownUser(userId)
-    const credits = await cache.getOrSet<number>(
-      keys.credits(userId),
-      async () => (await store.credits(db, userId)) ?? 0,
-      { ttl: '5m', category: 'credits' },
-    )
-    return c.json({ userId, credits })
+    const left = await credits.get(userId)
+    return c.json({ userId, credits: left })
   })
 
   app.post('/sessions/:id/messages', async (c) => {
@@ -174,10 +204,10 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
     if (!sent.ok) throw new ApiError(402, 'no_credits', `user ${userId} has no credits left`)
     const message = toLatest(sent.message)
     await Promise.all([
-      cache.delete(keys.credits(userId)),
+      credits.invalidate(userId),
       // The session moved to the top of both participants' lists: every cached page of both is outdated.
-      cache.invalidatePattern(keys.sessionPages(userId)),
-      cache.invalidatePattern(keys.sessionPages(sent.peerId)),
+      sessionPage.invalidateAll(userId),
+      sessionPage.invalidateAll(sent.peerId),
       hydrate(sessionId).then(() => structures.pushMessages(sessionId, [message])),
       structures.addUnread(sent.peerId, sessionId),
     ])
@@ -196,16 +226,16 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
   app.delete('/sessions/:id', async (c) => {
     const sessionId = param(c, 'id', Id)
     const { userId } = query(c, UserQuery)
-    const session = await store.deleteSession(db, sessionId, userId)
-    if (!session) throw new ApiError(404, 'not_found', `no session ${sessionId} for user ${userId}`)
+    const deleted = await store.deleteSession(db, sessionId, userId)
+    if (!deleted) throw new ApiError(404, 'not_found', `no session ${sessionId} for user ${userId}`)
     await Promise.all([
-      cache.delete(keys.session(sessionId)),
-      cache.invalidatePattern(keys.sessionPages(session.ownerId)),
-      cache.invalidatePattern(keys.sessionPages(session.peerId)),
-      structures.markDeleted(session.ownerId, sessionId),
-      structures.markDeleted(session.peerId, sessionId),
-      structures.markRead(session.ownerId, sessionId),
-      structures.markRead(session.peerId, sessionId),
+      session.invalidate(sessionId),
+      sessionPage.invalidateAll(deleted.ownerId),
+      sessionPage.invalidateAll(deleted.peerId),
+      structures.markDeleted(deleted.ownerId, sessionId),
+      structures.markDeleted(deleted.peerId, sessionId),
+      structures.markRead(deleted.ownerId, sessionId),
+      structures.markRead(deleted.peerId, sessionId),
     ])
     return c.json({ deleted: sessionId })
   })
@@ -232,7 +262,7 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
   })
 
   app.get('/presence', async (c) => {
-    const all = await users()
+    const all = await users.get()
     const online = new Set(await structures.online(all.map((u) => u.id)))
     return c.json({ online: all.filter((u) => online.has(u.id)) })
   })
@@ -243,6 +273,7 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
     app,
     db,
     cache,
+    entries,
     structures,
     async close() {
       await cache.close()

@@ -4,11 +4,10 @@
  */
 import { type CacheClient, type CacheClientOptions, createCacheClient } from 'cacheward'
 import { Hono } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import * as z from 'zod'
 import { type Backend, openBackend } from '../shared/backend.js'
 import { type Database, openDatabase } from '../shared/db.js'
-import { parseId } from '../shared/http.js'
+import { ApiError, body, Id, installErrorHandlers, limitBodies, param } from '../shared/http.js'
 
 export const User = z.object({ id: z.number().int(), name: z.string(), email: z.string() })
 export type User = z.infer<typeof User>
@@ -57,13 +56,9 @@ export interface ExampleApp {
   close(): Promise<void>
 }
 
-// Keys and tags in one place. Each user's list carries its own tag, and each meeting's details theirs,
-// so a write names exactly what it changed and invalidates all of it with one invalidateTags call.
-export const keys = {
-  userMeetings: (userId: number) => `meetings:user:${userId}`,
-  meeting: (meetingId: number) => `meeting:${meetingId}`,
-  user: (userId: number) => `user:${userId}`,
-}
+// Each user's list carries its own tag, and each meeting's details theirs, so a write names exactly what it
+// changed and invalidates all of it with one invalidateTags call. The entries themselves (keys, loaders,
+// TTLs) are defined with cache.define() in createApp.
 const tags = {
   userMeetings: (userId: number) => `meetings:user:${userId}`,
   meeting: (meetingId: number) => `meeting:${meetingId}`,
@@ -136,68 +131,74 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
     ...options.cacheOptions,
   })
 
-  // Loaders return null for an unknown id and skip the cache: an id that does not exist yet is not remembered.
-  const userMeetings = (userId: number) =>
-    cache.getOrSet(
-      keys.userMeetings(userId),
-      async (ctx) => {
-        const rows = await db.query(
-          `SELECT u.id AS user_id, m.id, m.title, m.starts_at, m.duration_minutes, m.organizer_id
-           FROM meetings_users u
-           LEFT JOIN meetings_meetings m ON m.organizer_id = u.id
-             OR m.id IN (SELECT meeting_id FROM meetings_participants WHERE user_id = u.id)
-           WHERE u.id = $1
-           ORDER BY m.starts_at, m.id`,
-          [userId],
-        )
-        if (rows.length === 0) {
-          ctx.skipCache()
-          return null
-        }
-        return rows.filter((row) => row.id !== null).map(toSummary)
-      },
-      { ttl: TTL.userMeetings, tags: [tags.userMeetings(userId)], schema: MeetingList.nullable(), category: 'list' },
-    )
+  // Each kind of entry is defined once: key, loader, TTL, tags, schema and metrics category. Loaders return
+  // null for an unknown id and skip the cache: an id that does not exist yet is not remembered.
+  const userMeetings = cache.define({
+    key: (userId: number) => `meetings:user:${userId}`,
+    load: async ([userId], ctx) => {
+      const rows = await db.query(
+        `SELECT u.id AS user_id, m.id, m.title, m.starts_at, m.duration_minutes, m.organizer_id
+         FROM meetings_users u
+         LEFT JOIN meetings_meetings m ON m.organizer_id = u.id
+           OR m.id IN (SELECT meeting_id FROM meetings_participants WHERE user_id = u.id)
+         WHERE u.id = $1
+         ORDER BY m.starts_at, m.id`,
+        [userId],
+      )
+      if (rows.length === 0) {
+        ctx.skipCache()
+        return null
+      }
+      return rows.filter((row) => row.id !== null).map(toSummary)
+    },
+    ttl: TTL.userMeetings,
+    tags: (userId) => [tags.userMeetings(userId)],
+    schema: MeetingList.nullable(),
+    category: 'list',
+  })
 
-  const meeting = (meetingId: number) =>
-    cache.getOrSet(
-      keys.meeting(meetingId),
-      async (ctx): Promise<Meeting | null> => {
-        const rows = await db.query(
-          `SELECT m.id, m.title, m.starts_at, m.duration_minutes, m.organizer_id, u.id AS user_id, u.name AS user_name
-           FROM meetings_meetings m
-           LEFT JOIN meetings_participants p ON p.meeting_id = m.id
-           LEFT JOIN meetings_users u ON u.id = p.user_id
-           WHERE m.id = $1
-           ORDER BY u.id`,
-          [meetingId],
-        )
-        const [first] = rows
-        if (!first) {
-          ctx.skipCache()
-          return null
-        }
-        const participants = rows
-          .filter((row) => row.user_id !== null)
-          .map((row) => ({ id: Number(row.user_id), name: String(row.user_name) }))
-        return { ...toSummary(first), participants }
-      },
-      { ttl: TTL.meeting, tags: [tags.meeting(meetingId)], schema: Meeting.nullable(), category: 'meeting' },
-    )
+  const meeting = cache.define({
+    key: (meetingId: number) => `meeting:${meetingId}`,
+    load: async ([meetingId], ctx): Promise<Meeting | null> => {
+      const rows = await db.query(
+        `SELECT m.id, m.title, m.starts_at, m.duration_minutes, m.organizer_id, u.id AS user_id, u.name AS user_name
+         FROM meetings_meetings m
+         LEFT JOIN meetings_participants p ON p.meeting_id = m.id
+         LEFT JOIN meetings_users u ON u.id = p.user_id
+         WHERE m.id = $1
+         ORDER BY u.id`,
+        [meetingId],
+      )
+      const [first] = rows
+      if (!first) {
+        ctx.skipCache()
+        return null
+      }
+      const participants = rows
+        .filter((row) => row.user_id !== null)
+        .map((row) => ({ id: Number(row.user_id), name: String(row.user_name) }))
+      return { ...toSummary(first), participants }
+    },
+    ttl: TTL.meeting,
+    tags: (meetingId) => [tags.meeting(meetingId)],
+    schema: Meeting.nullable(),
+    category: 'meeting',
+  })
 
-  const user = (userId: number) =>
-    cache.getOrSet(
-      keys.user(userId),
-      async (ctx) => {
-        const [row] = await db.query('SELECT id, name, email FROM meetings_users WHERE id = $1', [userId])
-        if (!row) {
-          ctx.skipCache()
-          return null
-        }
-        return { id: Number(row.id), name: String(row.name), email: String(row.email) }
-      },
-      { ttl: TTL.user, schema: User.nullable(), category: 'user' },
-    )
+  const user = cache.define({
+    key: (userId: number) => `user:${userId}`,
+    load: async ([userId], ctx): Promise<User | null> => {
+      const [row] = await db.query('SELECT id, name, email FROM meetings_users WHERE id = $1', [userId])
+      if (!row) {
+        ctx.skipCache()
+        return null
+      }
+      return { id: Number(row.id), name: String(row.name), email: String(row.email) }
+    },
+    ttl: TTL.user,
+    schema: User.nullable(),
+    category: 'user',
+  })
 
   /** Organizer and participants of a meeting, read from the database (the source of truth). */
   async function attendees(meetingId: number): Promise<number[] | undefined> {
@@ -230,38 +231,46 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
     return list
   }
 
+  /** 422 when an id in a body is not a user: well-formed, but nothing to refer to. */
+  async function requireUsers(ids: readonly number[]): Promise<void> {
+    const missing = await unknownUsers(ids)
+    if (missing.length > 0) throw new ApiError(422, 'unknown_users', `no user with id ${missing.join(', ')}`)
+  }
+
+  /** The attendees of a meeting before a write, or a 404. */
+  async function attendeesOr404(meetingId: number): Promise<number[]> {
+    const before = await attendees(meetingId)
+    if (!before) throw new ApiError(404, 'not_found', `no meeting ${meetingId}`)
+    return before
+  }
+
   const app = new Hono()
-  app.onError((_error, c) => c.json({ error: 'internal error' }, 500))
-  app.notFound((c) => c.json({ error: 'not found' }, 404))
-  const limit = bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.json({ error: 'the body is too large' }, 413) })
-  const badId = (what: string) => ({ error: `${what} id must be a positive whole number` })
+  installErrorHandlers(app)
+  limitBodies(app) // before the routes: an oversized body is refused before anything parses it
 
   app.get('/users/:id', async (c) => {
-    const userId = parseId(c.req.param('id'))
-    if (userId === undefined) return c.json(badId('user'), 400)
-    const found = await user(userId)
-    return found ? c.json(found) : c.json({ error: `user ${userId} not found` }, 404)
+    const userId = param(c, 'id', Id)
+    const found = await user.get(userId)
+    if (!found) throw new ApiError(404, 'not_found', `no user ${userId}`)
+    return c.json(found)
   })
   app.get('/users/:id/meetings', async (c) => {
-    const userId = parseId(c.req.param('id'))
-    if (userId === undefined) return c.json(badId('user'), 400)
-    const list = await userMeetings(userId)
-    return list ? c.json(list) : c.json({ error: `user ${userId} not found` }, 404)
+    const userId = param(c, 'id', Id)
+    const list = await userMeetings.get(userId)
+    if (!list) throw new ApiError(404, 'not_found', `no user ${userId}`)
+    return c.json(list)
   })
   app.get('/meetings/:id', async (c) => {
-    const meetingId = parseId(c.req.param('id'))
-    if (meetingId === undefined) return c.json(badId('meeting'), 400)
-    const found = await meeting(meetingId)
-    return found ? c.json(found) : c.json({ error: `meeting ${meetingId} not found` }, 404)
+    const meetingId = param(c, 'id', Id)
+    const found = await meeting.get(meetingId)
+    if (!found) throw new ApiError(404, 'not_found', `no meeting ${meetingId}`)
+    return c.json(found)
   })
 
-  app.post('/meetings', limit, async (c) => {
-    const body = await readBody(c.req.raw, NewMeeting)
-    if (!body.ok) return c.json(body.error, 400)
-    const { title, organizerId, startsAt, durationMinutes } = body.data
-    const participants = body.data.participantIds.filter((p) => p !== organizerId)
-    const missing = await unknownUsers([organizerId, ...participants])
-    if (missing.length > 0) return c.json({ error: 'unknown users', userIds: missing }, 422)
+  app.post('/meetings', async (c) => {
+    const { title, organizerId, startsAt, durationMinutes, participantIds } = await body(c, NewMeeting)
+    const participants = participantIds.filter((p) => p !== organizerId)
+    await requireUsers([organizerId, ...participants])
     const [row] = await db.query<{ id: number }>(
       'INSERT INTO meetings_meetings (title, organizer_id, starts_at, duration_minutes) VALUES ($1, $2, $3, $4) RETURNING id',
       [title, organizerId, startsAt, durationMinutes],
@@ -277,20 +286,14 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
     return c.json({ id: meetingId, invalidated }, 201)
   })
 
-  app.patch('/meetings/:id', limit, async (c) => {
-    const meetingId = parseId(c.req.param('id'))
-    if (meetingId === undefined) return c.json(badId('meeting'), 400)
-    const body = await readBody(c.req.raw, MeetingChanges)
-    if (!body.ok) return c.json(body.error, 400)
-    const before = await attendees(meetingId)
-    if (!before) return c.json({ error: `meeting ${meetingId} not found` }, 404)
+  app.patch('/meetings/:id', async (c) => {
+    const meetingId = param(c, 'id', Id)
+    const changes = await body(c, MeetingChanges)
+    const before = await attendeesOr404(meetingId)
     const organizerId = before[0] as number
-    const { title, startsAt, durationMinutes } = body.data
-    const next = body.data.participantIds?.filter((p) => p !== organizerId)
-    if (next) {
-      const missing = await unknownUsers(next)
-      if (missing.length > 0) return c.json({ error: 'unknown users', userIds: missing }, 422)
-    }
+    const { title, startsAt, durationMinutes } = changes
+    const next = changes.participantIds?.filter((p) => p !== organizerId)
+    if (next) await requireUsers(next)
     if (title !== undefined || startsAt !== undefined || durationMinutes !== undefined) {
       await db.query(
         `UPDATE meetings_meetings SET title = COALESCE($2, title), starts_at = COALESCE($3, starts_at),
@@ -313,10 +316,8 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
   })
 
   app.delete('/meetings/:id', async (c) => {
-    const meetingId = parseId(c.req.param('id'))
-    if (meetingId === undefined) return c.json(badId('meeting'), 400)
-    const before = await attendees(meetingId)
-    if (!before) return c.json({ error: `meeting ${meetingId} not found` }, 404)
+    const meetingId = param(c, 'id', Id)
+    const before = await attendeesOr404(meetingId)
     await db.query('DELETE FROM meetings_meetings WHERE id = $1', [meetingId])
     const invalidated = await invalidateMeeting(meetingId, before)
     return c.json({ id: meetingId, invalidated })
@@ -357,20 +358,4 @@ async function checkDatabase(db: Database): Promise<{ ok: boolean; latencyMs: nu
     // The driver's message may carry a host name or user; say only that it failed.
     return { ok: false, latencyMs: round(performance.now() - started), error: 'the database did not answer' }
   }
-}
-
-type BodyResult<T> = { ok: true; data: T } | { ok: false; error: { error: string; issues?: unknown[] } }
-
-/** Parses a JSON body against a zod schema; malformed JSON and schema failures become a 400 payload. */
-async function readBody<S extends z.ZodType>(request: Request, schema: S): Promise<BodyResult<z.output<S>>> {
-  let json: unknown
-  try {
-    json = JSON.parse(await request.text())
-  } catch {
-    return { ok: false, error: { error: 'the body must be JSON' } }
-  }
-  const parsed = schema.safeParse(json)
-  if (parsed.success) return { ok: true, data: parsed.data }
-  const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }))
-  return { ok: false, error: { error: 'invalid body', issues } }
 }

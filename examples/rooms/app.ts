@@ -5,11 +5,10 @@
  */
 import { type CacheClient, type CacheClientOptions, createCacheClient } from 'cacheward'
 import { Hono } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import * as z from 'zod'
 import { type Backend, openBackend } from '../shared/backend.js'
 import { type Database, openDatabase } from '../shared/db.js'
-import { parseId } from '../shared/http.js'
+import { ApiError, body, Id, installErrorHandlers, limitBodies, param } from '../shared/http.js'
 import { renderPage } from './page.js'
 
 export const Room = z.object({
@@ -72,9 +71,8 @@ export interface ExampleApp {
 const TTL_MS = { list: 5 * 60_000, room: 10 * 60_000 }
 const TTL_SCALE: Record<Environment, number> = { development: 0.1, test: 1, production: 1 }
 
-// One key builder for the domain: routes, warming and reconciliation never spell a key by hand.
-const keys = { list: 'rooms:all', room: (id: number) => `room:${id}` }
-const tags = { list: 'rooms:list', room: (id: number) => `room:${id}` }
+/** Carried by every entry that lists rooms; POST /rooms invalidates it, whatever the keys that carry it. */
+const LIST_TAG = 'rooms:list'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS rooms_rooms (
@@ -130,53 +128,79 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
     (await db.query('SELECT id, name, capacity, floor FROM rooms_rooms ORDER BY id')).map(toRoom)
   const loadOne = async (id: number) =>
     (await db.query('SELECT id, name, capacity, floor FROM rooms_rooms WHERE id = $1', [id])).map(toRoom)[0] ?? null
-  const listOptions = { ttl: ttlMs.list, tags: [tags.list], schema: RoomList, category: 'rooms:list' }
-  const roomOptions = (id: number) => ({ ttl: ttlMs.room, tags: [tags.room(id)], schema: Room, category: 'room' })
 
-  const allRooms = () => cache.getOrSet(keys.list, loadAll, listOptions)
-  const room = (id: number) =>
-    cache.getOrSet<Room | null>(
-      keys.room(id),
-      async (ctx) => {
-        const found = await loadOne(id)
-        if (!found) ctx.skipCache() // an unknown id is not remembered: POST may create it next
-        return found
-      },
-      { ...roomOptions(id), schema: Room.nullable() },
-    )
+  // Each kind of entry is defined once (key, loader, tags, TTL, schema, metrics category); routes, warming
+  // and reconciliation go through these definitions and never spell a key by hand.
+  const list = cache.define({
+    key: () => 'rooms:all',
+    load: () => loadAll(),
+    ttl: ttlMs.list,
+    tags: [LIST_TAG],
+    schema: RoomList,
+    category: 'rooms:list',
+  })
+  const room = cache.define({
+    key: (id: number) => `room:${id}`,
+    load: async ([id], ctx) => {
+      const found = await loadOne(id)
+      if (!found) ctx.skipCache() // an unknown id is not remembered: POST may create it next
+      return found
+    },
+    ttl: ttlMs.room,
+    tags: (id) => [`room:${id}`],
+    schema: Room.nullable(),
+    category: 'room',
+  })
 
-  // Warming: one query fills the list and every room, before the first request is served.
+  // Warming: one query fills the list, and every room from it, before the first request is served. A room
+  // that cannot be stored (the backend is down) is only logged: it loads on its first request instead.
   if (enabled) {
-    const rooms = await allRooms()
-    await Promise.all(rooms.map((r) => cache.getOrSet(keys.room(r.id), () => r, roomOptions(r.id))))
+    const rooms = await list.get()
+    const stored = await Promise.allSettled(rooms.map((r) => room.set([r.id], r)))
+    const failed = stored.filter((s) => s.status === 'rejected').length
+    if (failed > 0) log.warn({ failed, of: rooms.length }, 'rooms cache warming stored only part of the rooms')
   }
 
   let sync: SyncReport = { lastSyncAt: null, checked: 0, fixed: 0, fixedKeys: [] }
   async function reconcile(): Promise<SyncReport> {
     const truth = await loadAll()
     const byId = new Map(truth.map((r) => [r.id, r]))
-    const fixedKeys: string[] = []
+    // What differs, and how to refresh it: delete, then reload through the definition (getOrSet), so a
+    // request racing with this job can never write the old value back.
+    const fixes: Array<{ key: string; refresh: () => Promise<void> }> = []
     let checked = 0
-    const cachedList = await cache.get(keys.list, { schema: RoomList, category: 'reconcile' })
+    // The job's own reads are counted under 'reconcile', so they do not inflate the routes' hit rates.
+    const cachedList = await cache.get(list.key(), { schema: RoomList, category: 'reconcile' })
     if (cachedList !== undefined) {
       checked++
-      if (JSON.stringify(cachedList) !== JSON.stringify(truth)) fixedKeys.push(keys.list)
+      if (JSON.stringify(cachedList) !== JSON.stringify(truth)) {
+        fixes.push({
+          key: list.key(),
+          refresh: async () => {
+            await list.invalidate()
+            await list.get()
+          },
+        })
+      }
     }
     // Every room the database or the cached list knows of; a room deleted in the database shows up here.
     const ids = new Set([...byId.keys(), ...(cachedList ?? []).map((r) => r.id)])
     for (const id of ids) {
-      const cached = await cache.get(keys.room(id), { schema: Room, category: 'reconcile' })
+      const cached = await cache.get(room.key(id), { schema: Room, category: 'reconcile' })
       if (cached === undefined) continue
       checked++
-      if (JSON.stringify(cached) !== JSON.stringify(byId.get(id) ?? null)) fixedKeys.push(keys.room(id))
+      if (JSON.stringify(cached) !== JSON.stringify(byId.get(id) ?? null)) {
+        fixes.push({
+          key: room.key(id),
+          refresh: async () => {
+            await room.invalidate(id)
+            if (byId.has(id)) await room.get(id) // a room gone from the database stays out
+          },
+        })
+      }
     }
-    // Delete, then reload through getOrSet: a request racing with this job can never write the old value back.
-    for (const key of fixedKeys) await cache.delete(key)
-    if (fixedKeys.includes(keys.list)) await allRooms()
-    for (const key of fixedKeys) {
-      const id = Number(key.slice('room:'.length))
-      if (key !== keys.list && byId.has(id)) await room(id)
-    }
+    for (const { refresh } of fixes) await refresh()
+    const fixedKeys = fixes.map((f) => f.key)
     sync = { lastSyncAt: new Date().toISOString(), checked, fixed: fixedKeys.length, fixedKeys }
     if (fixedKeys.length > 0) log.warn({ checked, fixed: fixedKeys.length, keys: fixedKeys }, 'rooms cache reconciled')
     else log.info({ checked, fixed: 0 }, 'rooms cache matches the database')
@@ -194,40 +218,27 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
   timer?.unref()
 
   const app = new Hono()
-  app.onError((error, c) => {
-    log.warn({ error: error.message }, 'request failed')
-    return c.json({ error: 'internal error' }, 500)
-  })
-  app.notFound((c) => c.json({ error: 'not found' }, 404))
+  installErrorHandlers(app, (error) =>
+    log.warn({ error: error instanceof Error ? error.message : String(error) }, 'request failed'),
+  )
+  limitBodies(app) // before the routes: an oversized body is refused before anything parses it
 
-  app.get('/', async (c) => c.html(renderPage(await allRooms())))
-  app.get('/rooms', async (c) => c.json(await allRooms()))
+  app.get('/', async (c) => c.html(renderPage(await list.get())))
+  app.get('/rooms', async (c) => c.json(await list.get()))
   app.get('/rooms/:id', async (c) => {
-    const id = parseId(c.req.param('id'))
-    if (id === undefined) return c.json({ error: 'room id must be a positive whole number' }, 400)
-    const found = await room(id)
-    return found ? c.json(found) : c.json({ error: `room ${id} not found` }, 404)
+    const id = param(c, 'id', Id)
+    const found = await room.get(id)
+    if (!found) throw new ApiError(404, 'not_found', `no room ${id}`)
+    return c.json(found)
   })
-  const limit = bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.json({ error: 'the body is too large' }, 413) })
-  app.post('/rooms', limit, async (c) => {
-    let body: unknown
-    try {
-      body = JSON.parse(await c.req.text())
-    } catch {
-      return c.json({ error: 'the body must be JSON' }, 400)
-    }
-    const parsed = NewRoom.safeParse(body)
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }))
-      return c.json({ error: 'invalid room', issues }, 400)
-    }
-    const { name, capacity, floor } = parsed.data
+  app.post('/rooms', async (c) => {
+    const { name, capacity, floor } = await body(c, NewRoom)
     const [row] = await db.query(
       'INSERT INTO rooms_rooms (name, capacity, floor) VALUES ($1, $2, $3) RETURNING id, name, capacity, floor',
       [name, capacity, floor],
     )
     // The database first, then the cache: the list changed; no single room entry did.
-    await cache.invalidateTags([tags.list])
+    await cache.invalidateTags([LIST_TAG])
     return c.json(toRoom(row as Record<string, unknown>), 201)
   })
   app.get('/admin/sync', (c) => {

@@ -1,9 +1,12 @@
 /**
  * Input checking and error replies. Every bad request is answered with a 4xx JSON body before any
- * cache or database call, so malformed input can neither cost a query nor write a cache key.
+ * cache or database call, so malformed input can neither cost a query nor write a cache key. Every error
+ * reply of every example has one shape, `{ "error": { "code": "...", "message": "..." } }`: a client
+ * branches on `code` and shows `message`.
  */
 import type { CacheClient } from 'cacheward'
 import type { Context, Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import * as z from 'zod'
 
@@ -23,12 +26,6 @@ export const Id = z
   .regex(/^[1-9][0-9]{0,9}$/, 'expected a positive integer')
   .transform(Number)
   .refine((n) => n <= 2_147_483_647, 'too large')
-
-/** A positive 32-bit id from a path segment, or undefined for anything else ("abc", "-1", "1.5", "1e3", huge). */
-export function parseId(raw: string): number | undefined {
-  const result = Id.safeParse(raw)
-  return result.success ? result.data : undefined
-}
 
 /** The same for ids inside JSON bodies. */
 export const JsonId = z.number().int().positive().max(2_147_483_647)
@@ -71,6 +68,28 @@ export async function body<S extends z.ZodType>(c: Context, schema: S): Promise<
   const result = schema.safeParse(json)
   if (!result.success) throw new ApiError(400, 'invalid_body', describe(result.error))
   return result.data
+}
+
+/**
+ * The largest request body the examples accept. Every valid body fits with room to spare: the longest field
+ * is 2,000 characters, 12,000 bytes even if a client writes each one as a `\uXXXX` escape.
+ */
+export const MAX_BODY_BYTES = 16 * 1024
+
+/**
+ * Answers a body over `maxBytes` with a 413 before any route reads it: a Content-Length over the limit is
+ * refused without reading the body, and a body sent without one (chunked) is read only up to the limit.
+ * Register it before the routes.
+ */
+export function limitBodies(app: Hono, maxBytes: number = MAX_BODY_BYTES): void {
+  app.use(
+    bodyLimit({
+      maxSize: maxBytes,
+      onError: () => {
+        throw new ApiError(413, 'body_too_large', `the request body is larger than ${maxBytes} bytes`)
+      },
+    }),
+  )
 }
 
 /** JSON 404 for unknown routes and JSON errors for everything thrown; a 500 never leaks details. */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp, type ExampleApp } from '../../examples/builds/app.js'
 import { keygen } from '../support/keygen.js'
-import { request, type Started, sendJson, startExample } from './support.js'
+import { apiError, request, type Started, sendJson, sendOversized, startExample } from './support.js'
 
 const nextKey = keygen('builds')
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -187,6 +187,29 @@ describe.each(['memory', 'redis'] as const)('builds example on the %s backend', 
       expect(await r.backend.redis!.exists(`${r.namespace}:builds:list:all:page:1`)).toBe(1)
     })
   }
+
+  it('refuses a 5 MB body with a 413 before parsing it, announced or streamed, and accepts the largest valid one', async () => {
+    r.db.resetCount()
+    r.example.cache.resetMetrics()
+    for (const path of ['/builds', '/builds/1/like']) {
+      for (const reply of await sendOversized(r.url + path)) {
+        expect(reply, path).toEqual({ status: 413, body: apiError('body_too_large') })
+      }
+    }
+    expect(r.db.queries).toBe(0)
+    const m = r.example.cache.metrics()
+    expect(m.hits + m.misses + m.staleHits + m.loads).toBe(0)
+
+    // The longest description (2,000 characters), each written as a \u escape: 12,000 bytes, under the limit.
+    const escaped = '\\u00e9'.repeat(2000)
+    const created = await post(
+      r.url,
+      '/builds',
+      `{"title":"Accents","class":"mage","authorId":1,"description":"${escaped}"}`,
+    )
+    expect(created.status).toBe(201)
+    expect(created.body.description).toBe('é'.repeat(2000))
+  })
 })
 
 describe('builds example, stale-while-revalidate', () => {

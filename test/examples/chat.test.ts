@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type AppOptions, createApp, type ExampleApp, keys, normaliseQuery } from '../../examples/chat/app.js'
+import { type AppOptions, createApp, type ExampleApp, normaliseQuery } from '../../examples/chat/app.js'
 import type { Backend } from '../../examples/shared/backend.js'
 import { keygen } from '../support/keygen.js'
-import { request, type Started, sendJson, startExample } from './support.js'
+import { apiError, request, type Started, sendJson, sendOversized, startExample } from './support.js'
 
 const nextKey = keygen('chat')
 
@@ -207,8 +207,9 @@ describe.each(['memory', 'redis', 'upstash'] as const)('chat example on the %s b
     expect((await call(r.url, '/users/999/credits')).status).toBe(404)
     expect((await post(r.url, '/presence/heartbeat', { userId: 999 })).status).toBe(404)
     expect((await post(r.url, '/sessions/999/messages', { userId: 1, text: 'hi' })).status).toBe(404)
-    expect(await r.example.cache.has(keys.sessionPage(999, 1))).toBe(false)
-    expect(await r.example.cache.has(keys.credits(999))).toBe(false)
+    const { sessionPage, credits } = r.example.entries
+    expect(await r.example.cache.has(sessionPage.key(999, 1))).toBe(false)
+    expect(await r.example.cache.has(credits.key(999))).toBe(false)
     expect((await call(r.url, '/users/1/sessions')).body).toEqual(listing.body)
   })
 
@@ -218,13 +219,41 @@ describe.each(['memory', 'redis', 'upstash'] as const)('chat example on the %s b
     expect(body.backend).toBe(kind)
     expect(body.hitRate).toBeGreaterThan(0)
   })
+
+  it('refuses a 5 MB body with a 413 before parsing it, announced or streamed, and accepts the largest valid one', async () => {
+    r.db.resetCount()
+    r.example.cache.resetMetrics()
+    for (const path of ['/sessions/3/messages', '/presence/heartbeat']) {
+      for (const reply of await sendOversized(r.url + path)) {
+        expect(reply, path).toEqual({ status: 413, body: apiError('body_too_large') })
+      }
+    }
+    expect(r.db.queries).toBe(0)
+    const m = r.example.cache.metrics()
+    expect(m.hits + m.misses + m.staleHits + m.loads).toBe(0)
+
+    // The longest message (2,000 characters), each written as a \u escape: 12,000 bytes, under the limit.
+    const escaped = '\\u00e9'.repeat(2000)
+    const sent = await post(r.url, '/sessions/3/messages', `{"userId":1,"text":"${escaped}"}`)
+    expect(sent.status).toBe(201)
+    expect(sent.body.message.text).toBe('é'.repeat(2000))
+  })
 })
 
 describe('chat example search keys', () => {
+  let r: Running
+  beforeAll(async () => {
+    r = await start('memory')
+  })
+  afterAll(async () => {
+    await r?.stop()
+  })
+
   it('are bounded whatever the query, and equal for queries that normalise alike', () => {
-    const short = keys.search(normaliseQuery('hi'))
-    const long = keys.search(normaliseQuery('z'.repeat(10_000)))
+    const { search } = r.example.entries
+    const short = search.key(normaliseQuery('hi'))
+    const long = search.key(normaliseQuery('z'.repeat(10_000)))
     expect(long.length).toBe(short.length)
-    expect(keys.search(normaliseQuery(' Ｌｉｓｂｏｎ\t'))).toBe(keys.search(normaliseQuery('lisbon')))
+    expect(search.key(normaliseQuery(' Ｌｉｓｂｏｎ\t'))).toBe(search.key(normaliseQuery('lisbon')))
   })
 })

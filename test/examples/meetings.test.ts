@@ -8,7 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AppOptions, createApp, type ExampleApp } from '../../examples/meetings/app.js'
 import { type Backend, openBackend } from '../../examples/shared/backend.js'
 import { keygen } from '../support/keygen.js'
-import { backendEnv, cleanupAfterEach, request, type Served, sendJson, serveForTest } from './support.js'
+import {
+  apiError,
+  backendEnv,
+  cleanupAfterEach,
+  request,
+  type Served,
+  sendJson,
+  sendOversized,
+  serveForTest,
+} from './support.js'
 
 const ns = keygen('meetings')
 const cleanup = cleanupAfterEach()
@@ -164,51 +173,75 @@ describe('meetings', () => {
     for (const id of ids) {
       for (const path of [`/users/${id}`, `/users/${id}/meetings`, `/meetings/${id}`]) {
         const response = await request(u + path)
-        expect(response.status, path).toBe(400)
-        expect(response.body.error, path).toMatch(/positive whole number/)
+        expect(response, path).toEqual({ status: 400, body: apiError('invalid_param') })
+        expect(response.body.error.message, path).toMatch(/^id: /)
       }
-      expect((await sendJson(`${u}/meetings/${id}`, '{"title":"x"}', 'PATCH')).status).toBe(400)
-      expect((await request(`${u}/meetings/${id}`, { method: 'DELETE' })).status).toBe(400)
+      const invalidId = { status: 400, body: apiError('invalid_param') }
+      expect(await sendJson(`${u}/meetings/${id}`, '{"title":"x"}', 'PATCH')).toEqual(invalidId)
+      expect(await request(`${u}/meetings/${id}`, { method: 'DELETE' })).toEqual(invalidId)
     }
     const valid = { title: 'T', organizerId: 1, startsAt: '2030-01-01T08:00:00Z', durationMinutes: 30 }
-    const badPosts = [
-      '{oops',
-      '',
-      'null',
-      '[]',
-      '{}',
-      JSON.stringify({ ...valid, title: '' }),
-      JSON.stringify({ ...valid, organizerId: '1' }),
-      JSON.stringify({ ...valid, organizerId: -1 }),
-      JSON.stringify({ ...valid, organizerId: 2 ** 40 }),
-      JSON.stringify({ ...valid, startsAt: 'tomorrow' }),
-      JSON.stringify({ ...valid, durationMinutes: 0 }),
-      JSON.stringify({ ...valid, participantIds: 'all' }),
-      JSON.stringify({ ...valid, participantIds: [1.5] }),
-      JSON.stringify({ ...valid, extra: true }),
+    const badPosts: Array<[string, string]> = [
+      ['{oops', 'invalid_json'],
+      ['', 'invalid_json'],
+      ['null', 'invalid_body'],
+      ['[]', 'invalid_body'],
+      ['{}', 'invalid_body'],
+      [JSON.stringify({ ...valid, title: '' }), 'invalid_body'],
+      [JSON.stringify({ ...valid, organizerId: '1' }), 'invalid_body'],
+      [JSON.stringify({ ...valid, organizerId: -1 }), 'invalid_body'],
+      [JSON.stringify({ ...valid, organizerId: 2 ** 40 }), 'invalid_body'],
+      [JSON.stringify({ ...valid, startsAt: 'tomorrow' }), 'invalid_body'],
+      [JSON.stringify({ ...valid, durationMinutes: 0 }), 'invalid_body'],
+      [JSON.stringify({ ...valid, participantIds: 'all' }), 'invalid_body'],
+      [JSON.stringify({ ...valid, participantIds: [1.5] }), 'invalid_body'],
+      [JSON.stringify({ ...valid, extra: true }), 'invalid_body'],
     ]
-    for (const body of badPosts) {
-      const response = await sendJson(`${u}/meetings`, body)
-      expect(response.status, body).toBe(400)
-      expect(typeof response.body.error, body).toBe('string')
+    for (const [body, code] of badPosts) {
+      expect(await sendJson(`${u}/meetings`, body), body).toEqual({ status: 400, body: apiError(code) })
     }
-    for (const body of ['{oops', '{}', '{"title":5}', '{"participantIds":[0]}', '{"organizerId":2}']) {
-      const response = await sendJson(`${u}/meetings/1`, body, 'PATCH')
-      expect(response.status, body).toBe(400)
+    const badPatches: Array<[string, string]> = [
+      ['{oops', 'invalid_json'],
+      ['{}', 'invalid_body'],
+      ['{"title":5}', 'invalid_body'],
+      ['{"participantIds":[0]}', 'invalid_body'],
+      ['{"organizerId":2}', 'invalid_body'],
+    ]
+    for (const [body, code] of badPatches) {
+      expect(await sendJson(`${u}/meetings/1`, body, 'PATCH'), body).toEqual({ status: 400, body: apiError(code) })
     }
     expect(m.delta()).toEqual({ queries: 0, hits: 0, misses: 0, loads: 0 })
 
     // Well-formed but wrong: unknown users and meetings are 422 and 404, checked against the database only.
     const unknown = await sendJson(`${u}/meetings`, { ...valid, participantIds: [2, 999] })
-    expect(unknown).toEqual({ status: 422, body: { error: 'unknown users', userIds: [999] } })
-    expect((await sendJson(`${u}/meetings/999`, '{"title":"x"}', 'PATCH')).status).toBe(404)
-    expect((await request(`${u}/meetings/999`, { method: 'DELETE' })).status).toBe(404)
-    expect((await request(`${u}/users/999`)).status).toBe(404)
-    expect((await request(`${u}/users/999/meetings`)).status).toBe(404)
+    expect(unknown).toEqual({ status: 422, body: apiError('unknown_users') })
+    expect(unknown.body.error.message).toMatch(/\b999\b/)
+    const notFound = { status: 404, body: apiError('not_found') }
+    expect(await sendJson(`${u}/meetings/999`, '{"title":"x"}', 'PATCH')).toEqual(notFound)
+    expect(await request(`${u}/meetings/999`, { method: 'DELETE' })).toEqual(notFound)
+    expect(await request(`${u}/users/999`)).toEqual(notFound)
+    expect(await request(`${u}/users/999/meetings`)).toEqual(notFound)
+    expect(await request(`${u}/nope`)).toEqual(notFound)
     expect(m.delta()).toMatchObject({ loads: 2, hits: 0 })
 
     // The cached list is untouched.
     expect((await request(`${u}/users/1/meetings`)).body).toHaveLength(4)
     expect(m.delta()).toEqual({ queries: 0, hits: 1, misses: 0, loads: 0 })
+  })
+
+  it('refuses a 5 MB body with a 413 before parsing it, announced or streamed, on POST and PATCH', async () => {
+    const m = await start({ cacheOptions: { namespace: ns() } })
+    m.delta()
+    for (const [path, method] of [
+      ['/meetings', 'POST'],
+      ['/meetings/1', 'PATCH'],
+    ] as const) {
+      for (const reply of await sendOversized(m.url + path, method)) {
+        expect(reply, `${method} ${path}`).toEqual({ status: 413, body: apiError('body_too_large') })
+      }
+    }
+    expect(m.delta()).toEqual({ queries: 0, hits: 0, misses: 0, loads: 0 })
+    // A body within the limit still goes through.
+    expect((await sendJson(`${m.url}/meetings/1`, { title: 'Renamed' }, 'PATCH')).status).toBe(200)
   })
 })

@@ -6,7 +6,16 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type AppOptions, createApp, type ExampleApp, type Logger } from '../../examples/rooms/app.js'
 import { type Backend, openBackend } from '../../examples/shared/backend.js'
 import { keygen } from '../support/keygen.js'
-import { backendEnv, cleanupAfterEach, request, type Served, sendJson, serveForTest } from './support.js'
+import {
+  apiError,
+  backendEnv,
+  cleanupAfterEach,
+  request,
+  type Served,
+  sendJson,
+  sendOversized,
+  serveForTest,
+} from './support.js'
 
 const ns = keygen('rooms')
 const cleanup = cleanupAfterEach()
@@ -127,40 +136,52 @@ describe('rooms', () => {
     )
   })
 
-  it('answers malformed ids and bodies with 4xx JSON, without touching the database or the cache', async () => {
+  it('answers malformed ids and bodies with 4xx JSON errors, without touching the database or the cache', async () => {
     const rooms = await start()
     rooms.delta()
     for (const id of ['abc', '-1', '0', '1.5', '1e3', '007', '99999999999', '2147483648', '%20']) {
       const response = await request(`${rooms.url}/rooms/${id}`)
-      expect(response.status, id).toBe(400)
-      expect(response.body.error).toMatch(/positive whole number/)
+      expect(response, id).toEqual({ status: 400, body: apiError('invalid_param') })
+      expect(response.body.error.message, id).toMatch(/^id: /)
     }
-    const bodies = [
-      '{not json',
-      '',
-      'null',
-      '[]',
-      '{}',
-      '{"name":"A"}',
-      '{"name":"","capacity":3}',
-      '{"name":"A","capacity":"3"}',
-      '{"name":"A","capacity":1.5}',
-      '{"name":"A","capacity":-1}',
-      '{"name":"A","capacity":3,"floor":"x"}',
-      '{"name":"A","capacity":3,"admin":true}',
-      `{"name":"${'x'.repeat(101)}","capacity":3}`,
+    const bodies: Array<[string, string]> = [
+      ['{not json', 'invalid_json'],
+      ['', 'invalid_json'],
+      ['null', 'invalid_body'],
+      ['[]', 'invalid_body'],
+      ['{}', 'invalid_body'],
+      ['{"name":"A"}', 'invalid_body'],
+      ['{"name":"","capacity":3}', 'invalid_body'],
+      ['{"name":"A","capacity":"3"}', 'invalid_body'],
+      ['{"name":"A","capacity":1.5}', 'invalid_body'],
+      ['{"name":"A","capacity":-1}', 'invalid_body'],
+      ['{"name":"A","capacity":3,"floor":"x"}', 'invalid_body'],
+      ['{"name":"A","capacity":3,"admin":true}', 'invalid_body'],
+      [`{"name":"${'x'.repeat(101)}","capacity":3}`, 'invalid_body'],
     ]
-    for (const body of bodies) {
-      const response = await sendJson(`${rooms.url}/rooms`, body)
-      expect(response.status, body).toBe(400)
-      expect(typeof response.body.error, body).toBe('string')
+    for (const [body, code] of bodies) {
+      expect(await sendJson(`${rooms.url}/rooms`, body), body).toEqual({ status: 400, body: apiError(code) })
     }
     const huge = await sendJson(`${rooms.url}/rooms`, { name: 'x'.repeat(20_000), capacity: 1 })
-    expect(huge.status).toBe(413)
+    expect(huge).toEqual({ status: 413, body: apiError('body_too_large') })
     expect(rooms.delta()).toEqual({ queries: 0, hits: 0, misses: 0, loads: 0 })
     // The cache still serves the same, untouched list.
     expect((await request(`${rooms.url}/rooms`)).body).toHaveLength(5)
     expect(rooms.delta()).toEqual({ queries: 0, hits: 1, misses: 0, loads: 0 })
+    // Not found, whether a room or a route, has the same shape.
+    expect(await request(`${rooms.url}/rooms/999`)).toEqual({ status: 404, body: apiError('not_found') })
+    expect(await request(`${rooms.url}/nope`)).toEqual({ status: 404, body: apiError('not_found') })
+  })
+
+  it('refuses a 5 MB body with a 413 before parsing it, announced or streamed', async () => {
+    const rooms = await start()
+    rooms.delta()
+    for (const reply of await sendOversized(`${rooms.url}/rooms`)) {
+      expect(reply).toEqual({ status: 413, body: apiError('body_too_large') })
+    }
+    expect(rooms.delta()).toEqual({ queries: 0, hits: 0, misses: 0, loads: 0 })
+    // A body within the limit still goes through.
+    expect((await sendJson(`${rooms.url}/rooms`, { name: 'Studio', capacity: 4 })).status).toBe(201)
   })
 
   it('test environment: caching is off (no warming, every request reaches the database)', async () => {

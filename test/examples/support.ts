@@ -5,7 +5,7 @@
  */
 import { serve } from '@hono/node-server'
 import type { CacheClient } from 'cacheward'
-import { afterEach, inject } from 'vitest'
+import { afterEach, expect, inject } from 'vitest'
 import { type Backend, openBackend } from '../../examples/shared/backend.js'
 import { type Database, openDatabase } from '../../examples/shared/db.js'
 
@@ -62,6 +62,35 @@ export function sendJson(url: string, json: unknown, method = 'POST'): Promise<R
     headers: { 'content-type': 'application/json' },
     body: typeof json === 'string' ? json : JSON.stringify(json),
   })
+}
+
+/** The one error body every example answers with: `{ error: { code, message } }`, nothing else. */
+export function apiError(code: string) {
+  return { error: { code, message: expect.any(String) } }
+}
+
+/**
+ * Sends a well-formed JSON body of `bytes` bytes (5 MB by default) twice: once with a Content-Length, as most
+ * clients do, and once streamed in 64 KB chunks without one, as a client that does not announce its size.
+ * Resolves both replies.
+ */
+export async function sendOversized(url: string, method = 'POST', bytes = 5 * 1024 * 1024): Promise<Reply[]> {
+  const json = `{"pad":"${'x'.repeat(bytes - 10)}"}`
+  const headers = { 'content-type': 'application/json' }
+  const announced = await request(url, { method, headers, body: json })
+  const bytesOf = new TextEncoder().encode(json)
+  let offset = 0
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (offset >= bytesOf.length) return controller.close()
+      controller.enqueue(bytesOf.subarray(offset, offset + 65_536))
+      offset += 65_536
+    },
+  })
+  // Node's fetch needs duplex: 'half' to send a stream; the DOM RequestInit type does not list it.
+  const chunked: RequestInit & { duplex: 'half' } = { method, headers, body: stream, duplex: 'half' }
+  const streamed = await request(url, chunked)
+  return [announced, streamed]
 }
 
 /** The environment `openBackend` reads to pick this kind, pointed at the servers the global setup started. */
