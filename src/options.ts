@@ -304,6 +304,16 @@ function numberFrom(parseValue: (v: unknown) => number | undefined, expected: st
   })
 }
 
+const CIRCUIT_BREAKER =
+  'false (off) or { threshold?: number, duration?: Duration } (it is on by default: leave it out, or pass {} for the defaults)'
+const circuitBreakerShape = z.strictObject({
+  threshold: numberFrom(
+    (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : undefined),
+    'a whole number of failures, at least 1',
+  ).optional(),
+  duration: positiveDuration.optional(),
+})
+
 const freshnessShape = {
   ttl: duration.optional(),
   staleWhileRevalidate: duration.optional(),
@@ -315,47 +325,54 @@ const freshnessShape = {
   jitter: numberFrom(fractionOf, JITTER).optional(),
 }
 
-const clientSchema = z.strictObject({
-  ...freshnessShape,
-  adapter: adapterSchema.optional(),
-  namespace: namespaceSchema.optional(),
-  timeout: positiveDuration.optional(),
-  enabled: accepted((b): b is boolean => typeof b === 'boolean', 'true or false').optional(),
-  lockTtl: positiveDuration.optional(),
-  lockWait: duration.optional(),
-  serializer: accepted(
-    (v): v is Serializer =>
-      typeof (v as Serializer)?.serialize === 'function' && typeof (v as Serializer)?.deserialize === 'function',
-    '{ serialize(value): string, deserialize(text): unknown }',
-  ).optional(),
-  clock: accepted((c): c is Clock => typeof (c as Clock)?.now === 'function', '{ now(): number }').optional(),
-  waitUntil: accepted(
-    (f): f is (promise: Promise<unknown>) => void => typeof f === 'function',
-    'a function receiving a promise',
-  ).optional(),
-  circuitBreaker: z
-    .union([
-      z.literal(false),
-      z.strictObject({
-        threshold: z
-          .number({ message: 'expected a whole number of failures, at least 1' })
-          .int({ message: 'expected a whole number of failures, at least 1' })
-          .min(1, { message: 'expected a whole number of failures, at least 1' })
-          .optional(),
-        duration: positiveDuration.optional(),
-      }),
-    ])
-    .optional(),
-  metrics: accepted((b): b is boolean => typeof b === 'boolean', 'true or false').optional(),
-  logger: accepted(
-    (l): l is Logger =>
-      typeof l === 'object' &&
-      l !== null &&
-      (['debug', 'info', 'warn', 'error'] as const).every((level) => typeof (l as Logger)[level] === 'function'),
-    'a pino-compatible logger: { debug, info, warn, error } functions',
-  ).optional(),
-})
-const namespaceOptionsSchema = z.strictObject(freshnessShape)
+const notAnObject = { error: (issue: { input?: unknown }) => `expected an object, got ${show(issue.input)}` }
+
+const clientSchema = z.strictObject(
+  {
+    ...freshnessShape,
+    adapter: adapterSchema.optional(),
+    namespace: namespaceSchema.optional(),
+    timeout: positiveDuration.optional(),
+    enabled: accepted((b): b is boolean => typeof b === 'boolean', 'true or false').optional(),
+    lockTtl: positiveDuration.optional(),
+    lockWait: duration.optional(),
+    serializer: accepted(
+      (v): v is Serializer =>
+        typeof (v as Serializer)?.serialize === 'function' && typeof (v as Serializer)?.deserialize === 'function',
+      '{ serialize(value): string, deserialize(text): unknown }',
+    ).optional(),
+    clock: accepted((c): c is Clock => typeof (c as Clock)?.now === 'function', '{ now(): number }').optional(),
+    waitUntil: accepted(
+      (f): f is (promise: Promise<unknown>) => void => typeof f === 'function',
+      'a function receiving a promise',
+    ).optional(),
+    circuitBreaker: z
+      .unknown()
+      .transform((input, ctx) => {
+        if (input === false) return false as const
+        if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+          ctx.addIssue({ code: 'custom', message: `expected ${CIRCUIT_BREAKER}, got ${show(input)}` })
+          return z.NEVER
+        }
+        // Parsed apart from the union it used to be, so each issue keeps its field's path ("Invalid input" otherwise).
+        const result = circuitBreakerShape.safeParse(input)
+        if (result.success) return result.data
+        for (const issue of result.error.issues) ctx.addIssue({ ...issue })
+        return z.NEVER
+      })
+      .optional(),
+    metrics: accepted((b): b is boolean => typeof b === 'boolean', 'true or false').optional(),
+    logger: accepted(
+      (l): l is Logger =>
+        typeof l === 'object' &&
+        l !== null &&
+        (['debug', 'info', 'warn', 'error'] as const).every((level) => typeof (l as Logger)[level] === 'function'),
+      'a pino-compatible logger: { debug, info, warn, error } functions',
+    ).optional(),
+  },
+  notAnObject,
+)
+const namespaceOptionsSchema = z.strictObject(freshnessShape, notAnObject)
 
 // The schema and the hand-written interface must name the same options.
 type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : never
@@ -520,7 +537,7 @@ function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const issues: OptionIssue[] = []
   for (const issue of result.error.issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) issues.push({ path: key, message: 'unknown option' })
+      for (const key of issue.keys) issues.push({ path: [...issue.path, key].join('.'), message: 'unknown option' })
     } else {
       const path = issue.path.length ? issue.path.map(String).join('.') : '(options)'
       issues.push({ path, message: issue.message })

@@ -110,9 +110,41 @@ describe('createCacheClient options', () => {
     for (const path of ['enabled', 'timeout', 'tll', 'ttl']) expect(error.message).toContain(path)
   })
 
-  it('rejects options that are not an object', () => {
-    expect(optionsError('fast').message).toContain('expected object')
-    expect(optionsError(42).message).toContain('expected object')
+  it('rejects options that are not an object, saying what it got', () => {
+    expect(optionsError('fast').message).toBe('[cacheward] invalid option "(options)": expected an object, got "fast"')
+    expect(optionsError(42).message).toBe('[cacheward] invalid option "(options)": expected an object, got 42')
+    expect(optionsError([]).message).toBe('[cacheward] invalid option "(options)": expected an object, got an array')
+  })
+
+  it('says what circuitBreaker takes when given true, not just "Invalid input"', () => {
+    const error = optionsError({ circuitBreaker: true })
+    expect(error.issues).toEqual([{ path: 'circuitBreaker', message: expect.stringContaining('got true') }])
+    expect(error.message).toContain('invalid option "circuitBreaker": expected false (off) or { threshold')
+    expect(error.message).toContain('it is on by default')
+  })
+
+  it.each([
+    [{ circuitBreaker: 'on' }, 'circuitBreaker', 'expected false (off) or { threshold', 'got "on"'],
+    [{ circuitBreaker: null }, 'circuitBreaker', 'expected false (off) or { threshold', 'got null'],
+    [{ circuitBreaker: [] }, 'circuitBreaker', 'expected false (off) or { threshold', 'got an array'],
+    [{ circuitBreaker: { threshold: 0 } }, 'circuitBreaker.threshold', 'whole number of failures', 'got 0'],
+    [{ circuitBreaker: { threshold: 'x' } }, 'circuitBreaker.threshold', 'whole number of failures', 'got "x"'],
+    [{ circuitBreaker: { threshold: 2.5 } }, 'circuitBreaker.threshold', 'whole number of failures', 'got 2.5'],
+    [{ circuitBreaker: { duration: 'soon' } }, 'circuitBreaker.duration', "like '250ms'", 'got "soon"'],
+    [{ circuitBreaker: { duration: 0 } }, 'circuitBreaker.duration', 'must be greater than 0', 'got 0'],
+    [{ circuitBreaker: { treshold: 3 } }, 'circuitBreaker.treshold', 'unknown option', ''],
+  ])('names the field of %o that is wrong and says what it expected and got', (options, path, expected, got) => {
+    const error = optionsError(options)
+    expect(error.issues.map((i) => i.path)).toEqual([path])
+    expect(error.message).toContain(`invalid option "${path}": `)
+    expect(error.message).toContain(expected)
+    expect(error.message).toContain(got)
+  })
+
+  it('accepts circuitBreaker false, {} and both fields', () => {
+    expect(() => createCacheClient({ circuitBreaker: false })).not.toThrow()
+    expect(() => createCacheClient({ circuitBreaker: {} })).not.toThrow()
+    expect(() => createCacheClient({ circuitBreaker: { threshold: 3, duration: '10s' } })).not.toThrow()
   })
 
   it('freezes nothing the user passed and accepts the same options object twice', () => {
