@@ -7,7 +7,7 @@ import * as z from 'zod'
 import type { CacheAdapter } from './adapters/adapter.js'
 import type { Clock } from './clock.js'
 import type { Duration } from './duration.js'
-import { parseDuration } from './duration.js'
+import { durationExpected, parseDuration } from './duration.js'
 import { CacheOptionsError, type OptionIssue } from './errors.js'
 import { isTagList } from './keys.js'
 import type { Serializer } from './serializer.js'
@@ -239,8 +239,7 @@ export const DEFAULTS = Object.freeze({
   lockWait: 5_000,
 })
 
-const DURATION = "a duration like '250ms', '10s', '5m', '1h', '1d' or a number of milliseconds (0 to 2147483647)"
-const durationMessage = (input: unknown) => `expected ${DURATION}, got ${show(input)}`
+const durationMessage = (input: unknown) => `expected ${durationExpected(input)}, got ${show(input)}`
 
 const duration = z.unknown().transform((input, ctx) => {
   const ms = parseDuration(input)
@@ -413,15 +412,18 @@ export function resolveNamespacePolicy(parent: Policy, options: unknown): Policy
 }
 
 /** Parses one policy option given to a call (the hit path: no zod); `undefined` when invalid. */
-const POLICY_PARSERS: Record<keyof Policy, { parse: (v: unknown) => number | undefined; expected: string }> = {
-  ttl: { parse: parseDuration, expected: DURATION },
-  staleWhileRevalidate: { parse: parseDuration, expected: DURATION },
-  staleIfError: { parse: parseDuration, expected: DURATION },
-  softTimeout: { parse: parseDuration, expected: DURATION },
-  hardTimeout: { parse: parseDuration, expected: DURATION },
-  errorBackoff: { parse: parseDuration, expected: DURATION },
-  earlyRefresh: { parse: betaOf, expected: EARLY_REFRESH },
-  jitter: { parse: fractionOf, expected: JITTER },
+const POLICY_PARSERS: Record<
+  keyof Policy,
+  { parse: (v: unknown) => number | undefined; expected: (v: unknown) => string }
+> = {
+  ttl: { parse: parseDuration, expected: durationExpected },
+  staleWhileRevalidate: { parse: parseDuration, expected: durationExpected },
+  staleIfError: { parse: parseDuration, expected: durationExpected },
+  softTimeout: { parse: parseDuration, expected: durationExpected },
+  hardTimeout: { parse: parseDuration, expected: durationExpected },
+  errorBackoff: { parse: parseDuration, expected: durationExpected },
+  earlyRefresh: { parse: betaOf, expected: () => EARLY_REFRESH },
+  jitter: { parse: fractionOf, expected: () => JITTER },
 }
 
 const CALL_KEYS = {
@@ -475,7 +477,7 @@ export function resolveCallOptions(kind: keyof typeof CALL_KEYS, base: Policy, o
     const parser = POLICY_PARSERS[key as keyof Policy]
     if (parser) {
       const parsed = parser.parse(value)
-      if (parsed === undefined) fail(key, `expected ${parser.expected}, got ${show(value)}`)
+      if (parsed === undefined) fail(key, `expected ${parser.expected(value)}, got ${show(value)}`)
       policy ??= { ...base }
       policy[key] = parsed
       continue

@@ -56,13 +56,26 @@ describe('createCacheClient options', () => {
     [{ ttl: Number.NaN }, 'ttl', 'got NaN'],
     [{ ttl: Number.POSITIVE_INFINITY }, 'ttl', 'got Infinity'],
     [{ ttl: '5M' }, 'ttl', 'got "5M"'],
-    [{ staleWhileRevalidate: '25d' }, 'staleWhileRevalidate', 'got "25d"'],
     [{ lockWait: -1 }, 'lockWait', 'got -1'],
   ])('rejects %o, naming %s and saying what it got', (options, path, shown) => {
     const error = optionsError(options)
     expect(error.message).toContain(`invalid option "${path}"`)
     expect(error.message).toContain(shown)
     expect(error.message).toContain("like '250ms', '10s', '5m', '1h', '1d'")
+  })
+
+  it.each([
+    [{ ttl: '30d' }, 'ttl', 'got "30d"'],
+    [{ staleWhileRevalidate: '25d' }, 'staleWhileRevalidate', 'got "25d"'],
+    [{ staleIfError: 30 * 86_400_000 }, 'staleIfError', 'got 2592000000'],
+    [{ timeout: '2147483648ms' }, 'timeout', 'got "2147483648ms"'],
+    [{ circuitBreaker: { duration: '30d' } }, 'circuitBreaker.duration', 'got "30d"'],
+  ])('rejects %o, saying the longest duration there is (about 24.8 days)', (options, path, shown) => {
+    const error = optionsError(options)
+    expect(error.issues.map((i) => i.path)).toEqual([path])
+    expect(error.message).toContain(`invalid option "${path}": expected at most about 24.8 days (2147483647 ms`)
+    expect(error.message).toContain("'24d'")
+    expect(error.message).toContain(shown)
   })
 
   it.each([
@@ -185,6 +198,14 @@ describe('call options', () => {
     expect(error).toBeInstanceOf(CacheOptionsError)
     expect((error as Error).message).toContain(`invalid option "${path}"`)
     expect((error as Error).message).toContain(text)
+  })
+
+  it('rejects a call duration over the limit, saying the limit', async () => {
+    const error = await cache.getOrSet('k', loader, { staleIfError: '30d' }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(CacheOptionsError)
+    expect((error as Error).message).toContain('invalid option "staleIfError": expected at most about 24.8 days')
+    expect((error as Error).message).toContain('got "30d"')
+    expect(() => cache.namespace('long', { ttl: '30d' })).toThrow('expected at most about 24.8 days')
   })
 
   it('rejects get and set options that belong to another method', async () => {
