@@ -3,8 +3,20 @@
  * @module
  */
 
-/** A duration in milliseconds, or a string with a unit: `'250ms'`, `'10s'`, `'5m'`, `'1h'`, `'1d'`. */
-export type Duration = number | `${number}${DurationUnit}`
+/**
+ * A duration in milliseconds, or a string with a unit: `'250ms'`, `'10s'`, `'5m'`, `'1.5h'`, `'1d'`.
+ *
+ * Strings are typed as tightly as the runtime check reads them, so `'5 m'`, `' 5m'`, `'-5m'`, `'5M'` or `'1e3ms'`
+ * fail to compile instead of throwing at runtime: `${bigint}` refuses spaces, exponents and separators (`${number}`
+ * accepts them), and the digit-first pattern refuses a sign. A string built from a `number` (`${n}m`) does not compile
+ * either, since it could be any of those: pass milliseconds (`n * 60_000`). `${bigint}` also refuses leading zeros, hence
+ * the fraction's optional `'0'` / `'00'` (`'1.05h'`, `'1.005h'`); a digit-first pattern on the fraction as well would
+ * multiply the union past what TypeScript represents when options are spread.
+ */
+export type Duration =
+  | number
+  | (`${bigint}${DurationUnit}` & `${0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9}${string}`)
+  | (`${bigint}.${'' | '0' | '00'}${bigint}${DurationUnit}` & `${0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9}${string}`)
 /** Units accepted in duration strings. */
 export type DurationUnit = 'ms' | 's' | 'm' | 'h' | 'd'
 
