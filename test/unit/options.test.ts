@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { memoryAdapter } from '../../src/adapters/memory.js'
 import {
   CacheKeyError,
   CacheOptionsError,
@@ -165,6 +166,48 @@ describe('createCacheClient options', () => {
     createCacheClient(options)
     expect(Object.isFrozen(options)).toBe(false)
     expect(() => createCacheClient(options)).not.toThrow()
+  })
+})
+
+describe('memoryAdapter options', () => {
+  /** Calls memoryAdapter(options) and returns the CacheOptionsError it throws. */
+  function memoryError(options: unknown): CacheOptionsError {
+    try {
+      memoryAdapter(options as never)
+    } catch (error) {
+      expect(error).toBeInstanceOf(CacheOptionsError)
+      return error as CacheOptionsError
+    }
+    throw new Error(`expected memoryAdapter(${JSON.stringify(options)}) to throw`)
+  }
+
+  it("rejects lru-cache's max, naming it and suggesting maxEntries", () => {
+    const error = memoryError({ max: 10 })
+    expect(error.message).toBe(
+      '[cacheward] invalid option "max": unknown option for memoryAdapter(); did you mean maxEntries?',
+    )
+    expect(error.issues).toEqual([{ path: 'max', message: expect.stringContaining('did you mean maxEntries?') }])
+  })
+
+  it('rejects any other unknown option, listing the known ones, and every one at once', () => {
+    const error = memoryError({ ttl: '5m', maxBytes: 1_000 })
+    expect(error.issues).toEqual([
+      { path: 'ttl', message: 'unknown option for memoryAdapter(); known: maxEntries, maxSize, clock' },
+      { path: 'maxBytes', message: 'unknown option for memoryAdapter(); did you mean maxSize?' },
+    ])
+  })
+
+  it('rejects options that are not an object, saying what it got', () => {
+    expect(memoryError('big').message).toBe(
+      '[cacheward] invalid option "(options)": memoryAdapter(options) expected an object, got string',
+    )
+    expect(memoryError(null).issues[0]?.path).toBe('(options)')
+  })
+
+  it('accepts its own options, none, and undefined values', () => {
+    expect(() => memoryAdapter()).not.toThrow()
+    expect(() => memoryAdapter({ maxEntries: 10, maxSize: 1_000, clock: { now: () => 0 } })).not.toThrow()
+    expect(() => memoryAdapter({ maxSize: undefined } as never)).not.toThrow()
   })
 })
 
