@@ -1,9 +1,7 @@
 /**
- * Options: the interfaces users read, the zod schemas that check them, defaults and merging.
- * The only module that imports zod.
+ * Options: the interfaces users read, the checks that hold values to them, defaults and merging.
  * @module
  */
-import * as z from 'zod'
 import type { CacheAdapter } from './adapters/adapter.js'
 import type { Clock } from './clock.js'
 import type { Duration } from './duration.js'
@@ -239,148 +237,158 @@ export const DEFAULTS = Object.freeze({
   lockWait: 5_000,
 })
 
-const durationMessage = (input: unknown) => `expected ${durationExpected(input)}, got ${show(input)}`
+/**
+ * Checks one option value: returns it parsed, or records an issue and returns `undefined`. Hand-written rather than
+ * zod: zod was 74 of the core bundle's 128 minified kB for these dozen checks (test/package/bundle.test.ts), and a
+ * hand-written check words its own messages. test/unit/options.test.ts holds the zod schema these replaced and
+ * checks that both accept, resolve and report the same.
+ */
+type Check<T> = (value: unknown, path: string, issues: OptionIssue[]) => T | undefined
 
-const duration = z.unknown().transform((input, ctx) => {
-  const ms = parseDuration(input)
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: durationMessage(input) })
-    return z.NEVER
+/** A check over a parser: when it returns `undefined`, the issue says what was expected and what was got. */
+const checkWith =
+  <T>(parseValue: (v: unknown) => T | undefined, expected: (v: unknown) => string): Check<T> =>
+  (value, path, issues) => {
+    const parsed = parseValue(value)
+    if (parsed === undefined) issues.push({ path, message: `expected ${expected(value)}, got ${show(value)}` })
+    return parsed
   }
-  return ms
-})
-const positiveDuration = z.unknown().transform((input, ctx) => {
-  const ms = parseDuration(input)
-  if (ms === undefined || ms === 0) {
-    ctx.addIssue({
-      code: 'custom',
-      message: ms === 0 ? `must be greater than 0, got ${show(input)}` : durationMessage(input),
-    })
-    return z.NEVER
-  }
-  return ms
-})
 
-/** A schema for a value that `check` accepts as is; otherwise the issue says what was expected and shows the value. */
-function accepted<T>(check: (value: unknown) => value is T, expected: string) {
-  return z.unknown().transform((input, ctx) => {
-    if (check(input)) return input
-    ctx.addIssue({ code: 'custom', message: `expected ${expected}, got ${show(input)}` })
-    return z.NEVER
-  })
+/** A check for a value that `guard` accepts as is. */
+const accepted = <T>(guard: (v: unknown) => v is T, expected: string): Check<T> =>
+  checkWith(
+    (v) => (guard(v) ? v : undefined),
+    () => expected,
+  )
+
+const duration = checkWith(parseDuration, durationExpected)
+const positiveDuration: Check<number> = (value, path, issues) => {
+  const ms = duration(value, path, issues)
+  if (ms !== 0) return ms
+  issues.push({ path, message: `must be greater than 0, got ${show(value)}` })
+  return undefined
 }
 
-const isAdapter = (a: unknown): a is CacheAdapter =>
-  typeof a === 'object' &&
-  a !== null &&
-  typeof (a as CacheAdapter).read === 'function' &&
-  typeof (a as CacheAdapter).write === 'function' &&
-  typeof (a as CacheAdapter).invalidate === 'function'
-const adapterSchema = accepted(
-  isAdapter,
-  'a cacheward adapter such as memoryAdapter(), ioredisAdapter(redis) or upstashAdapter(redis)',
-)
-const namespaceSchema = accepted(
-  (n): n is string => typeof n === 'string' && n.length > 0 && n.length <= 128,
-  'a non-empty string of at most 128 characters',
-)
+const hasFunctions = (v: unknown, names: readonly string[]): boolean =>
+  typeof v === 'object' && v !== null && names.every((n) => typeof (v as Record<string, unknown>)[n] === 'function')
+const isBoolean = (b: unknown): b is boolean => typeof b === 'boolean'
+const TRUE_OR_FALSE = 'true or false'
 
 const betaOf = (v: unknown): number | undefined =>
   v === true ? 1 : v === false ? 0 : typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 100 ? v : undefined
 const fractionOf = (v: unknown): number | undefined =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1 ? v : undefined
-const EARLY_REFRESH = 'true, false or a beta between 0 and 100'
-const JITTER = 'a fraction between 0 and 1'
 
-function numberFrom(parseValue: (v: unknown) => number | undefined, expected: string) {
-  return z.unknown().transform((input, ctx) => {
-    const value = parseValue(input)
-    if (value === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected ${expected}, got ${show(input)}` })
-      return z.NEVER
-    }
-    return value
-  })
+/** The freshness options, checked alike at construction, in `namespace()` and on every call. */
+const POLICY_PARSERS: Record<
+  keyof Policy,
+  { parse: (v: unknown) => number | undefined; expected: (v: unknown) => string }
+> = {
+  ttl: { parse: parseDuration, expected: durationExpected },
+  staleWhileRevalidate: { parse: parseDuration, expected: durationExpected },
+  staleIfError: { parse: parseDuration, expected: durationExpected },
+  softTimeout: { parse: parseDuration, expected: durationExpected },
+  hardTimeout: { parse: parseDuration, expected: durationExpected },
+  errorBackoff: { parse: parseDuration, expected: durationExpected },
+  earlyRefresh: { parse: betaOf, expected: () => 'true, false or a beta between 0 and 100' },
+  jitter: { parse: fractionOf, expected: () => 'a fraction between 0 and 1' },
 }
+const POLICY_KEYS = Object.keys(POLICY_PARSERS) as (keyof Policy)[]
 
-const CIRCUIT_BREAKER =
-  'false (off) or { threshold?: number, duration?: Duration } (it is on by default: leave it out, or pass {} for the defaults)'
-const circuitBreakerShape = z.strictObject({
-  threshold: numberFrom(
+const FRESHNESS_CHECKS = Object.fromEntries(
+  POLICY_KEYS.map((key) => [key, checkWith(POLICY_PARSERS[key].parse, POLICY_PARSERS[key].expected)]),
+) as Record<keyof Policy, Check<number>>
+
+const CIRCUIT_BREAKER_CHECKS = {
+  threshold: checkWith(
     (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : undefined),
-    'a whole number of failures, at least 1',
-  ).optional(),
-  duration: positiveDuration.optional(),
-})
-
-const freshnessShape = {
-  ttl: duration.optional(),
-  staleWhileRevalidate: duration.optional(),
-  staleIfError: duration.optional(),
-  softTimeout: duration.optional(),
-  hardTimeout: duration.optional(),
-  errorBackoff: duration.optional(),
-  earlyRefresh: numberFrom(betaOf, EARLY_REFRESH).optional(),
-  jitter: numberFrom(fractionOf, JITTER).optional(),
+    () => 'a whole number of failures, at least 1',
+  ),
+  duration: positiveDuration,
 }
 
-const notAnObject = { error: (issue: { input?: unknown }) => `expected an object, got ${show(issue.input)}` }
+const CLIENT_CHECKS = {
+  ...FRESHNESS_CHECKS,
+  adapter: accepted(
+    (a): a is CacheAdapter => hasFunctions(a, ['read', 'write', 'invalidate']),
+    'a cacheward adapter such as memoryAdapter(), ioredisAdapter(redis) or upstashAdapter(redis)',
+  ),
+  namespace: accepted(
+    (n): n is string => typeof n === 'string' && n.length > 0 && n.length <= 128,
+    'a non-empty string of at most 128 characters',
+  ),
+  timeout: positiveDuration,
+  enabled: accepted(isBoolean, TRUE_OR_FALSE),
+  lockTtl: positiveDuration,
+  lockWait: duration,
+  serializer: accepted(
+    (v): v is Serializer => hasFunctions(v, ['serialize', 'deserialize']),
+    '{ serialize(value): string, deserialize(text): unknown }',
+  ),
+  clock: accepted((c): c is Clock => hasFunctions(c, ['now']), '{ now(): number }'),
+  waitUntil: accepted(
+    (f): f is (promise: Promise<unknown>) => void => typeof f === 'function',
+    'a function receiving a promise',
+  ),
+  circuitBreaker: ((value, path, issues) => {
+    if (value === false) return false
+    if (!isObject(value)) {
+      const expected =
+        'false (off) or { threshold?: number, duration?: Duration } (it is on by default: leave it out, or pass {} for the defaults)'
+      issues.push({ path, message: `expected ${expected}, got ${show(value)}` })
+      return undefined
+    }
+    return checkObject(value, CIRCUIT_BREAKER_CHECKS, `${path}.`, issues)
+  }) as Check<false | Checked<typeof CIRCUIT_BREAKER_CHECKS>>,
+  metrics: accepted(isBoolean, TRUE_OR_FALSE),
+  logger: accepted(
+    (l): l is Logger => hasFunctions(l, ['debug', 'info', 'warn', 'error']),
+    'a pino-compatible logger: { debug, info, warn, error } functions',
+  ),
+}
 
-const clientSchema = z.strictObject(
-  {
-    ...freshnessShape,
-    adapter: adapterSchema.optional(),
-    namespace: namespaceSchema.optional(),
-    timeout: positiveDuration.optional(),
-    enabled: accepted((b): b is boolean => typeof b === 'boolean', 'true or false').optional(),
-    lockTtl: positiveDuration.optional(),
-    lockWait: duration.optional(),
-    serializer: accepted(
-      (v): v is Serializer =>
-        typeof (v as Serializer)?.serialize === 'function' && typeof (v as Serializer)?.deserialize === 'function',
-      '{ serialize(value): string, deserialize(text): unknown }',
-    ).optional(),
-    clock: accepted((c): c is Clock => typeof (c as Clock)?.now === 'function', '{ now(): number }').optional(),
-    waitUntil: accepted(
-      (f): f is (promise: Promise<unknown>) => void => typeof f === 'function',
-      'a function receiving a promise',
-    ).optional(),
-    circuitBreaker: z
-      .unknown()
-      .transform((input, ctx) => {
-        if (input === false) return false as const
-        if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-          ctx.addIssue({ code: 'custom', message: `expected ${CIRCUIT_BREAKER}, got ${show(input)}` })
-          return z.NEVER
-        }
-        // Parsed apart from the union it used to be, so each issue keeps its field's path ("Invalid input" otherwise).
-        const result = circuitBreakerShape.safeParse(input)
-        if (result.success) return result.data
-        for (const issue of result.error.issues) ctx.addIssue({ ...issue })
-        return z.NEVER
-      })
-      .optional(),
-    metrics: accepted((b): b is boolean => typeof b === 'boolean', 'true or false').optional(),
-    logger: accepted(
-      (l): l is Logger =>
-        typeof l === 'object' &&
-        l !== null &&
-        (['debug', 'info', 'warn', 'error'] as const).every((level) => typeof (l as Logger)[level] === 'function'),
-      'a pino-compatible logger: { debug, info, warn, error } functions',
-    ).optional(),
-  },
-  notAnObject,
-)
-const namespaceOptionsSchema = z.strictObject(freshnessShape, notAnObject)
-
-// The schema and the hand-written interface must name the same options.
+// The drift guard: the checks and the hand-written interfaces must name the same options, or this does not compile.
 type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : never
-const _clientKeys: SameKeys<z.input<typeof clientSchema>, CacheClientOptions> = true
+const _clientKeys: SameKeys<typeof CLIENT_CHECKS, CacheClientOptions> = true
+const _namespaceKeys: SameKeys<typeof FRESHNESS_CHECKS, NamespaceOptions> = true
 void _clientKeys
+void _namespaceKeys
+
+type Checked<C> = { [K in keyof C]?: C[K] extends Check<infer T> ? T : never }
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** Checks every own key of `input`: unknown names and bad values are all recorded, not only the first. */
+function checkObject<C extends Record<string, Check<unknown>>>(
+  input: Record<string, unknown>,
+  checks: C,
+  prefix: string,
+  issues: OptionIssue[],
+): Checked<C> {
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(input)) {
+    const value = input[key]
+    // hasOwn: a name like "constructor" is unknown, not Object.prototype's.
+    const check = Object.hasOwn(checks, key) ? checks[key] : undefined
+    if (!check) issues.push({ path: prefix + key, message: 'unknown option' })
+    else if (value !== undefined) out[key] = check(value, prefix + key, issues)
+  }
+  return out as Checked<C>
+}
+
+/** Checks an options argument (`undefined` and `null` are no options); throws one error listing every issue. */
+function checkOptions<C extends Record<string, Check<unknown>>>(input: unknown, checks: C): Checked<C> {
+  const issues: OptionIssue[] = []
+  const options = input ?? {}
+  const out = isObject(options) ? checkObject(options, checks, '', issues) : {}
+  if (!isObject(options)) issues.push({ path: '(options)', message: `expected an object, got ${show(options)}` })
+  if (issues.length > 0) throw new CacheOptionsError(issues)
+  return out
+}
 
 /** Validates and defaults the options of `createCacheClient`; throws {@link CacheOptionsError}. */
 export function resolveClientOptions(options: unknown): ResolvedClientOptions {
-  const o = parse(clientSchema, options ?? {})
+  const o = checkOptions(options, CLIENT_CHECKS)
   const policy = resolvePolicy(DEFAULTS, o)
   return Object.freeze({
     adapter: o.adapter,
@@ -407,27 +415,11 @@ export function resolveClientOptions(options: unknown): ResolvedClientOptions {
 
 /** Validates the options of `namespace(name, options)` and merges them over the parent's policy. */
 export function resolveNamespacePolicy(parent: Policy, options: unknown): Policy {
-  const o = parse(namespaceOptionsSchema, options ?? {})
-  return resolvePolicy(parent, o)
-}
-
-/** Parses one policy option given to a call (the hit path: no zod); `undefined` when invalid. */
-const POLICY_PARSERS: Record<
-  keyof Policy,
-  { parse: (v: unknown) => number | undefined; expected: (v: unknown) => string }
-> = {
-  ttl: { parse: parseDuration, expected: durationExpected },
-  staleWhileRevalidate: { parse: parseDuration, expected: durationExpected },
-  staleIfError: { parse: parseDuration, expected: durationExpected },
-  softTimeout: { parse: parseDuration, expected: durationExpected },
-  hardTimeout: { parse: parseDuration, expected: durationExpected },
-  errorBackoff: { parse: parseDuration, expected: durationExpected },
-  earlyRefresh: { parse: betaOf, expected: () => EARLY_REFRESH },
-  jitter: { parse: fractionOf, expected: () => JITTER },
+  return resolvePolicy(parent, checkOptions(options, FRESHNESS_CHECKS))
 }
 
 const CALL_KEYS = {
-  getOrSet: new Set([...Object.keys(POLICY_PARSERS), 'tags', 'schema', 'category', 'signal']),
+  getOrSet: new Set([...POLICY_KEYS, 'tags', 'schema', 'category', 'signal']),
   get: new Set(['allowStale', 'schema', 'category']),
   set: new Set(['ttl', 'staleWhileRevalidate', 'staleIfError', 'tags']),
 } as const
@@ -526,26 +518,11 @@ type PolicyInput = { [K in keyof Policy]?: number | undefined }
 
 function resolvePolicy(base: Policy, o: PolicyInput): Policy {
   const merged = { ...base }
-  for (const key of Object.keys(POLICY_PARSERS) as (keyof Policy)[]) {
+  for (const key of POLICY_KEYS) {
     const value = o[key]
     if (value !== undefined) merged[key] = value
   }
   return Object.freeze(merged)
-}
-
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input)
-  if (result.success) return result.data
-  const issues: OptionIssue[] = []
-  for (const issue of result.error.issues) {
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) issues.push({ path: [...issue.path, key].join('.'), message: 'unknown option' })
-    } else {
-      const path = issue.path.length ? issue.path.map(String).join('.') : '(options)'
-      issues.push({ path, message: issue.message })
-    }
-  }
-  throw new CacheOptionsError(issues)
 }
 
 function show(value: unknown): string {

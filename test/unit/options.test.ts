@@ -1,5 +1,9 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import * as z from 'zod'
 import { memoryAdapter } from '../../src/adapters/memory.js'
+import { durationExpected, parseDuration } from '../../src/duration.js'
+import type { OptionIssue } from '../../src/errors.js'
 import {
   CacheKeyError,
   CacheOptionsError,
@@ -9,7 +13,13 @@ import {
   isCacheOptionsError,
   isCachewardError,
 } from '../../src/index.js'
-import { DEFAULTS, resolveCallOptions } from '../../src/options.js'
+import {
+  DEFAULTS,
+  type Policy,
+  resolveCallOptions,
+  resolveClientOptions,
+  resolveNamespacePolicy,
+} from '../../src/options.js'
 
 /** Builds a client with `options` and returns the CacheOptionsError it throws. */
 function optionsError(options: unknown): CacheOptionsError {
@@ -378,5 +388,323 @@ describe('error guards', () => {
     expect(keyError.code).toBe('CACHEWARD_KEY')
     expect(keyError.message).toBe('[cacheward] key must not be empty')
     expect(String(keyError)).toBe('CacheKeyError: [cacheward] key must not be empty')
+  })
+})
+
+/**
+ * The zod schema that checked client and namespace options until zod left the runtime dependencies (it was 74 kB of a
+ * 128 kB core bundle). Kept here as the reference the hand-written checks must agree with, option by option: same
+ * values accepted, same values out, same issues (path and message) for the rest.
+ */
+const reference = (() => {
+  const show = (value: unknown): string => {
+    if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+    if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined)
+      return String(value)
+    if (Array.isArray(value)) return 'an array'
+    return typeof value === 'object' ? 'an object' : `a ${typeof value}`
+  }
+  const from = <T>(parseValue: (v: unknown) => T | undefined, expected: (v: unknown) => string) =>
+    z.unknown().transform((input, ctx) => {
+      const value = parseValue(input)
+      if (value !== undefined) return value
+      ctx.addIssue({ code: 'custom', message: `expected ${expected(input)}, got ${show(input)}` })
+      return z.NEVER
+    })
+  const accepted = (check: (v: unknown) => boolean, expected: string) =>
+    from(
+      (v) => (check(v) ? v : undefined),
+      () => expected,
+    )
+  const duration = from(parseDuration, durationExpected)
+  const positiveDuration = z.unknown().transform((input, ctx) => {
+    const ms = parseDuration(input)
+    if (ms !== undefined && ms > 0) return ms
+    const message =
+      ms === 0
+        ? `must be greater than 0, got ${show(input)}`
+        : `expected ${durationExpected(input)}, got ${show(input)}`
+    ctx.addIssue({ code: 'custom', message })
+    return z.NEVER
+  })
+  const isBoolean = (v: unknown) => typeof v === 'boolean'
+  const hasFunctions = (v: unknown, ...names: string[]) =>
+    typeof v === 'object' && v !== null && names.every((n) => typeof (v as Record<string, unknown>)[n] === 'function')
+  const freshness = {
+    ttl: duration.optional(),
+    staleWhileRevalidate: duration.optional(),
+    staleIfError: duration.optional(),
+    softTimeout: duration.optional(),
+    hardTimeout: duration.optional(),
+    errorBackoff: duration.optional(),
+    earlyRefresh: from(
+      (v) => (v === true ? 1 : v === false ? 0 : typeof v === 'number' && v >= 0 && v <= 100 ? v : undefined),
+      () => 'true, false or a beta between 0 and 100',
+    ).optional(),
+    jitter: from(
+      (v) => (typeof v === 'number' && v >= 0 && v <= 1 ? v : undefined),
+      () => 'a fraction between 0 and 1',
+    ).optional(),
+  }
+  const circuitBreakerShape = z.strictObject({
+    threshold: from(
+      (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : undefined),
+      () => 'a whole number of failures, at least 1',
+    ).optional(),
+    duration: positiveDuration.optional(),
+  })
+  const notAnObject = { error: (issue: { input?: unknown }) => `expected an object, got ${show(issue.input)}` }
+  const client = z.strictObject(
+    {
+      ...freshness,
+      adapter: accepted(
+        (a) => hasFunctions(a, 'read', 'write', 'invalidate'),
+        'a cacheward adapter such as memoryAdapter(), ioredisAdapter(redis) or upstashAdapter(redis)',
+      ).optional(),
+      namespace: accepted(
+        (n) => typeof n === 'string' && n.length > 0 && n.length <= 128,
+        'a non-empty string of at most 128 characters',
+      ).optional(),
+      timeout: positiveDuration.optional(),
+      enabled: accepted(isBoolean, 'true or false').optional(),
+      lockTtl: positiveDuration.optional(),
+      lockWait: duration.optional(),
+      serializer: accepted(
+        (v) =>
+          typeof (v as { serialize?: unknown })?.serialize === 'function' &&
+          typeof (v as { deserialize?: unknown })?.deserialize === 'function',
+        '{ serialize(value): string, deserialize(text): unknown }',
+      ).optional(),
+      clock: accepted((c) => typeof (c as { now?: unknown })?.now === 'function', '{ now(): number }').optional(),
+      waitUntil: accepted((f) => typeof f === 'function', 'a function receiving a promise').optional(),
+      circuitBreaker: z
+        .unknown()
+        .transform((input, ctx) => {
+          if (input === false) return false as const
+          if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+            const expected =
+              'false (off) or { threshold?: number, duration?: Duration } (it is on by default: leave it out, or pass {} for the defaults)'
+            ctx.addIssue({ code: 'custom', message: `expected ${expected}, got ${show(input)}` })
+            return z.NEVER
+          }
+          const result = circuitBreakerShape.safeParse(input)
+          if (result.success) return result.data
+          for (const issue of result.error.issues) ctx.addIssue({ ...issue })
+          return z.NEVER
+        })
+        .optional(),
+      metrics: accepted(isBoolean, 'true or false').optional(),
+      logger: accepted(
+        (l) => hasFunctions(l, 'debug', 'info', 'warn', 'error'),
+        'a pino-compatible logger: { debug, info, warn, error } functions',
+      ).optional(),
+    },
+    notAnObject,
+  )
+  const namespace = z.strictObject(freshness, notAnObject)
+
+  type Outcome<T> = { ok: true; value: T } | { ok: false; issues: OptionIssue[] }
+  function run<S extends z.ZodType>(schema: S, input: unknown): Outcome<z.output<S>> {
+    const result = schema.safeParse(input ?? {})
+    if (result.success) return { ok: true, value: result.data }
+    const issues: OptionIssue[] = []
+    for (const issue of result.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) issues.push({ path: [...issue.path, key].join('.'), message: 'unknown option' })
+      } else {
+        issues.push({
+          path: issue.path.length ? issue.path.map(String).join('.') : '(options)',
+          message: issue.message,
+        })
+      }
+    }
+    return { ok: false, issues }
+  }
+  const policyOver = (base: Policy, o: Record<string, unknown>): Policy => {
+    const merged: Record<string, unknown> = { ...base }
+    for (const key of Object.keys(base)) if (o[key] !== undefined) merged[key] = o[key]
+    return merged as unknown as Policy
+  }
+  return {
+    client(input: unknown): Outcome<unknown> {
+      const r = run(client, input)
+      if (!r.ok) return r
+      const o = r.value
+      return {
+        ok: true,
+        value: {
+          adapter: o.adapter,
+          namespace: o.namespace,
+          policy: policyOver(DEFAULTS as unknown as Policy, o),
+          timeout: o.timeout ?? DEFAULTS.timeout,
+          enabled: o.enabled ?? true,
+          lockTtl: o.lockTtl ?? DEFAULTS.lockTtl,
+          lockWait: o.lockWait ?? DEFAULTS.lockWait,
+          serializer: o.serializer,
+          clock: o.clock,
+          waitUntil: o.waitUntil,
+          circuitBreaker:
+            o.circuitBreaker === false
+              ? undefined
+              : {
+                  threshold: o.circuitBreaker?.threshold ?? DEFAULTS.circuitThreshold,
+                  duration: o.circuitBreaker?.duration ?? DEFAULTS.circuitDuration,
+                },
+          metrics: o.metrics ?? true,
+          logger: o.logger,
+        },
+      }
+    },
+    namespace(base: Policy, input: unknown): Outcome<Policy> {
+      const r = run(namespace, input)
+      return r.ok ? { ok: true, value: policyOver(base, r.value) } : r
+    },
+  }
+})()
+
+/** What the checks under test do with `input`: the value, or the issues of the CacheOptionsError thrown. */
+function outcome(resolve: () => unknown): { ok: true; value: unknown } | { ok: false; issues: OptionIssue[] } {
+  try {
+    return { ok: true, value: resolve() }
+  } catch (error) {
+    if (!(error instanceof CacheOptionsError)) throw error
+    return { ok: false, issues: [...error.issues] }
+  }
+}
+
+/** Issues in a stable order: the reference lists them in schema order, the checks in the order of the input's keys. */
+const sorted = <T extends { ok: boolean }>(o: T): T =>
+  'issues' in o
+    ? {
+        ...o,
+        issues: [...(o.issues as OptionIssue[])].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+      }
+    : o
+
+describe('option checks agree with the zod schema they replaced', () => {
+  const noop = () => {}
+  const odd = fc.constantFrom<unknown>(
+    undefined,
+    null,
+    true,
+    false,
+    0,
+    -0,
+    -1,
+    0.5,
+    1,
+    1.5,
+    100,
+    101,
+    2 ** 31 - 1,
+    2 ** 31,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    '',
+    'x',
+    '0s',
+    '5m',
+    '1.5h',
+    '24d',
+    '25d',
+    '30d',
+    '5 m',
+    ' 5m',
+    '-5m',
+    '5M',
+    [],
+    [1],
+    {},
+    noop,
+    new Date(0),
+  )
+  const junk = fc.oneof(odd, fc.anything())
+  const durationLike = fc.oneof(
+    fc.integer({ min: -10, max: 2 ** 31 + 10 }),
+    fc.double(),
+    fc.tuple(fc.nat(3_000_000), fc.constantFrom('ms', 's', 'm', 'h', 'd', 'w', ' m', 'M')).map(([n, u]) => `${n}${u}`),
+    junk,
+  )
+  const fraction = fc.oneof(fc.double({ min: -0.5, max: 1.5 }), fc.boolean(), fc.integer({ min: -1, max: 101 }), junk)
+  const adapter = memoryAdapter()
+  const logger = { debug: noop, info: noop, warn: noop, error: noop }
+  const freshness = {
+    ttl: durationLike,
+    staleWhileRevalidate: durationLike,
+    staleIfError: durationLike,
+    softTimeout: durationLike,
+    hardTimeout: durationLike,
+    errorBackoff: durationLike,
+    earlyRefresh: fraction,
+    jitter: fraction,
+  }
+  const unknownNames = fc.dictionary(
+    fc.constantFrom('tll', 'max', 'ttlSeconds', 'Ttl', 'toString', 'constructor'),
+    junk,
+    {
+      maxKeys: 2,
+    },
+  )
+  const withUnknown = <T extends object>(known: fc.Arbitrary<T>) =>
+    fc.tuple(known, fc.option(unknownNames, { freq: 4 })).map(([k, u]) => ({ ...k, ...u }))
+  const clientOptions = withUnknown(
+    fc.record(
+      {
+        ...freshness,
+        adapter: fc.oneof(fc.constant(adapter), fc.constant({ read: noop, write: noop }), junk),
+        namespace: fc.oneof(fc.string({ maxLength: 130 }), fc.constantFrom('x'.repeat(128), 'x'.repeat(129)), junk),
+        timeout: durationLike,
+        enabled: fc.oneof(fc.boolean(), junk),
+        lockTtl: durationLike,
+        lockWait: durationLike,
+        serializer: fc.oneof(
+          fc.constant({ serialize: JSON.stringify, deserialize: JSON.parse }),
+          fc.constant(JSON),
+          junk,
+        ),
+        clock: fc.oneof(fc.constant({ now: () => 0 }), fc.constant({ now: 0 }), junk),
+        waitUntil: fc.oneof(fc.constant(noop), junk),
+        circuitBreaker: fc.oneof(
+          fc.constant(false),
+          withUnknown(
+            fc.record(
+              { threshold: fc.oneof(fc.integer({ min: -1, max: 10 }), junk), duration: durationLike },
+              { requiredKeys: [] },
+            ),
+          ),
+          junk,
+        ),
+        metrics: fc.oneof(fc.boolean(), junk),
+        logger: fc.oneof(fc.constant(logger), fc.constant({ ...logger, warn: 1 }), junk),
+      },
+      { requiredKeys: [] },
+    ),
+  )
+
+  it('accept and reject the same client options, resolve them alike and report the same issues', () => {
+    fc.assert(
+      fc.property(fc.oneof({ weight: 9, arbitrary: clientOptions }, { weight: 1, arbitrary: junk }), (input) => {
+        expect(sorted(outcome(() => resolveClientOptions(input)))).toEqual(sorted(reference.client(input)))
+      }),
+      { numRuns: 2_000 },
+    )
+  })
+
+  it('accept and reject the same namespace options, merge them alike and report the same issues', () => {
+    const base = resolveClientOptions({ ttl: '1m', jitter: 0.1 }).policy
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          { weight: 9, arbitrary: withUnknown(fc.record(freshness, { requiredKeys: [] })) },
+          { weight: 1, arbitrary: junk },
+        ),
+        (input) => {
+          expect(sorted(outcome(() => resolveNamespacePolicy(base, input)))).toEqual(
+            sorted(reference.namespace(base, input)),
+          )
+        },
+      ),
+      { numRuns: 1_000 },
+    )
   })
 })
