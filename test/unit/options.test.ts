@@ -357,6 +357,91 @@ describe('resolveCallOptions', () => {
   it('accepts allowStale on get', () => {
     expect(resolveCallOptions('get', base, { allowStale: true }).allowStale).toBe(true)
   })
+
+  // DESIGN.md: per-call checks are cached, not redone per call. A hot path reuses one options object (a constant).
+  it('resolves an options object passed again unchanged once: later calls get the same resolution', () => {
+    const options = { ttl: '30s', tags: ['rooms'], category: 'rooms' }
+    const first = resolveCallOptions('getOrSet', base, options)
+    resolveCallOptions('getOrSet', base, { category: 'other' }) // another call site in between
+    expect(resolveCallOptions('getOrSet', base, options)).toBe(first)
+    expect(resolveCallOptions('getOrSet', base, undefined)).toBe(resolveCallOptions('getOrSet', base, undefined))
+  })
+
+  it('resolves a literal rebuilt with the same content once, whatever signal each call carries', () => {
+    const at = (signal?: AbortSignal) => resolveCallOptions('getOrSet', base, { ttl: '30s', tags: ['rooms'], signal })
+    const first = at()
+    expect(at()).toBe(first)
+    const signal = new AbortController().signal
+    expect(at(signal)).toEqual({ ...first, signal })
+  })
+
+  it('reads the options object at every call: a change between calls applies to the next one', () => {
+    const options: Record<string, unknown> = { ttl: '30s', tags: ['a'] }
+    expect(resolveCallOptions('getOrSet', base, options).policy.ttl).toBe(30_000)
+    options.ttl = '1m'
+    expect(resolveCallOptions('getOrSet', base, options).policy.ttl).toBe(60_000)
+    ;(options.tags as string[]).push('b')
+    expect(resolveCallOptions('getOrSet', base, options).tags).toEqual(['a', 'b'])
+    options.tags = ['c']
+    expect(resolveCallOptions('getOrSet', base, options).tags).toEqual(['c'])
+    options.category = 'rooms'
+    expect(resolveCallOptions('getOrSet', base, options).category).toBe('rooms')
+    delete options.ttl
+    expect(resolveCallOptions('getOrSet', base, options).policy.ttl).toBe(base.ttl)
+  })
+
+  it('rejects a value made invalid after a call that accepted the same object', () => {
+    const options: { ttl: unknown; tags: string[] } = { ttl: '30s', tags: ['a'] }
+    resolveCallOptions('getOrSet', base, options)
+    options.tags.push('')
+    expect(() => resolveCallOptions('getOrSet', base, options)).toThrow('invalid option "tags"')
+    options.tags.pop()
+    options.ttl = -1
+    expect(() => resolveCallOptions('getOrSet', base, options)).toThrow('invalid option "ttl"')
+  })
+
+  it('keeps a resolution earlier calls hold unchanged when the options object changes in place', () => {
+    const options = { ttl: '30s', tags: ['a'] }
+    const first = resolveCallOptions('getOrSet', base, options)
+    options.tags.push('b')
+    resolveCallOptions('getOrSet', base, options)
+    expect(first.tags).toEqual(['a'])
+  })
+
+  it('gives each call the signal its options hold at that call', () => {
+    const one = new AbortController().signal
+    const two = new AbortController().signal
+    const options: { signal: unknown; ttl: string } = { signal: one, ttl: '1s' }
+    expect(resolveCallOptions('getOrSet', base, options).signal).toBe(one)
+    options.signal = two
+    expect(resolveCallOptions('getOrSet', base, options).signal).toBe(two)
+    options.signal = 'abort'
+    expect(() => resolveCallOptions('getOrSet', base, options)).toThrow('invalid option "signal"')
+  })
+
+  it('resolves one options object per method and per base policy', () => {
+    const options = { ttl: '30s' }
+    const longer = { ...base, staleIfError: 60_000 }
+    expect(resolveCallOptions('getOrSet', longer, options).policy).toEqual({ ...longer, ttl: 30_000 })
+    expect(resolveCallOptions('getOrSet', base, options).policy).toEqual({ ...base, ttl: 30_000 })
+    expect(() => resolveCallOptions('get', base, options)).toThrow('unknown option for get()')
+  })
+})
+
+describe('call options reused across calls', () => {
+  it('apply a ttl changed on the shared options object to the entries written after the change', async () => {
+    let now = 0
+    const cache = createCacheClient({ clock: { now: () => now } })
+    const options: { ttl: '1s' | '1h' } = { ttl: '1s' }
+    let loads = 0
+    const load = () => ++loads
+    await cache.getOrSet('short', load, options)
+    options.ttl = '1h'
+    await cache.getOrSet('long', load, options)
+    now += 2_000
+    expect(await cache.get('short')).toBeUndefined()
+    expect(await cache.get('long')).toBe(2)
+  })
 })
 
 describe('error guards', () => {
