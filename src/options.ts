@@ -16,6 +16,7 @@ import type { Logger } from './telemetry.js'
 export interface FreshnessOptions {
   /**
    * How long an entry is fresh. `0` stores nothing (a pass-through that still single-flights).
+   * A number is milliseconds: `ttl: 300` is 300 ms, not 5 minutes (write `'5m'` or `300_000`).
    * @default '5m'
    * @example { ttl: '30s' }
    */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import * as z from 'zod'
@@ -176,6 +177,39 @@ describe('createCacheClient options', () => {
     createCacheClient(options)
     expect(Object.isFrozen(options)).toBe(false)
     expect(() => createCacheClient(options)).not.toThrow()
+  })
+})
+
+describe('ttl: 300', () => {
+  it('means 300 milliseconds, not 300 seconds: the entry is gone 301 ms later', async () => {
+    let now = 0
+    const cache = createCacheClient({ clock: { now: () => now }, ttl: 300 })
+    await cache.set('client', 1)
+    await cache.getOrSet('call', () => 2, { ttl: 300 })
+    now += 299
+    expect([await cache.get('client'), await cache.get('call')]).toEqual([1, 2])
+    now += 2
+    expect([await cache.get('client'), await cache.get('call')]).toEqual([undefined, undefined])
+  })
+
+  // A ttlSeconds habit (or Redis EX) turns a 5-minute cache into a 300 ms one without any error: the docs must say it
+  // where a reader looks, in bold, not only in the definition of Duration.
+  const docs = `\n${readFileSync(new URL('../../docs/options.md', import.meta.url), 'utf8')}`
+  const section = (heading: string) => {
+    const start = docs.indexOf(`\n${heading}\n`)
+    expect(start, `docs/options.md has no "${heading}" section`).toBeGreaterThan(-1)
+    const end = docs.indexOf('\n#', start + heading.length + 2)
+    return docs.slice(start, end < 0 ? undefined : end)
+  }
+  const warning = '**A number is milliseconds: `ttl: 300` is 300 ms, not 5 minutes.**'
+
+  it('is called out in bold at the top of docs/options.md and in the ttl section', () => {
+    expect(section('# Options')).toContain(warning)
+    expect(section('### ttl')).toContain(warning)
+  })
+
+  it.each(['### ttl (namespace)', '### ttl (getOrSet)', '### ttl (set)'])('is repeated under "%s"', (heading) => {
+    expect(section(heading)).toContain('a number is milliseconds (`300` is 300 ms)')
   })
 })
 
