@@ -14,13 +14,13 @@ import { assertBuilt, root } from './helpers.js'
  * cap script size and every cold start parses the bundle. Anchors, same measure: cachified 3.3 kB, cache-manager
  * 5.3 kB, cacheable 18.9 kB, BentoCache 34.4 kB.
  *
- * The bytes, measured when this was set (minified → gzipped): cacheward's own code 37.8 kB → 13.3 kB (get-or-set
- * 10.6, client 5.5, options 5.1, errors 3.2, memory adapter 2.9, telemetry 2.2 kB minified, the rest under 2 kB
- * each); lru-cache 18.2 kB → 5.8 kB; together 56.1 kB → 18.7 kB. zod, which checked the options, was 72.5 of the
+ * The bytes, measured when this was set (minified → gzipped): cacheward's own code 38.7 kB → 13.6 kB (get-or-set
+ * 10.6, options 5.9, client 5.5, errors 3.2, memory adapter 2.9, telemetry 2.2 kB minified, the rest under 2 kB
+ * each); lru-cache 18.2 kB → 5.8 kB; together 56.9 kB → 19.1 kB. zod, which checked the options, was 72.5 of the
  * 128.6 minified kB (40.3 kB gz) until the checks became hand-written; it must not come back on the import path.
  *
  * The target is 12 kB gz and it is not met. Getting there takes both halves: lru-cache's place (memory adapter, l1)
- * taken by a Map-based LRU of under 1 kB, and ~1.5 kB gz trimmed from cacheward's own code. The ceilings leave ~7 %
+ * taken by a Map-based LRU of under 1 kB, and ~2 kB gz trimmed from cacheward's own code. The ceilings leave ~5 %
  * headroom over the figures above; raise them deliberately, in a reviewed change that says what the bytes buy.
  */
 const CORE_GZIP_CEILING = 20 * 1024
