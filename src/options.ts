@@ -1,13 +1,11 @@
 /**
- * Options: the interfaces users read, the zod schemas that check them, defaults and merging.
- * The only module that imports zod.
+ * Options: the interfaces users read, the checks that hold values to them, defaults and merging.
  * @module
  */
-import * as z from 'zod'
 import type { CacheAdapter } from './adapters/adapter.js'
 import type { Clock } from './clock.js'
 import type { Duration } from './duration.js'
-import { parseDuration } from './duration.js'
+import { durationExpected, parseDuration } from './duration.js'
 import { CacheOptionsError, type OptionIssue } from './errors.js'
 import { isTagList } from './keys.js'
 import type { Serializer } from './serializer.js'
@@ -18,6 +16,7 @@ import type { Logger } from './telemetry.js'
 export interface FreshnessOptions {
   /**
    * How long an entry is fresh. `0` stores nothing (a pass-through that still single-flights).
+   * A number is milliseconds: `ttl: 300` is 300 ms, not 5 minutes (write `'5m'` or `300_000`).
    * @default '5m'
    * @example { ttl: '30s' }
    */
@@ -239,132 +238,158 @@ export const DEFAULTS = Object.freeze({
   lockWait: 5_000,
 })
 
-const DURATION = "a duration like '250ms', '10s', '5m', '1h', '1d' or a number of milliseconds (0 to 2147483647)"
-const durationMessage = (input: unknown) => `expected ${DURATION}, got ${show(input)}`
+/**
+ * Checks one option value: returns it parsed, or records an issue and returns `undefined`. Hand-written rather than
+ * zod: zod was 74 of the core bundle's 128 minified kB for these dozen checks (test/package/bundle.test.ts), and a
+ * hand-written check words its own messages. test/unit/options.test.ts holds the zod schema these replaced and
+ * checks that both accept, resolve and report the same.
+ */
+type Check<T> = (value: unknown, path: string, issues: OptionIssue[]) => T | undefined
 
-const duration = z.unknown().transform((input, ctx) => {
-  const ms = parseDuration(input)
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: durationMessage(input) })
-    return z.NEVER
+/** A check over a parser: when it returns `undefined`, the issue says what was expected and what was got. */
+const checkWith =
+  <T>(parseValue: (v: unknown) => T | undefined, expected: (v: unknown) => string): Check<T> =>
+  (value, path, issues) => {
+    const parsed = parseValue(value)
+    if (parsed === undefined) issues.push({ path, message: `expected ${expected(value)}, got ${show(value)}` })
+    return parsed
   }
-  return ms
-})
-const positiveDuration = z.unknown().transform((input, ctx) => {
-  const ms = parseDuration(input)
-  if (ms === undefined || ms === 0) {
-    ctx.addIssue({
-      code: 'custom',
-      message: ms === 0 ? `must be greater than 0, got ${show(input)}` : durationMessage(input),
-    })
-    return z.NEVER
-  }
-  return ms
-})
 
-/** A schema for a value that `check` accepts as is; otherwise the issue says what was expected and shows the value. */
-function accepted<T>(check: (value: unknown) => value is T, expected: string) {
-  return z.unknown().transform((input, ctx) => {
-    if (check(input)) return input
-    ctx.addIssue({ code: 'custom', message: `expected ${expected}, got ${show(input)}` })
-    return z.NEVER
-  })
+/** A check for a value that `guard` accepts as is. */
+const accepted = <T>(guard: (v: unknown) => v is T, expected: string): Check<T> =>
+  checkWith(
+    (v) => (guard(v) ? v : undefined),
+    () => expected,
+  )
+
+const duration = checkWith(parseDuration, durationExpected)
+const positiveDuration: Check<number> = (value, path, issues) => {
+  const ms = duration(value, path, issues)
+  if (ms !== 0) return ms
+  issues.push({ path, message: `must be greater than 0, got ${show(value)}` })
+  return undefined
 }
 
-const isAdapter = (a: unknown): a is CacheAdapter =>
-  typeof a === 'object' &&
-  a !== null &&
-  typeof (a as CacheAdapter).read === 'function' &&
-  typeof (a as CacheAdapter).write === 'function' &&
-  typeof (a as CacheAdapter).invalidate === 'function'
-const adapterSchema = accepted(
-  isAdapter,
-  'a cacheward adapter such as memoryAdapter(), ioredisAdapter(redis) or upstashAdapter(redis)',
-)
-const namespaceSchema = accepted(
-  (n): n is string => typeof n === 'string' && n.length > 0 && n.length <= 128,
-  'a non-empty string of at most 128 characters',
-)
+const hasFunctions = (v: unknown, names: readonly string[]): boolean =>
+  typeof v === 'object' && v !== null && names.every((n) => typeof (v as Record<string, unknown>)[n] === 'function')
+const isBoolean = (b: unknown): b is boolean => typeof b === 'boolean'
+const TRUE_OR_FALSE = 'true or false'
 
 const betaOf = (v: unknown): number | undefined =>
   v === true ? 1 : v === false ? 0 : typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 100 ? v : undefined
 const fractionOf = (v: unknown): number | undefined =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1 ? v : undefined
-const EARLY_REFRESH = 'true, false or a beta between 0 and 100'
-const JITTER = 'a fraction between 0 and 1'
 
-function numberFrom(parseValue: (v: unknown) => number | undefined, expected: string) {
-  return z.unknown().transform((input, ctx) => {
-    const value = parseValue(input)
-    if (value === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected ${expected}, got ${show(input)}` })
-      return z.NEVER
-    }
-    return value
-  })
+/** The freshness options, checked alike at construction, in `namespace()` and on every call. */
+const POLICY_PARSERS: Record<
+  keyof Policy,
+  { parse: (v: unknown) => number | undefined; expected: (v: unknown) => string }
+> = {
+  ttl: { parse: parseDuration, expected: durationExpected },
+  staleWhileRevalidate: { parse: parseDuration, expected: durationExpected },
+  staleIfError: { parse: parseDuration, expected: durationExpected },
+  softTimeout: { parse: parseDuration, expected: durationExpected },
+  hardTimeout: { parse: parseDuration, expected: durationExpected },
+  errorBackoff: { parse: parseDuration, expected: durationExpected },
+  earlyRefresh: { parse: betaOf, expected: () => 'true, false or a beta between 0 and 100' },
+  jitter: { parse: fractionOf, expected: () => 'a fraction between 0 and 1' },
+}
+const POLICY_KEYS = Object.keys(POLICY_PARSERS) as (keyof Policy)[]
+
+const FRESHNESS_CHECKS = Object.fromEntries(
+  POLICY_KEYS.map((key) => [key, checkWith(POLICY_PARSERS[key].parse, POLICY_PARSERS[key].expected)]),
+) as Record<keyof Policy, Check<number>>
+
+const CIRCUIT_BREAKER_CHECKS = {
+  threshold: checkWith(
+    (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : undefined),
+    () => 'a whole number of failures, at least 1',
+  ),
+  duration: positiveDuration,
 }
 
-const freshnessShape = {
-  ttl: duration.optional(),
-  staleWhileRevalidate: duration.optional(),
-  staleIfError: duration.optional(),
-  softTimeout: duration.optional(),
-  hardTimeout: duration.optional(),
-  errorBackoff: duration.optional(),
-  earlyRefresh: numberFrom(betaOf, EARLY_REFRESH).optional(),
-  jitter: numberFrom(fractionOf, JITTER).optional(),
-}
-
-const clientSchema = z.strictObject({
-  ...freshnessShape,
-  adapter: adapterSchema.optional(),
-  namespace: namespaceSchema.optional(),
-  timeout: positiveDuration.optional(),
-  enabled: accepted((b): b is boolean => typeof b === 'boolean', 'true or false').optional(),
-  lockTtl: positiveDuration.optional(),
-  lockWait: duration.optional(),
+const CLIENT_CHECKS = {
+  ...FRESHNESS_CHECKS,
+  adapter: accepted(
+    (a): a is CacheAdapter => hasFunctions(a, ['read', 'write', 'invalidate']),
+    'a cacheward adapter such as memoryAdapter(), ioredisAdapter(redis) or upstashAdapter(redis)',
+  ),
+  namespace: accepted(
+    (n): n is string => typeof n === 'string' && n.length > 0 && n.length <= 128,
+    'a non-empty string of at most 128 characters',
+  ),
+  timeout: positiveDuration,
+  enabled: accepted(isBoolean, TRUE_OR_FALSE),
+  lockTtl: positiveDuration,
+  lockWait: duration,
   serializer: accepted(
-    (v): v is Serializer =>
-      typeof (v as Serializer)?.serialize === 'function' && typeof (v as Serializer)?.deserialize === 'function',
+    (v): v is Serializer => hasFunctions(v, ['serialize', 'deserialize']),
     '{ serialize(value): string, deserialize(text): unknown }',
-  ).optional(),
-  clock: accepted((c): c is Clock => typeof (c as Clock)?.now === 'function', '{ now(): number }').optional(),
+  ),
+  clock: accepted((c): c is Clock => hasFunctions(c, ['now']), '{ now(): number }'),
   waitUntil: accepted(
     (f): f is (promise: Promise<unknown>) => void => typeof f === 'function',
     'a function receiving a promise',
-  ).optional(),
-  circuitBreaker: z
-    .union([
-      z.literal(false),
-      z.strictObject({
-        threshold: z
-          .number({ message: 'expected a whole number of failures, at least 1' })
-          .int({ message: 'expected a whole number of failures, at least 1' })
-          .min(1, { message: 'expected a whole number of failures, at least 1' })
-          .optional(),
-        duration: positiveDuration.optional(),
-      }),
-    ])
-    .optional(),
-  metrics: accepted((b): b is boolean => typeof b === 'boolean', 'true or false').optional(),
+  ),
+  circuitBreaker: ((value, path, issues) => {
+    if (value === false) return false
+    if (!isObject(value)) {
+      const expected =
+        'false (off) or { threshold?: number, duration?: Duration } (it is on by default: leave it out, or pass {} for the defaults)'
+      issues.push({ path, message: `expected ${expected}, got ${show(value)}` })
+      return undefined
+    }
+    return checkObject(value, CIRCUIT_BREAKER_CHECKS, `${path}.`, issues)
+  }) as Check<false | Checked<typeof CIRCUIT_BREAKER_CHECKS>>,
+  metrics: accepted(isBoolean, TRUE_OR_FALSE),
   logger: accepted(
-    (l): l is Logger =>
-      typeof l === 'object' &&
-      l !== null &&
-      (['debug', 'info', 'warn', 'error'] as const).every((level) => typeof (l as Logger)[level] === 'function'),
+    (l): l is Logger => hasFunctions(l, ['debug', 'info', 'warn', 'error']),
     'a pino-compatible logger: { debug, info, warn, error } functions',
-  ).optional(),
-})
-const namespaceOptionsSchema = z.strictObject(freshnessShape)
+  ),
+}
 
-// The schema and the hand-written interface must name the same options.
+// The drift guard: the checks and the hand-written interfaces must name the same options, or this does not compile.
 type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : never
-const _clientKeys: SameKeys<z.input<typeof clientSchema>, CacheClientOptions> = true
+const _clientKeys: SameKeys<typeof CLIENT_CHECKS, CacheClientOptions> = true
+const _namespaceKeys: SameKeys<typeof FRESHNESS_CHECKS, NamespaceOptions> = true
 void _clientKeys
+void _namespaceKeys
+
+type Checked<C> = { [K in keyof C]?: C[K] extends Check<infer T> ? T : never }
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** Checks every own key of `input`: unknown names and bad values are all recorded, not only the first. */
+function checkObject<C extends Record<string, Check<unknown>>>(
+  input: Record<string, unknown>,
+  checks: C,
+  prefix: string,
+  issues: OptionIssue[],
+): Checked<C> {
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(input)) {
+    const value = input[key]
+    // hasOwn: a name like "constructor" is unknown, not Object.prototype's.
+    const check = Object.hasOwn(checks, key) ? checks[key] : undefined
+    if (!check) issues.push({ path: prefix + key, message: 'unknown option' })
+    else if (value !== undefined) out[key] = check(value, prefix + key, issues)
+  }
+  return out as Checked<C>
+}
+
+/** Checks an options argument (`undefined` and `null` are no options); throws one error listing every issue. */
+function checkOptions<C extends Record<string, Check<unknown>>>(input: unknown, checks: C): Checked<C> {
+  const issues: OptionIssue[] = []
+  const options = input ?? {}
+  const out = isObject(options) ? checkObject(options, checks, '', issues) : {}
+  if (!isObject(options)) issues.push({ path: '(options)', message: `expected an object, got ${show(options)}` })
+  if (issues.length > 0) throw new CacheOptionsError(issues)
+  return out
+}
 
 /** Validates and defaults the options of `createCacheClient`; throws {@link CacheOptionsError}. */
 export function resolveClientOptions(options: unknown): ResolvedClientOptions {
-  const o = parse(clientSchema, options ?? {})
+  const o = checkOptions(options, CLIENT_CHECKS)
   const policy = resolvePolicy(DEFAULTS, o)
   return Object.freeze({
     adapter: o.adapter,
@@ -391,113 +416,181 @@ export function resolveClientOptions(options: unknown): ResolvedClientOptions {
 
 /** Validates the options of `namespace(name, options)` and merges them over the parent's policy. */
 export function resolveNamespacePolicy(parent: Policy, options: unknown): Policy {
-  const o = parse(namespaceOptionsSchema, options ?? {})
-  return resolvePolicy(parent, o)
-}
-
-/** Parses one policy option given to a call (the hit path: no zod); `undefined` when invalid. */
-const POLICY_PARSERS: Record<keyof Policy, { parse: (v: unknown) => number | undefined; expected: string }> = {
-  ttl: { parse: parseDuration, expected: DURATION },
-  staleWhileRevalidate: { parse: parseDuration, expected: DURATION },
-  staleIfError: { parse: parseDuration, expected: DURATION },
-  softTimeout: { parse: parseDuration, expected: DURATION },
-  hardTimeout: { parse: parseDuration, expected: DURATION },
-  errorBackoff: { parse: parseDuration, expected: DURATION },
-  earlyRefresh: { parse: betaOf, expected: EARLY_REFRESH },
-  jitter: { parse: fractionOf, expected: JITTER },
+  return resolvePolicy(parent, checkOptions(options, FRESHNESS_CHECKS))
 }
 
 const CALL_KEYS = {
-  getOrSet: new Set([...Object.keys(POLICY_PARSERS), 'tags', 'schema', 'category', 'signal']),
+  getOrSet: new Set([...POLICY_KEYS, 'tags', 'schema', 'category', 'signal']),
   get: new Set(['allowStale', 'schema', 'category']),
   set: new Set(['ttl', 'staleWhileRevalidate', 'staleIfError', 'tags']),
 } as const
 
 /** What a call's options resolve to. */
 export interface ResolvedCall {
-  policy: Policy
-  tags: readonly string[]
-  schema: StandardSchemaV1 | undefined
-  category: string | undefined
-  signal: AbortSignal | undefined
-  allowStale: boolean
+  readonly policy: Policy
+  readonly tags: readonly string[]
+  readonly schema: StandardSchemaV1 | undefined
+  readonly category: string | undefined
+  readonly signal: AbortSignal | undefined
+  readonly allowStale: boolean
 }
 
 /**
- * Resolves per-call options over `base`. Hand-written rather than zod because it runs on every
- * call (the hit path); every message names the option, as zod's would.
+ * Resolves per-call options over `base`. Runs on every call, the hit path included, so checks are not redone per
+ * call: no options, the same options object as a recent call, or a literal rebuilt with the content of the last call
+ * of this kind (the same call site in a loop) return the resolution made then, without parsing or allocating.
+ * Reuse is decided by content, read at every call, never by identity alone: an options object changed since (a key,
+ * a value, a tag pushed in place) is checked again, so reusing and changing one object is safe. `signal` is each
+ * call's own. Resolutions are shared, so they are read-only (typed so; freezing cost more than the checks saved).
  */
-export function resolveCallOptions(kind: keyof typeof CALL_KEYS, base: Policy, options: unknown): ResolvedCall {
-  const result: ResolvedCall = {
-    policy: base,
-    tags: EMPTY,
-    schema: undefined,
-    category: undefined,
-    signal: undefined,
-    allowStale: false,
+export function resolveCallOptions(kind: CallKind, base: Policy, options: unknown): ResolvedCall {
+  let calls = CALLS.get(base)
+  if (calls === undefined) {
+    calls = { none: {}, last: {}, objects: [], memos: [], next: 0 }
+    CALLS.set(base, calls)
   }
   if (options === undefined) {
-    // The common case on the hit path: one shared, frozen answer per policy and kind.
-    const perPolicy = DEFAULT_CALLS.get(base) ?? new Map<string, ResolvedCall>()
-    DEFAULT_CALLS.set(base, perPolicy)
-    const cached = perPolicy.get(kind)
-    if (cached) return cached
-    perPolicy.set(kind, Object.freeze(result))
-    return result
+    calls.none[kind] ??= noOptions(base)
+    return calls.none[kind]
   }
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new CacheOptionsError([{ path: `${kind} options`, message: `expected an object, got ${show(options)}` }])
   }
   const o = options as Record<string, unknown>
+  // The same object: pointer comparisons first, the content check only on a match.
+  const slot = calls.objects.indexOf(o)
+  if (slot >= 0) {
+    const recent = calls.memos[slot] as Memo
+    if (recent.kind === kind && sameContent(o, recent.read)) return recent.result
+  }
+  // A literal rebuilt per call: one content comparison, with the last resolution of this kind.
+  let memo = calls.last[kind]
+  if (memo === undefined || !sameContent(o, memo.read)) {
+    memo = resolveFresh(kind, base, o)
+    calls.last[kind] = memo
+    // Remembered by identity only without a signal: an object holding one belongs to a request and will not recur.
+    if (o.signal === undefined) {
+      const at = slot >= 0 ? slot : calls.next
+      if (slot < 0) calls.next = (calls.next + 1) % RECENT_CALLS
+      calls.objects[at] = o
+      calls.memos[at] = memo
+    }
+  }
+  const signal = o.signal
+  if (signal === undefined) return memo.result
+  checkSignal(signal)
+  const { policy, tags, schema, category, allowStale } = memo.result
+  return { policy, tags, schema, category, signal, allowStale }
+}
+
+type CallKind = keyof typeof CALL_KEYS
+
+/** How many options objects are remembered by identity per policy. */
+const RECENT_CALLS = 8
+
+/** What was resolved for a policy: calls without options, the last call of each kind, recent options objects. */
+interface Calls {
+  none: { [K in CallKind]?: ResolvedCall }
+  last: { [K in CallKind]?: Memo }
+  /** Recent options objects, and what each resolved to (same index), replaced round robin. */
+  objects: object[]
+  memos: Memo[]
+  next: number
+}
+const CALLS = new WeakMap<Policy, Calls>()
+
+/** One resolution and the options content it was made from. */
+interface Memo {
+  readonly kind: CallKind
+  /** Keys and values in order, flat: `tags` as the copy the resolution holds, `signal` not kept. */
+  readonly read: unknown[]
+  /** Without the signal: each call brings its own. */
+  readonly result: ResolvedCall
+}
+
+/** What a call without options resolves to. A literal rather than a spread of a template: V8 spreads slowly. */
+const noOptions = (policy: Policy): ResolvedCall => ({
+  policy,
+  tags: EMPTY,
+  schema: undefined,
+  category: undefined,
+  signal: undefined,
+  allowStale: false,
+})
+const EMPTY: readonly string[] = Object.freeze([])
+
+/** True when `o` holds, in order, the keys and values `read` was made from (tags by content, signals aside). */
+function sameContent(o: Record<string, unknown>, read: unknown[]): boolean {
+  let i = 0
+  for (const key in o) {
+    if (key !== read[i]) return false
+    const value = o[key]
+    const was = read[i + 1]
+    i += 2
+    if (value === was || key === 'signal') continue
+    if (key !== 'tags' || !Array.isArray(value) || !Array.isArray(was) || value.length !== was.length) return false
+    for (let t = 0; t < value.length; t++) if (value[t] !== was[t]) return false
+  }
+  return i === read.length
+}
+
+function resolveFresh(kind: CallKind, base: Policy, o: Record<string, unknown>): Memo {
+  const result: { -readonly [K in keyof ResolvedCall]: ResolvedCall[K] } = noOptions(base)
+  const read: unknown[] = []
   const allowed = CALL_KEYS[kind]
   let policy: Record<string, number> | undefined
   for (const key in o) {
-    const value = o[key]
+    let value = o[key]
     if (!allowed.has(key)) fail(key, `unknown option for ${kind}(); known: ${[...allowed].join(', ')}`)
-    if (value === undefined) continue
-    const parser = POLICY_PARSERS[key as keyof Policy]
-    if (parser) {
-      const parsed = parser.parse(value)
-      if (parsed === undefined) fail(key, `expected ${parser.expected}, got ${show(value)}`)
-      policy ??= { ...base }
-      policy[key] = parsed
-      continue
+    if (value !== undefined) {
+      const parser = POLICY_PARSERS[key as keyof Policy]
+      if (parser) {
+        const parsed = parser.parse(value)
+        if (parsed === undefined) fail(key, `expected ${parser.expected(value)}, got ${show(value)}`)
+        policy ??= { ...base }
+        policy[key] = parsed
+      } else {
+        switch (key) {
+          case 'tags':
+            if (!isTagList(value)) {
+              fail(key, `expected an array of non-empty strings (at most 256 characters), got ${show(value)}`)
+            }
+            // A copy: the caller may change its array while this call, or another holding this resolution, runs.
+            value = [...(value as string[])]
+            result.tags = value as string[]
+            break
+          case 'schema':
+            if (typeof (value as StandardSchemaV1)?.['~standard']?.validate !== 'function') {
+              fail(key, 'expected a Standard Schema (for example a zod 4 schema)')
+            }
+            result.schema = value as StandardSchemaV1
+            break
+          case 'category':
+            if (typeof value !== 'string' || value.length === 0 || value.length > 64) {
+              fail(key, `expected a short non-empty string (at most 64 characters), got ${show(value)}`)
+            }
+            result.category = value as string
+            break
+          case 'signal':
+            checkSignal(value)
+            value = undefined // not kept: the memo must not hold a request's signal alive
+            break
+          case 'allowStale':
+            if (typeof value !== 'boolean') fail(key, `expected true or false, got ${show(value)}`)
+            result.allowStale = value as boolean
+            break
+        }
+      }
     }
-    switch (key) {
-      case 'tags':
-        if (!isTagList(value)) {
-          fail(key, `expected an array of non-empty strings (at most 256 characters), got ${show(value)}`)
-        }
-        result.tags = value as string[]
-        break
-      case 'schema':
-        if (typeof (value as StandardSchemaV1)?.['~standard']?.validate !== 'function') {
-          fail(key, 'expected a Standard Schema (for example a zod 4 schema)')
-        }
-        result.schema = value as StandardSchemaV1
-        break
-      case 'category':
-        if (typeof value !== 'string' || value.length === 0 || value.length > 64) {
-          fail(key, `expected a short non-empty string (at most 64 characters), got ${show(value)}`)
-        }
-        result.category = value as string
-        break
-      case 'signal':
-        if (typeof (value as AbortSignal)?.aborted !== 'boolean') fail(key, 'expected an AbortSignal')
-        result.signal = value as AbortSignal
-        break
-      case 'allowStale':
-        if (typeof value !== 'boolean') fail(key, `expected true or false, got ${show(value)}`)
-        result.allowStale = value as boolean
-        break
-    }
+    read.push(key, value)
   }
   if (policy) result.policy = policy as unknown as Policy
-  return result
+  return { kind, read, result }
 }
 
-const EMPTY: readonly string[] = Object.freeze([])
-const DEFAULT_CALLS = new WeakMap<Policy, Map<string, ResolvedCall>>()
+function checkSignal(value: unknown): asserts value is AbortSignal {
+  if (typeof (value as AbortSignal)?.aborted !== 'boolean') fail('signal', 'expected an AbortSignal')
+}
 
 function fail(path: string, message: string): never {
   throw new CacheOptionsError([{ path, message }])
@@ -507,26 +600,11 @@ type PolicyInput = { [K in keyof Policy]?: number | undefined }
 
 function resolvePolicy(base: Policy, o: PolicyInput): Policy {
   const merged = { ...base }
-  for (const key of Object.keys(POLICY_PARSERS) as (keyof Policy)[]) {
+  for (const key of POLICY_KEYS) {
     const value = o[key]
     if (value !== undefined) merged[key] = value
   }
   return Object.freeze(merged)
-}
-
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input)
-  if (result.success) return result.data
-  const issues: OptionIssue[] = []
-  for (const issue of result.error.issues) {
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) issues.push({ path: key, message: 'unknown option' })
-    } else {
-      const path = issue.path.length ? issue.path.map(String).join('.') : '(options)'
-      issues.push({ path, message: issue.message })
-    }
-  }
-  throw new CacheOptionsError(issues)
 }
 
 function show(value: unknown): string {

@@ -50,6 +50,25 @@ interface Stored extends Slot {
  * const cache = createCacheClient({ adapter: memoryAdapter({ maxEntries: 5_000 }) })
  */
 export function memoryAdapter(options: MemoryAdapterOptions = {}): CacheAdapter {
+  // Unknown names are refused, as createCacheClient refuses them: lru-cache's `max` was silently ignored here.
+  if (typeof options !== 'object' || options === null) {
+    const got = options === null ? 'null' : typeof options
+    throw new CacheOptionsError([
+      { path: '(options)', message: `memoryAdapter(options) expected an object, got ${got}` },
+    ])
+  }
+  const hints: Record<string, string> = { max: 'maxEntries', maxBytes: 'maxSize' }
+  const unknown = Object.keys(options).filter((key) => key !== 'maxEntries' && key !== 'maxSize' && key !== 'clock')
+  if (unknown.length > 0) {
+    throw new CacheOptionsError(
+      unknown.map((path) => ({
+        path,
+        message: `unknown option for memoryAdapter(); ${
+          Object.hasOwn(hints, path) ? `did you mean ${hints[path]}?` : 'known: maxEntries, maxSize, clock'
+        }`,
+      })),
+    )
+  }
   const maxEntries = options.maxEntries ?? 10_000
   if (!Number.isInteger(maxEntries) || maxEntries < 1) {
     throw new CacheOptionsError([

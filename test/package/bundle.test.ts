@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { type BuildFailure, type BuildOptions, build, type Metafile } from 'esbuild'
 import { beforeAll, describe, expect, test } from 'vitest'
@@ -7,14 +9,23 @@ import { assertBuilt, root } from './helpers.js'
 // prove that nothing Node-only or Redis-client-shaped comes along.
 
 /**
- * Gzip ceiling for the minified core bundle (dist/index.js with zod and lru-cache inlined), in bytes.
- * Edge users pay for every kB: Workers and Vercel Edge cap script size and every cold start parses the bundle.
- * zod is the bulk of it and tree-shakes only when imported right: `import { z } from 'zod'` drags in every locale
- * (~90 kB gz on its own) where options.ts's `import * as z from 'zod'` costs ~26 kB; a slip like that fails here.
- * Measured at 37.6 kB gz when this was set (minified: zod 85 kB, cacheward 22 kB, lru-cache 19 kB); the ceiling
- * leaves ~25% headroom. Raise it deliberately, in a reviewed change that says what the bytes buy.
+ * Gzip ceilings for what an app that imports `cacheward` and `cacheward/memory` ships: the minified core + memory
+ * adapter, client libraries external (the core imports none). Edge users pay for every kB: Workers and Vercel Edge
+ * cap script size and every cold start parses the bundle. Anchors, same measure: cachified 3.3 kB, cache-manager
+ * 5.3 kB, cacheable 18.9 kB, BentoCache 34.4 kB.
+ *
+ * The bytes, measured when this was set (minified → gzipped): cacheward's own code 38.7 kB → 13.6 kB (get-or-set
+ * 10.6, options 5.9, client 5.5, errors 3.2, memory adapter 2.9, telemetry 2.2 kB minified, the rest under 2 kB
+ * each); lru-cache 18.2 kB → 5.8 kB; together 56.9 kB → 19.1 kB. zod, which checked the options, was 72.5 of the
+ * 128.6 minified kB (40.3 kB gz) until the checks became hand-written; it must not come back on the import path.
+ *
+ * The target is 12 kB gz and it is not met. Getting there takes both halves: lru-cache's place (memory adapter, l1)
+ * taken by a Map-based LRU of under 1 kB, and ~2 kB gz trimmed from cacheward's own code. The ceilings leave ~5 %
+ * headroom over the figures above; raise them deliberately, in a reviewed change that says what the bytes buy.
  */
-const CORE_GZIP_CEILING = 48 * 1024
+const CORE_GZIP_CEILING = 20 * 1024
+/** Cacheward's own share of the same bundle (lru-cache left external). */
+const OWN_CODE_GZIP_CEILING = 14.25 * 1024
 
 /**
  * What an edge bundler asks for. platform 'neutral' gives no node/browser defaults, so we add the conditions that
@@ -49,9 +60,22 @@ interface EdgeBundle {
   metafile: Metafile
 }
 
-async function bundleForEdge(entry: string, { minify = false } = {}): Promise<EdgeBundle> {
+async function bundleForEdge(
+  entry: string,
+  { minify = false, external = [] as string[], exportsOf = [] as string[] } = {},
+): Promise<EdgeBundle> {
+  // exportsOf: bundle several entry points as one app would import them, every export kept.
+  const input = exportsOf.length
+    ? {
+        stdin: {
+          contents: exportsOf.map((path, i) => `export * as entry${i} from './${path}'`).join('\n'),
+          resolveDir: root,
+          sourcefile: entry,
+        },
+      }
+    : { entryPoints: [entry] }
   try {
-    const result = await build({ ...edgeOptions, minify, write: false, metafile: true, entryPoints: [entry] })
+    const result = await build({ ...edgeOptions, ...input, minify, external, write: false, metafile: true })
     const [output] = result.outputFiles
     const [meta] = Object.values(result.metafile.outputs)
     if (!output || !meta) throw new Error(`esbuild produced no output for ${entry}`)
@@ -116,11 +140,16 @@ describe.each([
   })
 })
 
-describe('the core bundle size', () => {
-  test(`stays under ${CORE_GZIP_CEILING / 1024} kB gzipped, zod and lru-cache included`, async () => {
-    const bundle = await bundleForEdge('dist/index.js', { minify: true })
-    const gzipped = gzipSync(bundle.text).byteLength
-    // On failure, say which package grew: minified bytes per package, before gzip.
+describe('the core + memory adapter bundle size', () => {
+  const app = { exportsOf: ['dist/index.js', 'dist/adapters/memory.js'], minify: true }
+  let bundle: EdgeBundle
+
+  beforeAll(async () => {
+    bundle = await bundleForEdge('cacheward + cacheward/memory', app)
+  })
+
+  /** Minified bytes per package (cacheward for dist/), largest first: says which one grew when a ceiling fails. */
+  function breakdown(): string {
     const byPackage = new Map<string, number>()
     for (const output of Object.values(bundle.metafile.outputs)) {
       for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
@@ -128,8 +157,43 @@ describe('the core bundle size', () => {
         byPackage.set(name, (byPackage.get(name) ?? 0) + bytesInOutput)
       }
     }
-    const breakdown = [...byPackage].map(([name, bytes]) => `${name} ${(bytes / 1024).toFixed(1)} kB`).join(', ')
-    const summary = `core bundle is ${(gzipped / 1024).toFixed(1)} kB gz (minified: ${breakdown})`
+    return [...byPackage]
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, bytes]) => `${name} ${(bytes / 1024).toFixed(1)} kB`)
+      .join(', ')
+  }
+
+  test('does not bundle zod: option checks are hand-written, zod is for users’ schemas only', () => {
+    const zod = bundle.inputs.filter((input) => /(?:^|\/)node_modules\/zod\//.test(input))
+    expect(zod, `zod is on the import path again (minified: ${breakdown()})`).toEqual([])
+  })
+
+  test('comes from a dist/ that inlines no package: tsup inlines what is not a dependency, zod (a devDependency) included', () => {
+    // The size figures above attribute dist/ to cacheward; a package inlined into dist/ would hide in that share.
+    const maps = readdirSync(join(root, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) =>
+      f.endsWith('.js.map'),
+    )
+    const inlined = maps.flatMap((map) => {
+      const { sources } = JSON.parse(readFileSync(join(root, 'dist', map), 'utf8')) as { sources: string[] }
+      return sources.filter((source) => source.includes('node_modules/')).map((source) => `dist/${map}: ${source}`)
+    })
+    expect(inlined, 'import it as a dependency (package.json "dependencies") or not at all').toEqual([])
+  })
+
+  test(`stays under ${CORE_GZIP_CEILING / 1024} kB gzipped, lru-cache included`, () => {
+    const gzipped = gzipSync(bundle.text).byteLength
+    const summary = `core + memory is ${(gzipped / 1024).toFixed(1)} kB gz (minified: ${breakdown()})`
     expect(gzipped, summary).toBeLessThanOrEqual(CORE_GZIP_CEILING)
+  })
+
+  test(`keeps cacheward's own code under ${OWN_CODE_GZIP_CEILING / 1024} kB gzipped`, async () => {
+    const own = await bundleForEdge('cacheward + cacheward/memory without lru-cache', {
+      ...app,
+      external: ['lru-cache'],
+    })
+    expect(own.externalImports, 'the only import left out should be lru-cache').toEqual(['lru-cache'])
+    const gzipped = gzipSync(own.text).byteLength
+    const summary = `cacheward's own code is ${(gzipped / 1024).toFixed(1)} kB gz, ${(own.text.length / 1024).toFixed(1)} kB minified`
+    expect(gzipped, summary).toBeLessThanOrEqual(OWN_CODE_GZIP_CEILING)
   })
 })

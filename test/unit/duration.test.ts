@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { type DurationUnit, MAX_DURATION_MS, parseDuration } from '../../src/duration.js'
+import { type DurationUnit, durationExpected, MAX_DURATION_MS, parseDuration } from '../../src/duration.js'
 
 const UNIT_MS: Record<DurationUnit, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
@@ -97,4 +97,20 @@ describe('parseDuration', () => {
       }),
     )
   })
+})
+
+describe('durationExpected', () => {
+  it.each(['30d', '25d', '597h', `${MAX_DURATION_MS + 1}ms`, MAX_DURATION_MS + 1, ' 30d '])(
+    'names the limit for %j, a well-formed duration past it',
+    (input) => {
+      expect(durationExpected(input)).toMatch(/^at most about 24\.8 days \(2147483647 ms/)
+    },
+  )
+
+  it.each(['5 minutes', '5 m', '-5m', -5, Number.POSITIVE_INFINITY, Number.NaN, null, '30w'])(
+    'describes the accepted forms for %j, which is not a duration at all',
+    (input) => {
+      expect(durationExpected(input)).toMatch(/^a duration like '250ms', '10s', '5m', '1h', '1d' or a number/)
+    },
+  )
 })
