@@ -5,6 +5,7 @@
 import type { CacheAdapter } from './adapters/adapter.js'
 import { memoryAdapter } from './adapters/memory.js'
 import { Backend } from './backend.js'
+import { resolveCallOptions } from './call-options.js'
 import { CircuitBreaker } from './circuit.js'
 import { systemClock } from './clock.js'
 import { type Core, type Loader, type Outcome, reportBackendError, type Scope } from './core.js'
@@ -16,16 +17,8 @@ import { getOrSet } from './get-or-set.js'
 import { clear, deleteKey, invalidatePattern, invalidateTags, tombstone } from './invalidate.js'
 import { assertKey, assertNamespace, prefixOf } from './keys.js'
 import type { MetricsSnapshot } from './metrics.js'
-import {
-  type CacheClientOptions,
-  type GetOptions,
-  type GetOrSetOptions,
-  type NamespaceOptions,
-  resolveCallOptions,
-  resolveClientOptions,
-  resolveNamespacePolicy,
-  type SetOptions,
-} from './options.js'
+import { resolveClientOptions, resolveNamespacePolicy } from './option-checks.js'
+import type { CacheClientOptions, GetOptions, GetOrSetOptions, NamespaceOptions, SetOptions } from './options.js'
 import { readOnly } from './read.js'
 import { jsonSerializer } from './serializer.js'
 import { Telemetry } from './telemetry.js'

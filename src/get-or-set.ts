@@ -9,6 +9,7 @@
  * @module
  */
 import type { ReadReply } from './adapters/adapter.js'
+import { resolveCallOptions } from './call-options.js'
 import type { Core } from './core.js'
 import { type Call, countServed, type Loader, type Outcome, reportBackendError, type Scope, siteOf } from './core.js'
 import { CacheOptionsError } from './errors.js'
@@ -16,7 +17,7 @@ import { classify, decide } from './freshness.js'
 import { assertKey } from './keys.js'
 import { backingOff, type LoadPlan, loadOnly } from './load.js'
 import { fenceOf, forgetLock, lockRequest, releaseQuietly, waitForHolder } from './lock.js'
-import { type GetOrSetOptions, resolveCallOptions } from './options.js'
+import type { GetOrSetOptions } from './options.js'
 import { markPresent, peekHit, type Usable, usableEntry } from './read.js'
 import { loadWithSoftTimeout, maybeRefreshEarly, refreshInBackground } from './refresh.js'
 import { stampsOf, tagReadOf } from './tags.js'

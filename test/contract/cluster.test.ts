@@ -2,6 +2,7 @@ import { Cluster } from 'ioredis'
 import { inject } from 'vitest'
 import { ioredisAdapter } from '../../src/adapters/ioredis.js'
 import { defineContractSuite } from './cache-client.contract.js'
+import { rawHooks } from './raw-hooks.js'
 
 // A real 3-master cluster started by the global setup: scans must visit every master and no
 // script may touch keys of two slots.
@@ -18,13 +19,7 @@ defineContractSuite({
   name: 'redis cluster (3 masters)',
   makeAdapter: () => ioredisAdapter(connect()),
   makePeer: () => ioredisAdapter(connect()),
-  writeRaw: async (key, value) => {
-    await admin.set(key, value)
-  },
-  deleteRaw: async (key) => {
-    await admin.del(key)
-  },
-  pttl: (key) => admin.pttl(key),
+  ...rawHooks(admin),
   cleanup: async () => {
     await Promise.all(connections.map((c) => c.quit()))
   },

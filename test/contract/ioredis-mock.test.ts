@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import RedisMock from 'ioredis-mock'
 import { type IoredisLikeClient, ioredisAdapter } from '../../src/adapters/ioredis.js'
 import { defineContractSuite } from './cache-client.contract.js'
+import { rawHooks } from './raw-hooks.js'
 
 // ioredis-mock runs the adapter's Lua through its own interpreter: a fast unit-level check that
 // the scripts and reply parsing hang together, not a substitute for the redis-server suites.
@@ -21,13 +22,7 @@ defineContractSuite({
   name: 'ioredis-mock',
   makeAdapter: () => ioredisAdapter(mock()),
   makePeer: () => ioredisAdapter(mock()),
-  writeRaw: async (key, value) => {
-    await admin.set(key, value)
-  },
-  deleteRaw: async (key) => {
-    await admin.del(key)
-  },
-  pttl: (key) => admin.pttl(key),
+  ...rawHooks(admin),
   faithful: { timeWindows: false, globEscapes: false },
   // Its Lua runs in a JavaScript interpreter: 120 concurrent writes (the cluster-spread case) take about a
   // second, which the default 1 s timeout (and the deadline set() writes carry) would cut short.

@@ -3,6 +3,7 @@ import { Redis as Redis6 } from 'ioredis6'
 import { inject } from 'vitest'
 import { ioredisAdapter } from '../../src/adapters/ioredis.js'
 import { defineContractSuite } from './cache-client.contract.js'
+import { rawHooks } from './raw-hooks.js'
 
 // Real redis-server through ioredis 5 and ioredis 6 (RESP3 by default; installed under the ioredis6
 // alias). Each adapter gets its own connection, as separate processes would.
@@ -27,13 +28,7 @@ for (const [major, create] of Object.entries(clients)) {
     name: `redis-server (ioredis ${major})`,
     makeAdapter: () => ioredisAdapter(connect()),
     makePeer: () => ioredisAdapter(connect()),
-    writeRaw: async (key, value) => {
-      await admin.set(key, value)
-    },
-    deleteRaw: async (key) => {
-      await admin.del(key)
-    },
-    pttl: (key) => admin.pttl(key),
+    ...rawHooks(admin),
     cleanup: async () => {
       await Promise.all(connections.map((c) => c.quit()))
     },

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis'
 import { inject } from 'vitest'
 import { upstashAdapter } from '../../src/adapters/upstash.js'
 import { defineContractSuite } from './cache-client.contract.js'
+import { rawHooks } from './raw-hooks.js'
 
 // The real @upstash/redis client over HTTP to a local endpoint speaking the Upstash REST protocol.
 // Run twice: with the client's defaults (auto-pipelining, base64, automaticDeserialization on) and
@@ -16,13 +17,7 @@ for (const automaticDeserialization of [true, false]) {
     name: `upstash (automaticDeserialization ${automaticDeserialization ? 'on' : 'off'})`,
     makeAdapter: () => upstashAdapter(new Upstash({ url, token, automaticDeserialization, enableTelemetry: false })),
     makePeer: () => upstashAdapter(new Upstash({ url, token, automaticDeserialization, enableTelemetry: false })),
-    writeRaw: async (key, value) => {
-      await admin.set(key, value)
-    },
-    deleteRaw: async (key) => {
-      await admin.del(key)
-    },
-    pttl: (key) => admin.pttl(key),
+    ...rawHooks(admin),
     cleanup: async () => {
       if (!automaticDeserialization) await admin.quit()
     },

@@ -23,9 +23,13 @@ import { assertBuilt, root } from './helpers.js'
  * taken by a Map-based LRU of under 1 kB, and ~2 kB gz trimmed from cacheward's own code. The ceilings leave ~5 %
  * headroom over the figures above; raise them deliberately, in a reviewed change that says what the bytes buy.
  */
-const CORE_GZIP_CEILING = 20 * 1024
-/** Cacheward's own share of the same bundle (lru-cache left external). */
-const OWN_CODE_GZIP_CEILING = 14.25 * 1024
+const CORE_GZIP_CEILING = 20.75 * 1024
+/**
+ * Cacheward's own share of the same bundle (lru-cache left external). Raised from 14.25 kB for the fence of issue 11
+ * (absent keys, the backend-clock window, set() deadlines and their clock probe, tag records committed by the write,
+ * the out-of-memory fallback) and the Backend wrapper of issue 12: 14.5 kB gz, 41.4 kB minified then.
+ */
+const OWN_CODE_GZIP_CEILING = 15.25 * 1024
 
 /**
  * What an edge bundler asks for. platform 'neutral' gives no node/browser defaults, so we add the conditions that

@@ -1,6 +1,14 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { classify, expiryOf, type Freshness } from '../../src/freshness.js'
+import {
+  classify,
+  type Decision,
+  decide,
+  expiryOf,
+  type Freshness,
+  jitter,
+  shouldRefreshEarly,
+} from '../../src/freshness.js'
 
 const slot = (freshUntil: number, staleUntil: number, errorUntil: number, body = '{"w":1,"v":1}') => ({
   body,
@@ -104,5 +112,109 @@ describe('expiryOf', () => {
         if (ttl > 0) expect(classify(s, expiresAt - 1)).not.toBe('expired')
       }),
     )
+  })
+})
+
+// Where stale-while-revalidate is decided: every input of decide(), and what a call does about it.
+describe('decide', () => {
+  const cases: [Freshness, 'acquired' | 'held' | 'none', boolean, Decision][] = [
+    // A fresh entry is served; a lock the read took anyway (a forced read after a tag check) is released.
+    ['fresh', 'none', false, { action: 'serve', release: false }],
+    ['fresh', 'none', true, { action: 'serve', release: false }],
+    ['fresh', 'acquired', false, { action: 'serve', release: true }],
+    ['fresh', 'acquired', true, { action: 'serve', release: true }],
+    ['fresh', 'held', false, { action: 'serve', release: false }],
+    ['fresh', 'held', true, { action: 'serve', release: false }],
+    // Inside staleWhileRevalidate: served at once; the caller that took the lock refreshes, unless the loader
+    // just failed (errorBackoff), when it lets the lock go; the others leave it to the holder.
+    ['stale', 'acquired', false, { action: 'refresh' }],
+    ['stale', 'acquired', true, { action: 'serve-stale', release: true }],
+    ['stale', 'held', false, { action: 'serve-stale', release: false }],
+    ['stale', 'held', true, { action: 'serve-stale', release: false }],
+    ['stale', 'none', false, { action: 'serve-stale', release: false }],
+    ['stale', 'none', true, { action: 'serve-stale', release: false }],
+    // Inside staleIfError only: load (or wait for the holder) with the stale value as the fallback; while
+    // backing off after a failure, serve it without calling the loader.
+    ['stale-if-error', 'acquired', false, { action: 'load', fallback: true }],
+    ['stale-if-error', 'acquired', true, { action: 'serve-stale', release: true }],
+    ['stale-if-error', 'held', false, { action: 'wait', fallback: true }],
+    ['stale-if-error', 'held', true, { action: 'serve-stale', release: false }],
+    ['stale-if-error', 'none', false, { action: 'load', fallback: true }],
+    ['stale-if-error', 'none', true, { action: 'serve-stale', release: false }],
+    // Nothing servable: load, or wait for whoever holds the lock; back-off changes nothing without a value.
+    ['expired', 'acquired', false, { action: 'load', fallback: false }],
+    ['expired', 'acquired', true, { action: 'load', fallback: false }],
+    ['expired', 'held', false, { action: 'wait', fallback: false }],
+    ['expired', 'held', true, { action: 'wait', fallback: false }],
+    ['expired', 'none', false, { action: 'load', fallback: false }],
+    ['expired', 'none', true, { action: 'load', fallback: false }],
+  ]
+
+  it('covers every combination of freshness, lock and back-off exactly once', () => {
+    const seen = new Set(cases.map(([f, l, b]) => `${f}/${l}/${b}`))
+    expect(seen.size).toBe(ORDER.length * 3 * 2)
+  })
+
+  it.each(cases)('%s entry, lock %s, backing off %s: %o', (freshness, lock, backingOff, expected) => {
+    expect(decide({ freshness, lock, backingOff })).toEqual(expected)
+  })
+})
+
+describe('jitter', () => {
+  it('only ever shortens ttl, by at most the fraction, never below 1 ms', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2_147_483_647 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (ttl, fraction, random) => {
+          const out = jitter(ttl, fraction, random)
+          expect(out).toBeLessThanOrEqual(ttl)
+          expect(out).toBeGreaterThanOrEqual(Math.max(1, Math.floor(ttl * (1 - fraction))))
+        },
+      ),
+    )
+  })
+
+  it('leaves ttl alone with no jitter', () => {
+    expect(jitter(60_000, 0, 0.99)).toBe(60_000)
+  })
+})
+
+describe('shouldRefreshEarly (XFetch)', () => {
+  it('never refreshes when off, or without a measured load time', () => {
+    expect(shouldRefreshEarly(100, 0, 1, 0.0001)).toBe(false)
+    expect(shouldRefreshEarly(0, 1, 1, 0.0001)).toBe(false)
+  })
+
+  it('refreshes iff -loadMs × beta × ln(random) reaches the time left', () => {
+    // -100 × 1 × ln(e^-1) = 100
+    expect(shouldRefreshEarly(100, 1, 100, Math.exp(-1))).toBe(true)
+    expect(shouldRefreshEarly(100, 1, 100.01, Math.exp(-1))).toBe(false)
+    expect(shouldRefreshEarly(100, 2, 200, Math.exp(-1))).toBe(true)
+  })
+
+  it('refreshes a key read every 10 ms shortly before it expires in nearly every fresh period (beta 1)', () => {
+    // A key loaded in 100 ms: a read with `left` ms to go refreshes with probability e^(-left / 100), so the
+    // first refresh lands in the last few hundred ms of the period, and almost never fails to come.
+    const loadMs = 100
+    let hits = 0
+    let earliest = 0
+    let seed = 1
+    const random = () => {
+      seed = (seed * 48271) % 2147483647
+      return seed / 2147483647
+    }
+    for (let round = 0; round < 200; round++) {
+      for (let left = 60_000; left > 0; left -= 10) {
+        if (shouldRefreshEarly(loadMs, 1, left, random())) {
+          hits++
+          earliest = Math.max(earliest, left)
+          break
+        }
+      }
+    }
+    expect(hits).toBeGreaterThan(180)
+    expect(earliest).toBeLessThan(2_000)
   })
 })

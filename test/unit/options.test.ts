@@ -3,6 +3,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import * as z from 'zod'
 import { memoryAdapter } from '../../src/adapters/memory.js'
+import { resolveCallOptions } from '../../src/call-options.js'
 import { durationExpected, parseDuration } from '../../src/duration.js'
 import type { OptionIssue } from '../../src/errors.js'
 import {
@@ -14,13 +15,8 @@ import {
   isCacheOptionsError,
   isCachewardError,
 } from '../../src/index.js'
-import {
-  DEFAULTS,
-  type Policy,
-  resolveCallOptions,
-  resolveClientOptions,
-  resolveNamespacePolicy,
-} from '../../src/options.js'
+import { resolveClientOptions, resolveNamespacePolicy } from '../../src/option-checks.js'
+import { DEFAULTS, type Policy } from '../../src/options.js'
 
 /** Builds a client with `options` and returns the CacheOptionsError it throws. */
 function optionsError(options: unknown): CacheOptionsError {

@@ -1,0 +1,226 @@
+/**
+ * The checks that hold option values to their interfaces (hand-written, see {@link Check}), and the
+ * resolution of client and namespace options: validated, defaulted, frozen.
+ * @module
+ */
+import type { CacheAdapter } from './adapters/adapter.js'
+import type { Clock } from './clock.js'
+import { durationExpected, parseDuration } from './duration.js'
+import { CacheOptionsError, type OptionIssue } from './errors.js'
+import {
+  type CacheClientOptions,
+  DEFAULTS,
+  type NamespaceOptions,
+  type Policy,
+  type ResolvedClientOptions,
+} from './options.js'
+import type { Serializer } from './serializer.js'
+import type { Logger } from './telemetry.js'
+
+/**
+ * Checks one option value: returns it parsed, or records an issue and returns `undefined`. Hand-written rather than
+ * zod: zod was 74 of the core bundle's 128 minified kB for these dozen checks (test/package/bundle.test.ts), and a
+ * hand-written check words its own messages. test/unit/options.test.ts holds the zod schema these replaced and
+ * checks that both accept, resolve and report the same.
+ */
+type Check<T> = (value: unknown, path: string, issues: OptionIssue[]) => T | undefined
+
+/** A check over a parser: when it returns `undefined`, the issue says what was expected and what was got. */
+const checkWith =
+  <T>(parseValue: (v: unknown) => T | undefined, expected: (v: unknown) => string): Check<T> =>
+  (value, path, issues) => {
+    const parsed = parseValue(value)
+    if (parsed === undefined) issues.push({ path, message: `expected ${expected(value)}, got ${show(value)}` })
+    return parsed
+  }
+
+/** A check for a value that `guard` accepts as is. */
+const accepted = <T>(guard: (v: unknown) => v is T, expected: string): Check<T> =>
+  checkWith(
+    (v) => (guard(v) ? v : undefined),
+    () => expected,
+  )
+
+const duration = checkWith(parseDuration, durationExpected)
+const positiveDuration: Check<number> = (value, path, issues) => {
+  const ms = duration(value, path, issues)
+  if (ms !== 0) return ms
+  issues.push({ path, message: `must be greater than 0, got ${show(value)}` })
+  return undefined
+}
+
+const hasFunctions = (v: unknown, names: readonly string[]): boolean =>
+  typeof v === 'object' && v !== null && names.every((n) => typeof (v as Record<string, unknown>)[n] === 'function')
+const isBoolean = (b: unknown): b is boolean => typeof b === 'boolean'
+const TRUE_OR_FALSE = 'true or false'
+
+const betaOf = (v: unknown): number | undefined =>
+  v === true ? 1 : v === false ? 0 : typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 100 ? v : undefined
+const fractionOf = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1 ? v : undefined
+
+/** The freshness options, checked alike at construction, in `namespace()` and on every call. */
+export const POLICY_PARSERS: Record<
+  keyof Policy,
+  { parse: (v: unknown) => number | undefined; expected: (v: unknown) => string }
+> = {
+  ttl: { parse: parseDuration, expected: durationExpected },
+  staleWhileRevalidate: { parse: parseDuration, expected: durationExpected },
+  staleIfError: { parse: parseDuration, expected: durationExpected },
+  softTimeout: { parse: parseDuration, expected: durationExpected },
+  hardTimeout: { parse: parseDuration, expected: durationExpected },
+  errorBackoff: { parse: parseDuration, expected: durationExpected },
+  earlyRefresh: { parse: betaOf, expected: () => 'true, false or a beta between 0 and 100' },
+  jitter: { parse: fractionOf, expected: () => 'a fraction between 0 and 1' },
+}
+export const POLICY_KEYS = Object.keys(POLICY_PARSERS) as (keyof Policy)[]
+
+const FRESHNESS_CHECKS = Object.fromEntries(
+  POLICY_KEYS.map((key) => [key, checkWith(POLICY_PARSERS[key].parse, POLICY_PARSERS[key].expected)]),
+) as Record<keyof Policy, Check<number>>
+
+const CIRCUIT_BREAKER_CHECKS = {
+  threshold: checkWith(
+    (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : undefined),
+    () => 'a whole number of failures, at least 1',
+  ),
+  duration: positiveDuration,
+}
+
+const CLIENT_CHECKS = {
+  ...FRESHNESS_CHECKS,
+  adapter: accepted(
+    (a): a is CacheAdapter => hasFunctions(a, ['read', 'write', 'invalidate']),
+    'a cacheward adapter such as memoryAdapter(), ioredisAdapter(redis) or upstashAdapter(redis)',
+  ),
+  namespace: accepted(
+    (n): n is string => typeof n === 'string' && n.length > 0 && n.length <= 128,
+    'a non-empty string of at most 128 characters',
+  ),
+  timeout: positiveDuration,
+  enabled: accepted(isBoolean, TRUE_OR_FALSE),
+  lockTtl: positiveDuration,
+  lockWait: duration,
+  serializer: accepted(
+    (v): v is Serializer => hasFunctions(v, ['serialize', 'deserialize']),
+    '{ serialize(value): string, deserialize(text): unknown }',
+  ),
+  clock: accepted((c): c is Clock => hasFunctions(c, ['now']), '{ now(): number }'),
+  waitUntil: accepted(
+    (f): f is (promise: Promise<unknown>) => void => typeof f === 'function',
+    'a function receiving a promise',
+  ),
+  circuitBreaker: ((value, path, issues) => {
+    if (value === false) return false
+    if (!isObject(value)) {
+      const expected =
+        'false (off) or { threshold?: number, duration?: Duration } (it is on by default: leave it out, or pass {} for the defaults)'
+      issues.push({ path, message: `expected ${expected}, got ${show(value)}` })
+      return undefined
+    }
+    return checkObject(value, CIRCUIT_BREAKER_CHECKS, `${path}.`, issues)
+  }) as Check<false | Checked<typeof CIRCUIT_BREAKER_CHECKS>>,
+  metrics: accepted(isBoolean, TRUE_OR_FALSE),
+  logger: accepted(
+    (l): l is Logger => hasFunctions(l, ['debug', 'info', 'warn', 'error']),
+    'a pino-compatible logger: { debug, info, warn, error } functions',
+  ),
+}
+
+// The drift guard: the checks and the hand-written interfaces must name the same options, or this does not compile.
+type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : never
+const _clientKeys: SameKeys<typeof CLIENT_CHECKS, CacheClientOptions> = true
+const _namespaceKeys: SameKeys<typeof FRESHNESS_CHECKS, NamespaceOptions> = true
+void _clientKeys
+void _namespaceKeys
+
+type Checked<C> = { [K in keyof C]?: C[K] extends Check<infer T> ? T : never }
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** Checks every own key of `input`: unknown names and bad values are all recorded, not only the first. */
+function checkObject<C extends Record<string, Check<unknown>>>(
+  input: Record<string, unknown>,
+  checks: C,
+  prefix: string,
+  issues: OptionIssue[],
+): Checked<C> {
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(input)) {
+    const value = input[key]
+    // hasOwn: a name like "constructor" is unknown, not Object.prototype's.
+    const check = Object.hasOwn(checks, key) ? checks[key] : undefined
+    if (!check) issues.push({ path: prefix + key, message: 'unknown option' })
+    else if (value !== undefined) out[key] = check(value, prefix + key, issues)
+  }
+  return out as Checked<C>
+}
+
+/** Checks an options argument (`undefined` and `null` are no options); throws one error listing every issue. */
+function checkOptions<C extends Record<string, Check<unknown>>>(input: unknown, checks: C): Checked<C> {
+  const issues: OptionIssue[] = []
+  const options = input ?? {}
+  const out = isObject(options) ? checkObject(options, checks, '', issues) : {}
+  if (!isObject(options)) issues.push({ path: '(options)', message: `expected an object, got ${show(options)}` })
+  if (issues.length > 0) throw new CacheOptionsError(issues)
+  return out
+}
+
+/** Validates and defaults the options of `createCacheClient`; throws {@link CacheOptionsError}. */
+export function resolveClientOptions(options: unknown): ResolvedClientOptions {
+  const o = checkOptions(options, CLIENT_CHECKS)
+  const policy = resolvePolicy(DEFAULTS, o)
+  return Object.freeze({
+    adapter: o.adapter,
+    namespace: o.namespace,
+    policy,
+    timeout: o.timeout ?? DEFAULTS.timeout,
+    enabled: o.enabled ?? true,
+    lockTtl: o.lockTtl ?? DEFAULTS.lockTtl,
+    lockWait: o.lockWait ?? DEFAULTS.lockWait,
+    serializer: o.serializer,
+    clock: o.clock,
+    waitUntil: o.waitUntil,
+    circuitBreaker:
+      o.circuitBreaker === false
+        ? undefined
+        : Object.freeze({
+            threshold: o.circuitBreaker?.threshold ?? DEFAULTS.circuitThreshold,
+            duration: o.circuitBreaker?.duration ?? DEFAULTS.circuitDuration,
+          }),
+    metrics: o.metrics ?? true,
+    logger: o.logger,
+  })
+}
+
+/** Validates the options of `namespace(name, options)` and merges them over the parent's policy. */
+export function resolveNamespacePolicy(parent: Policy, options: unknown): Policy {
+  return resolvePolicy(parent, checkOptions(options, FRESHNESS_CHECKS))
+}
+
+export function checkSignal(value: unknown): asserts value is AbortSignal {
+  if (typeof (value as AbortSignal)?.aborted !== 'boolean') fail('signal', 'expected an AbortSignal')
+}
+
+export function fail(path: string, message: string): never {
+  throw new CacheOptionsError([{ path, message }])
+}
+
+type PolicyInput = { [K in keyof Policy]?: number | undefined }
+
+export function resolvePolicy(base: Policy, o: PolicyInput): Policy {
+  const merged = { ...base }
+  for (const key of POLICY_KEYS) {
+    const value = o[key]
+    if (value !== undefined) merged[key] = value
+  }
+  return Object.freeze(merged)
+}
+
+export function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined)
+    return String(value)
+  if (Array.isArray(value)) return 'an array'
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`
+}
