@@ -34,6 +34,7 @@ import {
   usableEntry,
 } from './get-or-set.js'
 import { assertKey, assertNamespace, assertPattern, escapeGlob, isTagList, prefixOf } from './keys.js'
+import { createLifetime } from './lifetime.js'
 import type { MetricsSnapshot } from './metrics.js'
 import {
   type CacheClientOptions,
@@ -131,7 +132,7 @@ export function createCacheClient(options: CacheClientOptions = {}): CacheClient
     lockTtl: o.lockTtl,
     lockWait: o.lockWait,
     background: new Set(),
-    lifetime: new AbortController(),
+    lifetime: createLifetime(),
     circuit: undefined,
     waitUntil: o.waitUntil,
     backoff: new Map(),

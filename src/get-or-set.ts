@@ -23,6 +23,7 @@ import { backendError, type RefreshReason } from './events.js'
 import type { SingleFlight } from './flight.js'
 import { classify, entryWrite, type Freshness } from './freshness.js'
 import { isTagList } from './keys.js'
+import type { Lifetime } from './lifetime.js'
 import type { Policy, ResolvedCall } from './options.js'
 import type { Serializer } from './serializer.js'
 import { validate } from './standard-schema.js'
@@ -73,7 +74,7 @@ export interface Core {
   readonly lockTtl: number
   readonly lockWait: number
   readonly background: Set<Promise<unknown>>
-  readonly lifetime: AbortController
+  readonly lifetime: Lifetime
   readonly circuit: CircuitBreaker | undefined
   readonly waitUntil: ((promise: Promise<unknown>) => void) | undefined
   /** Keys whose loader failed recently and were answered stale: until when not to call it again. */

@@ -1,0 +1,4 @@
+import { startWorkerd } from './harness.js'
+import { describeRuntime } from './suite.js'
+
+describeRuntime('workerd', startWorkerd)
