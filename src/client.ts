@@ -46,6 +46,7 @@ import {
   resolveNamespacePolicy,
   type SetOptions,
 } from './options.js'
+import { requestBoundIo } from './runtime.js'
 import { jsonSerializer } from './serializer.js'
 import { now, Telemetry } from './telemetry.js'
 
@@ -127,7 +128,7 @@ export function createCacheClient(options: CacheClientOptions = {}): CacheClient
     serializer: o.serializer ?? jsonSerializer,
     clock: o.clock ?? systemClock,
     telemetry,
-    flight: new SingleFlight<Outcome>(),
+    flight: new SingleFlight<Outcome>({ queue: !requestBoundIo }),
     timeout: o.timeout,
     lockTtl: o.lockTtl,
     lockWait: o.lockWait,
