@@ -25,6 +25,7 @@ import { classify, entryWrite, type Freshness } from './freshness.js'
 import { isTagList } from './keys.js'
 import type { Lifetime } from './lifetime.js'
 import type { Policy, ResolvedCall } from './options.js'
+import { requestBoundIo } from './runtime.js'
 import type { Serializer } from './serializer.js'
 import { validate } from './standard-schema.js'
 import { now, type Telemetry } from './telemetry.js'
@@ -186,6 +187,11 @@ const BUCKET_MS = 10
 const deadlines = new Map<number, { fire: Set<() => void>; timer: ReturnType<typeof setTimeout> }>()
 
 function watchDeadline(ms: number, fire: () => void): () => void {
+  if (requestBoundIo) {
+    // Workers: a timer dies with the request that armed it, so a request never waits on another request's timer.
+    const timer = setTimeout(fire, ms)
+    return () => clearTimeout(timer)
+  }
   const at = Math.ceil((Date.now() + ms) / BUCKET_MS) * BUCKET_MS
   let bucket = deadlines.get(at)
   if (!bucket) {

@@ -38,3 +38,18 @@ describe.each(backends)('workerd: single-flight across requests over the %s adap
     expect((await app().get(`/get?client=${client}&key=abandoned`)).body.value).toEqual({ key: 'abandoned', load: 2 })
   })
 })
+
+describe('workerd: backend timeouts', () => {
+  test('a backend call that never answers is cut at `timeout`, even when a request that called just before it has ended', async () => {
+    // Each round: one request gives up after 50 ms and ends while its backend call is pending; one sent with it must
+    // still get the loader's value once `timeout` (500 ms in the app) passes, from a timer workerd has not cancelled.
+    for (let round = 1; round <= 3; round++) {
+      const [gaveUp, waited] = await Promise.all([
+        app().get(`/get?client=hanging&key=gives-up-${round}&abortAfter=50`),
+        within(3_000, `round ${round}`, app().get(`/get?client=hanging&key=waits-${round}`)),
+      ])
+      expect(gaveUp.body.error, `round ${round}`).toMatch(/TimeoutError/)
+      expect(waited.value.body.value, `round ${round}`).toEqual({ key: `waits-${round}`, load: 1 })
+    }
+  })
+})
