@@ -53,3 +53,18 @@ describe('workerd: backend timeouts', () => {
     }
   })
 })
+
+describe('workerd: background work', () => {
+  test("a stale-while-revalidate refresh outlives the response that started it, through cloudflare:workers' waitUntil", async () => {
+    const path = '/get?client=memory&key=refreshed&ttl=100&swr=60000'
+    expect((await app().get(path)).body.value.load).toBe(1)
+    await sleep(150)
+    // Stale: answered at once with the first value, while the refresh (a 300 ms loader) goes on after the response.
+    const { value: stale, elapsed } = await within(2_000, 'the stale read', app().get(`${path}&delay=300`))
+    expect(stale.body.value.load).toBe(1)
+    expect(elapsed).toBeLessThan(300)
+    await sleep(600)
+    expect((await app().get(`/loads?client=memory&key=refreshed`)).body.loads).toBe(2)
+    expect((await app().get(path)).body.value.load).toBe(2)
+  })
+})
