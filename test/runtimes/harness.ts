@@ -30,6 +30,8 @@ const appSource = fileURLToPath(new URL('./app/', import.meta.url))
 /** A copy of the app under the packed install, with its own namespace and endpoints; `close` stops what it started. */
 export interface PreparedApp {
   dir: string
+  /** What app/config.ts holds in this copy. */
+  config: { namespace: string; upstashUrl: string; upstashToken: string; refusedUrl: string; hangingUrl: string }
   close(): Promise<void>
 }
 
@@ -51,7 +53,7 @@ export async function prepareApp(runtime: string): Promise<PreparedApp> {
     hangingUrl: hanging.url,
   }
   await writeFile(join(dir, 'config.ts'), `export const config = ${JSON.stringify(config, null, 2)}\n`)
-  return { dir, close: hanging.stop }
+  return { dir, config, close: hanging.stop }
 }
 
 /** Accepts every request and never answers: a backend that hangs. */
@@ -111,7 +113,7 @@ async function reply(response: { status: number; text(): Promise<string> }): Pro
 }
 
 /** workerd through Miniflare, local only: `cf: false` keeps Miniflare from fetching Cloudflare's request metadata. */
-export async function startWorkerd(dir: string): Promise<RuntimeApp & { output(): string }> {
+export async function startWorkerd({ dir, config }: PreparedApp): Promise<RuntimeApp & { output(): string }> {
   // The conditions wrangler passes to esbuild for a Worker.
   const script = await bundle(join(dir, 'workerd.ts'), ['workerd', 'worker', 'browser'], 'esm')
   // workerd's own output (uncaught errors, warnings) is kept, to show in a failure: Miniflare only points at it.
@@ -121,6 +123,8 @@ export async function startWorkerd(dir: string): Promise<RuntimeApp & { output()
     script,
     compatibilityDate: '2025-09-01',
     cf: false,
+    // As `wrangler secret put` would set them; the app reads them from `env` of 'cloudflare:workers' at module scope.
+    bindings: { UPSTASH_REDIS_REST_URL: config.upstashUrl, UPSTASH_REDIS_REST_TOKEN: config.upstashToken },
     handleRuntimeStdio(stdout: Readable, stderr: Readable) {
       for (const stream of [stdout, stderr]) {
         stream.setEncoding('utf8').on('data', (chunk: string) => {
@@ -143,7 +147,7 @@ export async function startWorkerd(dir: string): Promise<RuntimeApp & { output()
 }
 
 /** Vercel's edge-runtime: the app bundled with the conditions Vercel's edge bundler uses, run in its VM. */
-export async function startEdgeRuntime(dir: string): Promise<RuntimeApp> {
+export async function startEdgeRuntime({ dir }: PreparedApp): Promise<RuntimeApp> {
   const initialCode = await bundle(join(dir, 'edge.ts'), ['edge-light', 'worker', 'browser'], 'iife')
   const runtime = new EdgeRuntime({ initialCode })
   return {
@@ -158,12 +162,12 @@ export async function startEdgeRuntime(dir: string): Promise<RuntimeApp> {
 }
 
 /** Bun from the `bun` npm package, running the app's TypeScript as is, resolving packages itself. */
-export function startBun(dir: string): Promise<RuntimeApp> {
+export function startBun({ dir }: PreparedApp): Promise<RuntimeApp> {
   return startServerProcess(join(root, 'node_modules/.bin/bun'), ['--no-install', 'bun.ts'], dir, {})
 }
 
 /** Deno from the `deno` npm package, with the packed install as its node_modules and network access to loopback only. */
-export function startDeno(dir: string): Promise<RuntimeApp> {
+export function startDeno({ dir }: PreparedApp): Promise<RuntimeApp> {
   const args = [
     'run',
     '--quiet',
@@ -173,6 +177,7 @@ export function startDeno(dir: string): Promise<RuntimeApp> {
     '--node-modules-dir=manual',
     '--allow-net=127.0.0.1',
     '--allow-read',
+    // @upstash/redis reads its settings (UPSTASH_*) from the environment when a client is built.
     '--allow-env',
     'deno.ts',
   ]

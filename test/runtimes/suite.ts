@@ -8,7 +8,7 @@ export const backends = ['memory', 'upstash'] as const
  * Registers the tests every runtime passes: one app whose clients were created at module scope answers every
  * request. Returns a getter for the running app, for the runtime's own tests.
  */
-export function describeRuntime(runtime: string, start: (dir: string) => Promise<RuntimeApp>): () => RuntimeApp {
+export function describeRuntime(runtime: string, start: (app: PreparedApp) => Promise<RuntimeApp>): () => RuntimeApp {
   let prepared: PreparedApp | undefined
   let running: RuntimeApp | undefined
   const app = () => {
@@ -18,7 +18,7 @@ export function describeRuntime(runtime: string, start: (dir: string) => Promise
 
   beforeAll(async () => {
     prepared = await prepareApp(runtime)
-    running = await start(prepared.dir)
+    running = await start(prepared)
   })
 
   afterAll(async () => {

@@ -9,9 +9,10 @@ import { memoryAdapter } from 'cacheward/memory'
 import { upstashAdapter } from 'cacheward/upstash'
 import { config } from './config.js'
 
-/** What a runtime lends the app: Workers' `waitUntil` from `cloudflare:workers`, where there is one. */
+/** What a runtime lends the app: in Workers, `waitUntil` and the Upstash secrets from `cloudflare:workers`. */
 export interface Platform {
   waitUntil?: (promise: Promise<unknown>) => void
+  upstash?: { url: string; token: string }
 }
 
 type ClientName = 'memory' | 'upstash' | 'refused' | 'hanging'
@@ -29,11 +30,12 @@ export function createApp(platform: Platform = {}): Handler {
     ...(platform.waitUntil ? { waitUntil: platform.waitUntil } : {}),
   }
   // retry: false, as the adapter's docs advise: a cache must not wait through the client's retry ladder.
+  const secrets = platform.upstash ?? { url: config.upstashUrl, token: config.upstashToken }
   const upstash = (url: string, token: string) =>
     upstashAdapter(new Redis({ url, token, retry: false, enableTelemetry: false }))
   const clients: Record<ClientName, CacheClient> = {
     memory: createCacheClient({ ...base, adapter: memoryAdapter() }),
-    upstash: createCacheClient({ ...base, adapter: upstash(config.upstashUrl, config.upstashToken) }),
+    upstash: createCacheClient({ ...base, adapter: upstash(secrets.url, secrets.token) }),
     refused: createCacheClient({ ...base, adapter: upstash(config.refusedUrl, config.upstashToken) }),
     hanging: createCacheClient({ ...base, adapter: upstash(config.hangingUrl, config.upstashToken) }),
   }
