@@ -61,8 +61,11 @@ export interface LoaderContext<T = unknown> {
   skipCache(): void
 }
 
-/** A loader: returns the value (or a promise of it) for a key. */
-export type Loader<T> = (ctx: LoaderContext<T>) => T | Promise<T>
+/**
+ * A loader: returns the value (or a promise of it) for a key. `S` types `ctx.stale`: any type the value fits (the stale
+ * value is one a loader returned before), `T` itself by default.
+ */
+export type Loader<T extends S, S = T> = (ctx: LoaderContext<S>) => T | Promise<T>
 
 /** State shared by a client and its namespaces. */
 export interface Core {
