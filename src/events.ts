@@ -52,21 +52,8 @@ export interface CacheEventMap {
     /** What started the refresh. */
     reason: RefreshReason
   }
-  /** A `delete`, `invalidateTags`, `invalidatePattern` or `clear` call succeeded. */
-  invalidate: {
-    /** Which call: `'delete'`, `'tags'`, `'pattern'` or `'clear'`. */
-    kind: 'delete' | 'tags' | 'pattern' | 'clear'
-    /** The namespace path of the client that made the call, or `undefined`. */
-    namespace: string | undefined
-    /** The deleted key (`delete`). */
-    key?: string
-    /** The invalidated tags (`invalidateTags`). */
-    tags?: readonly string[]
-    /** The glob, relative to the namespace (`invalidatePattern`). */
-    pattern?: string
-    /** Keys that held entries (`invalidatePattern`, `clear`). */
-    count?: number
-  }
+  /** A `delete`, `invalidateTags`, `invalidatePattern` or `clear` call succeeded; narrow on `kind` for its fields. */
+  invalidate: InvalidateEvent
   /** The circuit breaker opened: the backend is skipped for `retryInMs`. */
   'circuit-open': {
     /** The adapter's name, e.g. `'ioredis'`; never a URL. */
@@ -92,6 +79,53 @@ export interface CacheEventMap {
     /** Typed and redacted: no password, token or cached value. */
     error: CachewardError
   }
+}
+
+/**
+ * What the `invalidate` event carries: a union on `kind`, so narrowing on it makes that call's own fields certain.
+ * Each member lists the others' fields as absent, so reading one before narrowing gives it or `undefined`.
+ */
+export type InvalidateEvent =
+  | (InvalidateFields & {
+      kind: 'delete'
+      /** The deleted key. */
+      key: string
+      tags?: undefined
+      pattern?: undefined
+      count?: undefined
+    })
+  | (InvalidateFields & {
+      kind: 'tags'
+      key?: undefined
+      /** The invalidated tags. */
+      tags: readonly string[]
+      pattern?: undefined
+      count?: undefined
+    })
+  | (InvalidateFields & {
+      kind: 'pattern'
+      key?: undefined
+      tags?: undefined
+      /** The glob, relative to the namespace. */
+      pattern: string
+      /** Keys that held entries. */
+      count: number
+    })
+  | (InvalidateFields & {
+      kind: 'clear'
+      key?: undefined
+      tags?: undefined
+      pattern?: undefined
+      /** Keys that held entries. */
+      count: number
+    })
+
+/** What every `invalidate` event carries. */
+interface InvalidateFields {
+  /** Which call: `'delete'`, `'tags'`, `'pattern'` or `'clear'`. */
+  kind: 'delete' | 'tags' | 'pattern' | 'clear'
+  /** The namespace path of the client that made the call, or `undefined`. */
+  namespace: string | undefined
 }
 
 /** Why a value was refreshed in the background. */

@@ -111,3 +111,25 @@ async function inferenceWithContext() {
   expectTypeOf(await typed.get('1')).toEqualTypeOf<Room>()
 }
 void inferenceWithContext
+
+// The `invalidate` event is a union on `kind`: each kind carries its own fields, present for sure once narrowed.
+cache.on('invalidate', (event) => {
+  expectTypeOf(event.kind).toEqualTypeOf<'delete' | 'tags' | 'pattern' | 'clear'>()
+  // Before narrowing, a field is there or undefined, as it always was.
+  expectTypeOf(event.tags).toEqualTypeOf<readonly string[] | undefined>()
+  switch (event.kind) {
+    case 'delete':
+      expectTypeOf(event.key).toEqualTypeOf<string>()
+      break
+    case 'tags':
+      expectTypeOf(event.tags).toEqualTypeOf<readonly string[]>()
+      break
+    case 'pattern':
+      expectTypeOf(event.pattern).toEqualTypeOf<string>()
+      expectTypeOf(event.count).toEqualTypeOf<number>()
+      break
+    case 'clear':
+      expectTypeOf(event.count).toEqualTypeOf<number>()
+      break
+  }
+})
