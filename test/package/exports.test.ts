@@ -177,6 +177,15 @@ process.stdout.write(JSON.stringify(Object.fromEntries(Object.keys(m).sort().map
     )
   })
 
+  test('the installed package.json links the repository, the README and the issue tracker (npm shows them)', async () => {
+    const installed = JSON.parse(
+      await readFile(join(consumerDir, 'node_modules', pkg.name, 'package.json'), 'utf8'),
+    ) as Record<string, unknown>
+    expect(installed.repository).toEqual({ type: 'git', url: 'git+https://github.com/cacheward/cacheward.git' })
+    expect(installed.homepage).toBe('https://github.com/cacheward/cacheward#readme')
+    expect(installed.bugs).toEqual({ url: 'https://github.com/cacheward/cacheward/issues' })
+  })
+
   test('tools can read the version through cacheward/package.json', async () => {
     const script = `process.stdout.write(require(process.argv[1]).version)`
     const result = await run(process.execPath, ['-e', script, `${pkg.name}/package.json`], {
