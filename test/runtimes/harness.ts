@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises'
 import http from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
@@ -163,7 +164,18 @@ export async function startEdgeRuntime({ dir }: PreparedApp): Promise<RuntimeApp
 
 /** Bun from the `bun` npm package, running the app's TypeScript as is, resolving packages itself. */
 export function startBun({ dir }: PreparedApp): Promise<RuntimeApp> {
-  return startServerProcess(join(root, 'node_modules/.bin/bun'), ['--no-install', 'bun.ts'], dir, {})
+  return startServerProcess(bunExecutable(), ['--no-install', 'bun.ts'], dir, {})
+}
+
+/**
+ * Bun's postinstall script moves its binary from the platform package into bun/bin/bun.exe, a placeholder until then.
+ * package.json's allowScripts approves that script; should an install skip it anyway (--ignore-scripts), the binary
+ * is still where the platform package put it.
+ */
+function bunExecutable(): string {
+  const arch = process.arch === 'arm64' ? 'aarch64' : process.arch
+  const unmoved = join(root, 'node_modules', '@oven', `bun-${process.platform}-${arch}`, 'bin', 'bun')
+  return existsSync(unmoved) ? unmoved : join(root, 'node_modules', 'bun', 'bin', 'bun.exe')
 }
 
 /** Deno from the `deno` npm package, with the packed install as its node_modules and network access to loopback only. */
