@@ -86,47 +86,62 @@ export interface CacheEventMap {
  * Each member lists the others' fields as absent, so reading one before narrowing gives it or `undefined`.
  */
 export type InvalidateEvent =
-  | (InvalidateFields & {
+  | {
+      /** A `delete` call. */
       kind: 'delete'
+      /** The namespace path of the client that made the call, or `undefined`. */
+      namespace: string | undefined
       /** The deleted key. */
       key: string
+      /** Only `'tags'` events carry tags. */
       tags?: undefined
+      /** Only `'pattern'` events carry a pattern. */
       pattern?: undefined
+      /** Only `'pattern'` and `'clear'` events carry a count. */
       count?: undefined
-    })
-  | (InvalidateFields & {
+    }
+  | {
+      /** An `invalidateTags` call. */
       kind: 'tags'
+      /** The namespace path of the client that made the call, or `undefined`. */
+      namespace: string | undefined
+      /** Only `'delete'` events carry a key. */
       key?: undefined
       /** The invalidated tags. */
       tags: readonly string[]
+      /** Only `'pattern'` events carry a pattern. */
       pattern?: undefined
+      /** Only `'pattern'` and `'clear'` events carry a count. */
       count?: undefined
-    })
-  | (InvalidateFields & {
+    }
+  | {
+      /** An `invalidatePattern` call. */
       kind: 'pattern'
+      /** The namespace path of the client that made the call, or `undefined`. */
+      namespace: string | undefined
+      /** Only `'delete'` events carry a key. */
       key?: undefined
+      /** Only `'tags'` events carry tags. */
       tags?: undefined
       /** The glob, relative to the namespace. */
       pattern: string
       /** Keys that held entries. */
       count: number
-    })
-  | (InvalidateFields & {
+    }
+  | {
+      /** A `clear` call. */
       kind: 'clear'
+      /** The namespace path of the client that made the call, or `undefined`. */
+      namespace: string | undefined
+      /** Only `'delete'` events carry a key. */
       key?: undefined
+      /** Only `'tags'` events carry tags. */
       tags?: undefined
+      /** Only `'pattern'` events carry a pattern. */
       pattern?: undefined
       /** Keys that held entries. */
       count: number
-    })
-
-/** What every `invalidate` event carries. */
-interface InvalidateFields {
-  /** Which call: `'delete'`, `'tags'`, `'pattern'` or `'clear'`. */
-  kind: 'delete' | 'tags' | 'pattern' | 'clear'
-  /** The namespace path of the client that made the call, or `undefined`. */
-  namespace: string | undefined
-}
+    }
 
 /** Why a value was refreshed in the background. */
 export type RefreshReason = 'stale-while-revalidate' | 'early-refresh' | 'soft-timeout'

@@ -38,7 +38,14 @@ export {
   isCacheTimeoutError,
   isCachewardError,
 } from './errors.js'
-export type { CacheEventListener, CacheEventMap, CacheEventName, EventSite, RefreshReason } from './events.js'
+export type {
+  CacheEventListener,
+  CacheEventMap,
+  CacheEventName,
+  EventSite,
+  InvalidateEvent,
+  RefreshReason,
+} from './events.js'
 export type { Loader, LoaderContext } from './get-or-set.js'
 export { escapeGlob } from './keys.js'
 export type {
