@@ -194,7 +194,19 @@ export function startDeno({ dir }: PreparedApp): Promise<RuntimeApp> {
     'deno.ts',
   ]
   const env = { DENO_DIR: join(dir, '.deno'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' }
-  return startServerProcess(join(root, 'node_modules/.bin/deno'), args, dir, env)
+  return startServerProcess(denoExecutable(), args, dir, env)
+}
+
+/**
+ * The deno binary itself, never node_modules/.bin/deno: when Deno's postinstall did not run, that is a Node wrapper
+ * that spawns the binary, and stopping the wrapper would leave Deno running. The postinstall links the binary into
+ * the deno package; without it, the binary is in the platform package.
+ */
+function denoExecutable(): string {
+  const linked = join(root, 'node_modules', 'deno', 'deno')
+  if (existsSync(linked)) return linked
+  const target = `${process.platform}-${process.arch}${process.platform === 'linux' ? '-glibc' : ''}`
+  return join(root, 'node_modules', '@deno', target, 'deno')
 }
 
 /** Starts a runtime serving the app over HTTP; it prints `{"port":…}` once listening. */
