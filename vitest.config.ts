@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config'
 
-// Three projects: `unit` needs no server and runs in about a second (npm run test:unit);
+// Four projects: `unit` needs no server and runs in about a second (npm run test:unit);
 // `integration` (contract suite + real-process tests) shares one global setup that starts
-// redis-server, a 3-master cluster and a local Upstash REST endpoint; `package` checks the built tarball.
+// redis-server, a 3-master cluster and a local Upstash REST endpoint; `runtimes` runs the packed
+// tarball in workerd, Vercel's edge-runtime, Bun and Deno; `package` checks the built tarball.
 export default defineConfig({
   test: {
     projects: [
@@ -23,6 +24,18 @@ export default defineConfig({
             'test/examples/**/*.test.ts',
           ],
           globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 20_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'runtimes',
+          include: ['test/runtimes/**/*.test.ts'],
+          globalSetup: ['test/runtimes/global-setup.ts'],
+          // After the other projects, not beside them: workerd, Bun and Deno are processes of their own, and on a
+          // small machine their CPU would shift the timings of the integration tests that measure windows in ms.
+          sequence: { groupOrder: 1 },
           testTimeout: 20_000,
           hookTimeout: 60_000,
         },

@@ -19,6 +19,7 @@ import type {
 import { type CircuitBreaker, circuitState } from './circuit.js'
 import { CacheCircuitOpenError, CacheTimeoutError } from './errors.js'
 import type { CircuitState } from './metrics.js'
+import { requestBoundIo } from './runtime.js'
 
 const BUCKET_MS = 10
 
@@ -30,6 +31,11 @@ const deadlines = new Map<number, { fire: Set<() => void>; timer: ReturnType<typ
 
 /** Calls `fire` once `ms` have passed (up to one bucket later); returns the function that cancels it. */
 export function watchDeadline(ms: number, fire: () => void): () => void {
+  if (requestBoundIo) {
+    // Workers: a timer dies with the request that armed it, so a request never waits on another request's timer.
+    const timer = setTimeout(fire, ms)
+    return () => clearTimeout(timer)
+  }
   const at = Math.ceil((Date.now() + ms) / BUCKET_MS) * BUCKET_MS
   let bucket = deadlines.get(at)
   if (!bucket) {

@@ -16,10 +16,12 @@ import { SingleFlight } from './flight.js'
 import { getOrSet } from './get-or-set.js'
 import { clear, deleteKey, invalidatePattern, invalidateTags, tombstone } from './invalidate.js'
 import { assertKey, assertNamespace, prefixOf } from './keys.js'
+import { createLifetime } from './lifetime.js'
 import type { MetricsSnapshot } from './metrics.js'
 import { resolveClientOptions, resolveNamespacePolicy } from './option-checks.js'
 import type { CacheClientOptions, GetOptions, GetOrSetOptions, NamespaceOptions, SetOptions } from './options.js'
 import { readOnly } from './read.js'
+import { requestBoundIo } from './runtime.js'
 import { jsonSerializer } from './serializer.js'
 import { Telemetry } from './telemetry.js'
 import { storeGiven } from './write.js'
@@ -38,8 +40,12 @@ export interface HealthReport {
 
 /** A cache in front of a slow source of truth. Create one with {@link createCacheClient}. */
 export interface CacheClient {
-  /** Returns the cached value for `key`, or calls `loader` once (per process and across processes) and caches its result. */
-  getOrSet<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions<T>): Promise<T>
+  /**
+   * Returns the cached value for `key`, or calls `loader` once (per process and across processes) and caches its result.
+   * @typeParam S - The type of `ctx.stale`: what an explicit `getOrSet<Room>(…)` sets, or an annotated `ctx` says.
+   * @typeParam T - The value's type, inferred from what the loader returns (it must fit `S`).
+   */
+  getOrSet<S = unknown, T extends S = S>(key: string, loader: Loader<T, S>, options?: GetOrSetOptions<T>): Promise<T>
   /** Returns the fresh cached value, or `undefined`. Never loads. */
   get<T = unknown>(key: string, options?: GetOptions<T>): Promise<T | undefined>
   /** Reads several keys (one read each, so it is safe on a cluster); `undefined` where there is none. */
@@ -67,7 +73,9 @@ export interface CacheClient {
    * const rooms = cache.define({ key: (id: string) => `room:${id}`, load: ([id]) => db.rooms.find(id), tags: ['rooms'] })
    * await rooms.get('42'); await rooms.invalidate('42'); await rooms.invalidateAll()
    */
-  define<A extends KeyArgs, T>(options: CacheDefinitionOptions<A, T>): CacheDefinition<A, T>
+  define<A extends KeyArgs, S = unknown, T extends S = S>(
+    options: CacheDefinitionOptions<A, T, S>,
+  ): CacheDefinition<A, T>
   /** Counters so far, for the whole client (namespaces included). */
   metrics(): MetricsSnapshot
   /** Sets every counter back to zero. */
@@ -111,12 +119,12 @@ export function createCacheClient(options: CacheClientOptions = {}): CacheClient
     serializer: o.serializer ?? jsonSerializer,
     clock,
     telemetry,
-    flight: new SingleFlight<Outcome>(),
+    flight: new SingleFlight<Outcome>({ queue: !requestBoundIo }),
     timeout: o.timeout,
     lockTtl: o.lockTtl,
     lockWait: o.lockWait,
     background: new Set(),
-    lifetime: new AbortController(),
+    lifetime: createLifetime(),
     waitUntil: o.waitUntil,
     backoff: new Map(),
     refreshing: new Set(),
@@ -145,9 +153,9 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
   }
 
   const client: CacheClient = {
-    async getOrSet<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions<T>): Promise<T> {
+    async getOrSet<S, T extends S>(key: string, loader: Loader<T, S>, options?: GetOrSetOptions<T>): Promise<T> {
       open()
-      return getOrSet(core, scope, enabled, key, loader, options)
+      return getOrSet(core, scope, enabled, key, loader as Loader<T>, options)
     },
 
     get: <T>(key: string, options?: GetOptions<T>) => read(key, options, true) as Promise<T | undefined>,

@@ -8,6 +8,7 @@ import type { Clock } from './clock.js'
 import { CacheCircuitOpenError } from './errors.js'
 import { backendError } from './events.js'
 import type { SingleFlight } from './flight.js'
+import type { Lifetime } from './lifetime.js'
 import type { Policy, ResolvedCall } from './options.js'
 import type { Serializer } from './serializer.js'
 import type { Telemetry } from './telemetry.js'
@@ -35,8 +36,11 @@ export interface LoaderContext<T = unknown> {
   skipCache(): void
 }
 
-/** A loader: returns the value (or a promise of it) for a key. */
-export type Loader<T> = (ctx: LoaderContext<T>) => T | Promise<T>
+/**
+ * A loader: returns the value (or a promise of it) for a key. `S` types `ctx.stale`: any type the value fits (the stale
+ * value is one a loader returned before), `T` itself by default.
+ */
+export type Loader<T extends S, S = T> = (ctx: LoaderContext<S>) => T | Promise<T>
 
 /** State shared by a client and its namespaces. */
 export interface Core {
@@ -50,8 +54,8 @@ export interface Core {
   readonly lockWait: number
   /** Background work (refreshes, lock releases) close() waits for. */
   readonly background: Set<Promise<unknown>>
-  /** Aborted by close(). */
-  readonly lifetime: AbortController
+  /** Ended by close(). */
+  readonly lifetime: Lifetime
   readonly waitUntil: ((promise: Promise<unknown>) => void) | undefined
   /** Keys whose loader failed recently and were answered stale: until when not to call it again. */
   readonly backoff: Map<string, number>

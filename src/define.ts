@@ -14,8 +14,8 @@ import type { StandardSchemaV1 } from './standard-schema.js'
 /** Key arguments: strings or numbers, embedded in the key as text. */
 export type KeyArgs = readonly (string | number)[]
 
-/** What `define()` takes. */
-export interface CacheDefinitionOptions<A extends KeyArgs, T> {
+/** What `define()` takes. `S` types `ctx.stale` in `load` (any type the value fits; `T` by default). */
+export interface CacheDefinitionOptions<A extends KeyArgs, T extends S, S = T> {
   /**
    * Builds the logical key from the arguments. Embed every argument as text (a template literal),
    * so the definition can derive the matching glob for `invalidateAll()`.
@@ -27,7 +27,7 @@ export interface CacheDefinitionOptions<A extends KeyArgs, T> {
    * returns) and the loader context.
    * @example load: ([userId, page], ctx) => db.sessions.page(userId, page)
    */
-  load: (args: A, ctx: LoaderContext<NoInfer<T>>) => T | Promise<T>
+  load: (args: A, ctx: LoaderContext<S>) => T | Promise<T>
   /** Fresh period for these entries (overrides the client's). */
   ttl?: Duration
   /** Stale-while-revalidate window for these entries (overrides the client's). */
@@ -80,9 +80,9 @@ interface DefinitionHost {
 }
 
 /** Builds a definition over `cache`; see {@link CacheDefinitionOptions}. */
-export function defineEntry<A extends KeyArgs, T>(
+export function defineEntry<A extends KeyArgs, T extends S, S = T>(
   cache: DefinitionHost,
-  options: CacheDefinitionOptions<A, T>,
+  options: CacheDefinitionOptions<A, T, S>,
 ): CacheDefinition<A, T> {
   const { key, load, tags } = options
   if (typeof key !== 'function' || typeof load !== 'function') {
@@ -123,7 +123,7 @@ export function defineEntry<A extends KeyArgs, T>(
 
   return {
     key: (...args) => key(...args),
-    get: (...args) => cache.getOrSet(key(...args), (ctx) => load(args, ctx), callOptions(args)),
+    get: (...args) => cache.getOrSet<T>(key(...args), (ctx) => load(args, ctx as LoaderContext<S>), callOptions(args)),
     peek: (...args) => {
       const o: GetOptions<T> = {}
       if (options.schema) o.schema = options.schema

@@ -52,21 +52,8 @@ export interface CacheEventMap {
     /** What started the refresh. */
     reason: RefreshReason
   }
-  /** A `delete`, `invalidateTags`, `invalidatePattern` or `clear` call succeeded. */
-  invalidate: {
-    /** Which call: `'delete'`, `'tags'`, `'pattern'` or `'clear'`. */
-    kind: 'delete' | 'tags' | 'pattern' | 'clear'
-    /** The namespace path of the client that made the call, or `undefined`. */
-    namespace: string | undefined
-    /** The deleted key (`delete`). */
-    key?: string
-    /** The invalidated tags (`invalidateTags`). */
-    tags?: readonly string[]
-    /** The glob, relative to the namespace (`invalidatePattern`). */
-    pattern?: string
-    /** Keys that held entries (`invalidatePattern`, `clear`). */
-    count?: number
-  }
+  /** A `delete`, `invalidateTags`, `invalidatePattern` or `clear` call succeeded; narrow on `kind` for its fields. */
+  invalidate: InvalidateEvent
   /** The circuit breaker opened: the backend is skipped for `retryInMs`. */
   'circuit-open': {
     /** The adapter's name, e.g. `'ioredis'`; never a URL. */
@@ -93,6 +80,68 @@ export interface CacheEventMap {
     error: CachewardError
   }
 }
+
+/**
+ * What the `invalidate` event carries: a union on `kind`, so narrowing on it makes that call's own fields certain.
+ * Each member lists the others' fields as absent, so reading one before narrowing gives it or `undefined`.
+ */
+export type InvalidateEvent =
+  | {
+      /** A `delete` call. */
+      kind: 'delete'
+      /** The namespace path of the client that made the call, or `undefined`. */
+      namespace: string | undefined
+      /** The deleted key. */
+      key: string
+      /** Only `'tags'` events carry tags. */
+      tags?: undefined
+      /** Only `'pattern'` events carry a pattern. */
+      pattern?: undefined
+      /** Only `'pattern'` and `'clear'` events carry a count. */
+      count?: undefined
+    }
+  | {
+      /** An `invalidateTags` call. */
+      kind: 'tags'
+      /** The namespace path of the client that made the call, or `undefined`. */
+      namespace: string | undefined
+      /** Only `'delete'` events carry a key. */
+      key?: undefined
+      /** The invalidated tags. */
+      tags: readonly string[]
+      /** Only `'pattern'` events carry a pattern. */
+      pattern?: undefined
+      /** Only `'pattern'` and `'clear'` events carry a count. */
+      count?: undefined
+    }
+  | {
+      /** An `invalidatePattern` call. */
+      kind: 'pattern'
+      /** The namespace path of the client that made the call, or `undefined`. */
+      namespace: string | undefined
+      /** Only `'delete'` events carry a key. */
+      key?: undefined
+      /** Only `'tags'` events carry tags. */
+      tags?: undefined
+      /** The glob, relative to the namespace. */
+      pattern: string
+      /** Keys that held entries. */
+      count: number
+    }
+  | {
+      /** A `clear` call. */
+      kind: 'clear'
+      /** The namespace path of the client that made the call, or `undefined`. */
+      namespace: string | undefined
+      /** Only `'delete'` events carry a key. */
+      key?: undefined
+      /** Only `'tags'` events carry tags. */
+      tags?: undefined
+      /** Only `'pattern'` events carry a pattern. */
+      pattern?: undefined
+      /** Keys that held entries. */
+      count: number
+    }
 
 /** Why a value was refreshed in the background. */
 export type RefreshReason = 'stale-while-revalidate' | 'early-refresh' | 'soft-timeout'

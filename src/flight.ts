@@ -18,6 +18,17 @@ interface Flight<T> {
 /** Runs at most one task per key at a time; callers arriving meanwhile share its promise. */
 export class SingleFlight<T> {
   readonly #flights = new Map<string, Flight<T>>()
+  readonly #queue: boolean
+
+  /**
+   * `queue: false` is for runtimes that bind pending work to the request that started it (Cloudflare Workers, see
+   * runtime.ts): a caller then joins a task only in the tick it began (the same request's code), and one arriving
+   * later starts its own task at once instead of waiting behind a task that may belong to a request that has ended,
+   * and so may never settle. The backend's lock still keeps concurrent loads of a key to one.
+   */
+  constructor(options: { queue?: boolean } = {}) {
+    this.#queue = options.queue ?? true
+  }
 
   /**
    * `joined` is true for callers that shared a task another caller started. The task receives
@@ -35,13 +46,14 @@ export class SingleFlight<T> {
     const seal = () => {
       flight.joinable = false
     }
+    const sealAfterTick = joinable === 'this-tick' || !this.#queue
     // Joinable until one microtask after the task begins: callers queued behind an earlier flight all
     // share the read this one makes once that flight settles, and every joiner arrived before it left.
     const begin = () => {
-      if (joinable === 'this-tick') queueMicrotask(seal)
+      if (sealAfterTick) queueMicrotask(seal)
       return task(seal)
     }
-    const start = current ? current.promise.then(settled, settled).then(begin) : begin()
+    const start = current && this.#queue ? current.promise.then(settled, settled).then(begin) : begin()
     flight.promise = start.finally(() => {
       if (this.#flights.get(key) === flight) this.#flights.delete(key)
     })

@@ -50,7 +50,14 @@ export {
   isCacheTimeoutError,
   isCachewardError,
 } from './errors.js'
-export type { CacheEventListener, CacheEventMap, CacheEventName, EventSite, RefreshReason } from './events.js'
+export type {
+  CacheEventListener,
+  CacheEventMap,
+  CacheEventName,
+  EventSite,
+  InvalidateEvent,
+  RefreshReason,
+} from './events.js'
 export { escapeGlob } from './keys.js'
 export type {
   CategoryMetrics,

@@ -1,7 +1,8 @@
-import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { publint } from 'publint'
 import { formatMessage } from 'publint/utils'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -82,11 +83,10 @@ describe('the packed tarball', () => {
       dirname(createRequire(import.meta.url).resolve('@arethetypeswrong/cli/package.json')),
       'dist/index.js',
     )
-    // A local .tgz is analysed offline (attw only fetches from npm with --from-npm).
-    // Profile node16 ignores `moduleResolution: "node10"`: node10 does not read `exports`, so it can never
-    // resolve `cacheward/memory` and friends without typesVersions stubs. node10 predates ESM support, our engines
-    // floor is Node 20 and TypeScript is deprecating it. node16 (from CJS and from ESM) and bundler are all checked.
-    const attw = await run(process.execPath, [attwBin, tarball, '--format', 'json', '--profile', 'node16'])
+    // A local .tgz is analysed offline (attw only fetches from npm with --from-npm). Every resolution attw knows is
+    // checked: node10 (what a CommonJS project such as NestJS's default tsconfig uses; it reads no `exports`, so the
+    // subpaths resolve through `typesVersions`), node16 from CommonJS and from ESM, and bundler.
+    const attw = await run(process.execPath, [attwBin, tarball, '--format', 'json'])
     let report: AttwReport
     try {
       report = JSON.parse(attw.stdout) as AttwReport
@@ -94,12 +94,10 @@ describe('the packed tarball', () => {
       throw new Error(describeRun('attw (output is not JSON)', attw))
     }
     expect(report.analysis.types, 'attw found no type declarations in the tarball').toBeTruthy()
-    const problems = report.analysis.problems
-      .filter((problem) => problem.resolutionKind !== 'node10')
-      .map(({ kind, entrypoint, resolutionKind, ...detail }) => {
-        const where = entrypoint ? `${entrypoint} (${resolutionKind ?? 'any resolution'})` : 'package'
-        return `${where}: ${kind} ${JSON.stringify(detail)}`
-      })
+    const problems = report.analysis.problems.map(({ kind, entrypoint, resolutionKind, ...detail }) => {
+      const where = entrypoint ? `${entrypoint} (${resolutionKind ?? 'any resolution'})` : 'package'
+      return `${where}: ${kind} ${JSON.stringify(detail)}`
+    })
     expect(problems, `attw:\n${problems.join('\n')}`).toEqual([])
     expect(attw.code, describeRun('attw', attw)).toBe(0)
   })
@@ -160,6 +158,33 @@ process.stdout.write(JSON.stringify(Object.fromEntries(Object.keys(m).sort().map
       expect(cjs, `require('${specifier}') and import('${specifier}') disagree`).toEqual(esm)
     },
   )
+
+  test('a CommonJS project resolving with node10 (NestJS’s default tsconfig) type-checks an import of every subpath', async () => {
+    const fixture = fileURLToPath(new URL('./fixtures/node10/', import.meta.url))
+    const source = await readFile(join(fixture, 'consumer.ts'), 'utf8')
+    const imported = [...source.matchAll(/from '([^']+)'/g)].map((match) => match[1])
+    const subpaths = Object.keys(pkg.exports)
+      .filter((subpath) => subpath !== './package.json')
+      .map((subpath) => (subpath === '.' ? pkg.name : `${pkg.name}/${subpath.slice(2)}`))
+    expect(imported.sort(), 'fixtures/node10/consumer.ts must import every public subpath').toEqual(subpaths.sort())
+
+    const project = join(consumerDir, 'node10')
+    await cp(fixture, project, { recursive: true })
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+    const result = await run(process.execPath, [tsc, '-p', project], { cwd: project, env: childEnv })
+    expect(result.code, describeRun('tsc -p fixtures/node10 (module commonjs, moduleResolution node10)', result)).toBe(
+      0,
+    )
+  })
+
+  test('the installed package.json links the repository, the README and the issue tracker (npm shows them)', async () => {
+    const installed = JSON.parse(
+      await readFile(join(consumerDir, 'node_modules', pkg.name, 'package.json'), 'utf8'),
+    ) as Record<string, unknown>
+    expect(installed.repository).toEqual({ type: 'git', url: 'git+https://github.com/cacheward/cacheward.git' })
+    expect(installed.homepage).toBe('https://github.com/cacheward/cacheward#readme')
+    expect(installed.bugs).toEqual({ url: 'https://github.com/cacheward/cacheward/issues' })
+  })
 
   test('tools can read the version through cacheward/package.json', async () => {
     const script = `process.stdout.write(require(process.argv[1]).version)`

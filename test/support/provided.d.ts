@@ -5,6 +5,8 @@ declare module 'vitest' {
     clusterNodes: Array<{ host: string; port: number }>
     upstashUrl: string
     upstashToken: string
+    /** test/runtimes: a directory with the packed cacheward installed in its node_modules. */
+    runtimeInstall: string
   }
 }
 

@@ -5,6 +5,7 @@
 import { Redis as Upstash } from '@upstash/redis'
 import { Cluster, Redis } from 'ioredis'
 import { Redis as Redis6 } from 'ioredis6'
+import { expectTypeOf } from 'vitest'
 import * as z from 'zod'
 import { ioredisAdapter } from '../../src/adapters/ioredis.js'
 import { memoryAdapter } from '../../src/adapters/memory.js'
@@ -45,3 +46,90 @@ async function inference() {
   return [n, s, room, maybe, sure, v]
 }
 void inference
+
+// A loader that takes `ctx` without annotating it still gives its return type to the call (issue 16: TypeScript
+// fixed the value type to `unknown` while typing `ctx`, so the result was `unknown` and define().set took anything).
+interface Room {
+  id: string
+  name: string
+}
+interface User {
+  org: string
+  id: number
+}
+declare function fetchRoom(id: string, signal: AbortSignal): Promise<Room>
+declare function fetchUser(org: string, id: number, signal: AbortSignal): Promise<User>
+
+async function inferenceWithContext() {
+  const room = await cache.getOrSet('room:1', (ctx) => fetchRoom('1', ctx.signal))
+  expectTypeOf(room).toEqualTypeOf<Room>()
+  const tagged = await cache.getOrSet('room:2', async (ctx) => {
+    ctx.setTags(['rooms'])
+    ctx.setTtl('1m')
+    return { id: ctx.key, name: 'two' }
+  })
+  expectTypeOf(tagged).toEqualTypeOf<{ id: string; name: string }>()
+
+  // Unannotated, the stale value is unknown; annotate ctx (or pass the type) to use it.
+  await cache.getOrSet('room:3', (ctx) => {
+    expectTypeOf(ctx.stale).toEqualTypeOf<unknown>()
+    return fetchRoom('3', ctx.signal)
+  })
+  const stale = await cache.getOrSet(
+    'room:4',
+    async (ctx: LoaderContext<Room>) => ctx.stale ?? fetchRoom('4', ctx.signal),
+  )
+  expectTypeOf(stale).toEqualTypeOf<Room>()
+  const explicit = await cache.getOrSet<Room>('room:5', async (ctx) => ctx.stale ?? fetchRoom('5', ctx.signal))
+  expectTypeOf(explicit).toEqualTypeOf<Room>()
+  // A wider stale type is sound (the cached value is one the loader returned) ...
+  const wider = await cache.getOrSet('room:6', async (ctx: LoaderContext<Room | null>) => fetchRoom('6', ctx.signal))
+  expectTypeOf(wider).toEqualTypeOf<Room>()
+  // @ts-expect-error ... a stale type the loader's value does not fit is not
+  await cache.getOrSet('room:7', async (ctx: LoaderContext<number>) => fetchRoom('7', ctx.signal))
+  // @ts-expect-error an explicit type checks what the loader returns
+  await cache.getOrSet<Room>('room:8', (ctx) => ({ id: ctx.key }))
+
+  const users = cache.define({
+    key: (org: string, id: number) => `user:${org}:${id}`,
+    load: ([org, id], ctx) => fetchUser(org, id, ctx.signal),
+  })
+  expectTypeOf(await users.get('acme', 1)).toEqualTypeOf<User>()
+  await users.set(['acme', 1], { org: 'acme', id: 1 })
+  // @ts-expect-error the value must be a User
+  await users.set(['acme', 1], { nope: true })
+  const rooms = cache.define({
+    key: (id: string) => `room:${id}`,
+    load: async ([id], ctx: LoaderContext<Room>) => ctx.stale ?? fetchRoom(id, ctx.signal),
+    tags: (id) => ['rooms', `room:${id}`],
+  })
+  expectTypeOf(await rooms.peek('1')).toEqualTypeOf<Room | undefined>()
+  const typed = cache.define<[string], Room>({
+    key: (id: string) => `room:${id}`,
+    load: ([id], ctx) => fetchRoom(id, ctx.signal),
+  })
+  expectTypeOf(await typed.get('1')).toEqualTypeOf<Room>()
+}
+void inferenceWithContext
+
+// The `invalidate` event is a union on `kind`: each kind carries its own fields, present for sure once narrowed.
+cache.on('invalidate', (event) => {
+  expectTypeOf(event.kind).toEqualTypeOf<'delete' | 'tags' | 'pattern' | 'clear'>()
+  // Before narrowing, a field is there or undefined, as it always was.
+  expectTypeOf(event.tags).toEqualTypeOf<readonly string[] | undefined>()
+  switch (event.kind) {
+    case 'delete':
+      expectTypeOf(event.key).toEqualTypeOf<string>()
+      break
+    case 'tags':
+      expectTypeOf(event.tags).toEqualTypeOf<readonly string[]>()
+      break
+    case 'pattern':
+      expectTypeOf(event.pattern).toEqualTypeOf<string>()
+      expectTypeOf(event.count).toEqualTypeOf<number>()
+      break
+    case 'clear':
+      expectTypeOf(event.count).toEqualTypeOf<number>()
+      break
+  }
+})

@@ -87,3 +87,69 @@ describe('SingleFlight', () => {
     expect(flight.size).toBe(0)
   })
 })
+
+// Cloudflare Workers: a task belongs to the request that started it and may never settle once that request ends.
+describe('SingleFlight without queueing (queue: false)', () => {
+  const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
+
+  it('still shares one task among the callers of the tick it began in', async () => {
+    const flight = new SingleFlight<string>({ queue: false })
+    const gate = deferred<string>()
+    let runs = 0
+    const first = flight.run('k', () => {
+      runs++
+      return gate.promise
+    })
+    const second = flight.run('k', async () => 'never')
+    expect(second.joined).toBe(true)
+    expect(runs).toBe(1)
+    gate.resolve('v')
+    await expect(second.promise).resolves.toBe('v')
+    await expect(first.promise).resolves.toBe('v')
+  })
+
+  it('never makes a later caller wait on a task that does not settle: it runs its own at once', async () => {
+    const flight = new SingleFlight<string>({ queue: false })
+    flight.run('k', () => new Promise<string>(() => {}))
+    await tick()
+    let ran = false
+    const later = flight.run('k', async () => {
+      ran = true
+      return 'own'
+    })
+    expect(later.joined).toBe(false)
+    expect(ran).toBe(true)
+    await expect(later.promise).resolves.toBe('own')
+    // The task that never settled holds nothing: the key is free once the later one is done.
+    expect(flight.size).toBe(0)
+  })
+
+  it('closes a pass-through task (while-running) to callers after its first tick too', async () => {
+    const flight = new SingleFlight<string>({ queue: false })
+    const gate = deferred<string>()
+    flight.run('k', () => gate.promise, 'while-running')
+    expect(flight.run('k', async () => 'other', 'while-running').joined).toBe(true)
+    await tick()
+    const later = flight.run('k', async () => 'own', 'while-running')
+    expect(later.joined).toBe(false)
+    await expect(later.promise).resolves.toBe('own')
+    gate.resolve('v')
+  })
+
+  it('queues by default: a caller arriving after the first tick waits for the running task, then runs its own', async () => {
+    const flight = new SingleFlight<string>()
+    const gate = deferred<string>()
+    flight.run('k', () => gate.promise)
+    await tick()
+    let ran = false
+    const later = flight.run('k', async () => {
+      ran = true
+      return 'next'
+    })
+    await tick()
+    expect(ran).toBe(false)
+    gate.resolve('v')
+    await expect(later.promise).resolves.toBe('next')
+    expect(ran).toBe(true)
+  })
+})

@@ -1,0 +1,4 @@
+import { startEdgeRuntime } from './harness.js'
+import { describeRuntime } from './suite.js'
+
+describeRuntime('edge-runtime', startEdgeRuntime)
