@@ -18,6 +18,7 @@ export default defineConfig({
           name: 'integration',
           include: [
             'test/contract/redis.test.ts',
+            'test/contract/*-l1.test.ts',
             'test/contract/cluster.test.ts',
             'test/contract/upstash*.test.ts',
             'test/integration/**/*.test.ts',

@@ -6,6 +6,7 @@
  * @module
  */
 import type {
+  AnnouncementListener,
   CacheAdapter,
   LockRequest,
   ReadReply,
@@ -217,6 +218,13 @@ export class Backend {
   /** Straight to the backend, past the breaker (health reports what the backend does now), within `timeout`. */
   ping(): Promise<void> {
     return this.#run('ping', () => this.#adapter.ping(), 'bypass')
+  }
+
+  /** The adapter's announcements, when it can subscribe to them (see CacheAdapter.subscribe). */
+  get subscribe(): ((listener: AnnouncementListener) => () => void) | undefined {
+    const adapter = this.#adapter
+    const subscribe = adapter.subscribe
+    return subscribe ? (listener) => subscribe.call(adapter, listener) : undefined
   }
 
   /** Resolves when a write at `key` is announced, or after `ms`; a plain wait where the adapter has no announcements. */

@@ -16,9 +16,10 @@ import { SingleFlight } from './flight.js'
 import { getOrSet } from './get-or-set.js'
 import { clear, deleteKey, invalidatePattern, invalidateTags, tombstone } from './invalidate.js'
 import { assertKey, assertNamespace, prefixOf } from './keys.js'
+import { L1 } from './l1.js'
 import { createLifetime } from './lifetime.js'
 import type { MetricsSnapshot } from './metrics.js'
-import { resolveClientOptions, resolveNamespacePolicy } from './option-checks.js'
+import { resolveClientOptions, resolveNamespaceOptions } from './option-checks.js'
 import type { CacheClientOptions, GetOptions, GetOrSetOptions, NamespaceOptions, SetOptions } from './options.js'
 import { readOnly } from './read.js'
 import { requestBoundIo } from './runtime.js'
@@ -106,6 +107,7 @@ export function createCacheClient(options: CacheClientOptions = {}): CacheClient
     namespace: o.namespace,
     logger: o.logger,
     circuit: () => backend?.circuit ?? 'disabled',
+    l1: () => (l1 ? { live: l1.serving, entries: l1.size, evictions: l1.evictions } : undefined),
   })
   const breaker = o.circuitBreaker
     ? new CircuitBreaker(o.circuitBreaker.threshold, o.circuitBreaker.duration, clock, (change) => {
@@ -114,6 +116,20 @@ export function createCacheClient(options: CacheClientOptions = {}): CacheClient
       })
     : undefined
   backend = new Backend(adapter, o.timeout, breaker)
+  if (o.l1 && (o.adapter === undefined || adapter.name === 'memory')) {
+    throw new CacheOptionsError([
+      { path: 'l1', message: 'the memory adapter is in-process already: l1 is for a shared backend (Redis, Upstash)' },
+    ])
+  }
+  if (o.l1 && !adapter.subscribe && o.l1.ttl === undefined) {
+    throw new CacheOptionsError([
+      {
+        path: 'l1.ttl',
+        message: `the ${adapter.name} adapter cannot subscribe to the backend's change announcements, so l1 needs an explicit ttl: the longest another process's change may take to reach this one`,
+      },
+    ])
+  }
+  const l1 = o.l1 ? new L1(o.l1, backend.subscribe) : undefined
   const core: Core = {
     backend,
     serializer: o.serializer ?? jsonSerializer,
@@ -130,13 +146,20 @@ export function createCacheClient(options: CacheClientOptions = {}): CacheClient
     refreshing: new Set(),
     loads: new Set(),
     present: new Map(),
+    l1,
   }
   const namespaces = o.namespace === undefined ? [] : [o.namespace]
   // Whatever the namespace holds, every tag record of this client starts with the same `{…` up to the
   // first `}`, so all of them hash to one cluster slot and one script reads several at once.
   // `{:tags}` for no namespace: a namespace is never empty, so it cannot collide with one.
   const tagPrefix = `{${o.namespace ?? ''}:tags}:`
-  const scope: Scope = { prefix: prefixOf(namespaces), tagPrefix, namespace: o.namespace, policy: o.policy }
+  const scope: Scope = {
+    prefix: prefixOf(namespaces),
+    tagPrefix,
+    namespace: o.namespace,
+    policy: o.policy,
+    l1: o.l1 ? { ttl: o.l1.ttl } : false,
+  }
   return makeClient(core, scope, o.enabled)
 }
 
@@ -153,9 +176,14 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
   }
 
   const client: CacheClient = {
-    async getOrSet<S, T extends S>(key: string, loader: Loader<T, S>, options?: GetOrSetOptions<T>): Promise<T> {
-      open()
-      return getOrSet(core, scope, enabled, key, loader as Loader<T>, options)
+    // Not async: an answer from the in-process tier costs exactly the one promise it returns.
+    getOrSet<S, T extends S>(key: string, loader: Loader<T, S>, options?: GetOrSetOptions<T>): Promise<T> {
+      try {
+        open()
+        return getOrSet(core, scope, enabled, key, loader as Loader<T>, options)
+      } catch (error) {
+        return Promise.reject(error)
+      }
     },
 
     get: <T>(key: string, options?: GetOptions<T>) => read(key, options, true) as Promise<T | undefined>,
@@ -203,9 +231,9 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
 
     namespace(name, options) {
       assertNamespace(name)
-      const policy = resolveNamespacePolicy(scope.policy, options)
+      const { policy, l1 } = resolveNamespaceOptions(scope, options, core.l1 !== undefined)
       const path = scope.namespace === undefined ? name : `${scope.namespace}:${name}`
-      return makeClient(core, { ...scope, prefix: `${scope.prefix}${name}:`, namespace: path, policy }, enabled)
+      return makeClient(core, { ...scope, prefix: `${scope.prefix}${name}:`, namespace: path, policy, l1 }, enabled)
     },
 
     define: (options) => defineEntry(client, options),
@@ -232,6 +260,7 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       // Loads under way are aborted (their signal, and their wait for a loader that ignores it); background
       // refreshes therefore settle at once, lock releases within `timeout`.
       for (const stop of core.loads) stop(reason)
+      core.l1?.stop()
       await Promise.allSettled([...core.background])
       await core.backend.dispose()
     },

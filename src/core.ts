@@ -8,6 +8,7 @@ import type { Clock } from './clock.js'
 import { CacheCircuitOpenError } from './errors.js'
 import { backendError } from './events.js'
 import type { SingleFlight } from './flight.js'
+import type { L1 } from './l1.js'
 import type { Lifetime } from './lifetime.js'
 import type { Policy, ResolvedCall } from './options.js'
 import type { Serializer } from './serializer.js'
@@ -65,6 +66,8 @@ export interface Core {
   readonly loads: Set<(reason: unknown) => void>
   /** Keys this process recently found fresh or wrote: read first with the adapter's `peek`. */
   readonly present: Map<string, true>
+  /** The in-process tier, when `l1` is on. */
+  readonly l1: L1 | undefined
 }
 
 /** Where a call runs: its namespace prefix and merged options. */
@@ -74,6 +77,8 @@ export interface Scope {
   readonly tagPrefix: string
   readonly namespace: string | undefined
   readonly policy: Policy
+  /** This namespace's use of the in-process tier: its ttl (undefined: the tier's own), or `false` (bypassed, or off). */
+  readonly l1: { readonly ttl: number | undefined } | false
 }
 
 /** How one flight ended; every caller sharing it counts the same kind (a joined load is a miss). */
@@ -91,6 +96,8 @@ export interface Call {
   call: ResolvedCall
   /** Closes the caller's flight to late joiners; called as its load starts. */
   seal?: () => void
+  /** The in-process tier's ticket, taken before the call's first read (see L1.ticket). */
+  ticket?: number | undefined
 }
 
 /** Runs background work the caller does not await: tracked for close(), handed to `waitUntil`. */

@@ -21,11 +21,15 @@ export interface CacheEventMap {
   hit: EventSite & {
     /** Milliseconds from the call to its answer (monotonic timer). */
     durationMs: number
+    /** Which tier answered: `l1` the in-process tier (no backend command), `l2` the backend. */
+    tier: 'l1' | 'l2'
   }
   /** A stale entry answered (stale-while-revalidate, stale-if-error, soft timeout). */
   'stale-hit': EventSite & {
     /** Milliseconds from the call to its answer (monotonic timer). */
     durationMs: number
+    /** Which tier answered: `l1` the in-process tier (no backend command), `l2` the backend. */
+    tier: 'l1' | 'l2'
   }
   /** A call was answered by a load (its own, or one it joined), or got nothing (`get`). */
   miss: EventSite & {

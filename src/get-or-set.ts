@@ -11,21 +11,34 @@
 import type { ReadReply } from './adapters/adapter.js'
 import { resolveCallOptions } from './call-options.js'
 import type { Core } from './core.js'
-import { type Call, countServed, type Loader, type Outcome, reportBackendError, type Scope, siteOf } from './core.js'
+import {
+  type Call,
+  countServed,
+  type Loader,
+  type Outcome,
+  reportBackendError,
+  type Scope,
+  siteOf,
+  track,
+} from './core.js'
 import { CacheOptionsError } from './errors.js'
 import { classify, decide } from './freshness.js'
 import { assertKey } from './keys.js'
 import { backingOff, type LoadPlan, loadOnly } from './load.js'
 import { fenceOf, forgetLock, lockRequest, releaseQuietly, waitForHolder } from './lock.js'
 import type { GetOrSetOptions } from './options.js'
-import { markPresent, peekHit, type Usable, usableEntry } from './read.js'
+import { fillTier, markPresent, peekHit, type Usable, usableEntry } from './read.js'
 import { loadWithSoftTimeout, maybeRefreshEarly, refreshInBackground } from './refresh.js'
-import { stampsOf, tagReadOf } from './tags.js'
+import { noteStamps, stampsOf, tagReadOf } from './tags.js'
 import { now } from './telemetry.js'
 import { randomToken } from './token.js'
 
-/** `getOrSet` of a client: validates the call, runs or joins its flight, counts what the caller got. */
-export async function getOrSet<T>(
+/**
+ * `getOrSet` of a client: validates the call, answers from the in-process tier when it can (one promise,
+ * no backend command, no flight), else runs or joins its flight and counts what the caller got. Throws
+ * synchronously on bad input; the client turns that into a rejection.
+ */
+export function getOrSet<T>(
   core: Core,
   scope: Scope,
   enabled: boolean,
@@ -39,8 +52,35 @@ export async function getOrSet<T>(
   }
   const startedAt = now()
   const call = resolveCallOptions('getOrSet', scope.policy, options)
-  const c: Call = { core, scope, key, full: scope.prefix + key, call }
   if (call.signal?.aborted) throw call.signal.reason
+  const full = scope.prefix + key
+  const l1 = core.l1
+  if (l1 !== undefined && scope.l1 !== false && enabled && call.policy.ttl > 0) {
+    l1.listen()
+    const entry = l1.get(full)
+    if (entry !== undefined && entry.schema === call.schema) {
+      // The tier holds only what a backend read returned, so the backend's clock is known.
+      const backendNow = core.backend.now() as number
+      if (backendNow < entry.freshUntil) {
+        core.telemetry.served(key, scope.namespace, call.category, 'hit', startedAt, 'l1')
+        if (call.policy.earlyRefresh > 0) {
+          maybeRefreshEarly({ core, scope, key, full, call }, loader, entry, entry.freshUntil - backendNow)
+        }
+        return Promise.resolve(entry.value as T)
+      }
+      if (backendNow < entry.staleUntil) {
+        core.telemetry.served(key, scope.namespace, call.category, 'stale', startedAt, 'l1')
+        refreshFromTier({ core, scope, key, full, call }, loader)
+        return Promise.resolve(entry.value as T)
+      }
+    }
+  }
+  return runFlight({ core, scope, key, full, call }, enabled, loader, startedAt)
+}
+
+/** The rest of `getOrSet`: run or join the key's flight, count what the caller got. */
+async function runFlight<T>(c: Call, enabled: boolean, loader: Loader<T>, startedAt: number): Promise<T> {
+  const { core, call } = c
   // Caching off: still single-flight, so a disabled cache never multiplies database load.
   const task = enabled
     ? () => resolveFlight(c, loader as Loader<unknown>)
@@ -62,11 +102,30 @@ export async function getOrSet<T>(
   return outcome.value as T
 }
 
+/**
+ * A stale value was served from the in-process tier: refresh it through the usual flow (one per key in
+ * this process; across processes the lock allows one). Its read refills the tier when the backend has a
+ * fresh value; a load it starts stores one, and the next read brings it into the tier.
+ */
+function refreshFromTier<T>(c: Call, loader: Loader<T>): void {
+  const { core } = c
+  if (core.refreshing.has(c.full)) return
+  core.refreshing.add(c.full)
+  const task = core.flight
+    .run(c.full, () => resolveFlight(c, loader as Loader<unknown>))
+    .promise.catch(() => {
+      // Counted where it failed; the caller was served.
+    })
+    .finally(() => core.refreshing.delete(c.full))
+  track(core, task)
+}
+
 /** Resolves one flight for `c.full` (the caller counts and returns its outcome). */
 export async function resolveFlight<T>(c: Call, loader: Loader<T>): Promise<Outcome> {
   const { core } = c
   const { policy } = c.call
   if (policy.ttl === 0) return loadOnly(c, loader)
+  c.ticket = core.l1?.ticket()
 
   if (
     policy.earlyRefresh === 0 &&
@@ -99,6 +158,7 @@ export async function resolveFlight<T>(c: Call, loader: Loader<T>): Promise<Outc
     if (reply.garbage)
       reportBackendError(core, c.scope, 'read', c.key, new Error('foreign data at key; treated as a miss'))
     known = stampsOf(c.call.tags, reply)
+    noteStamps(c, reply)
     tagClock = reply.tagNow
     const checked = usableEntry(c, reply.slot, known)
     found = checked instanceof Promise ? await checked : checked
@@ -138,7 +198,10 @@ export async function resolveFlight<T>(c: Call, loader: Loader<T>): Promise<Outc
       // another process wrote in between. Not released, it would hold every other process for lockTtl.
       if (decision.release) releaseQuietly(c, token)
       markPresent(c)
-      if (policy.earlyRefresh > 0 && entry && reply.slot) maybeRefreshEarly(c, loader, reply.slot, entry, reply.now)
+      if (entry && reply.slot) {
+        fillTier(c, reply.slot, entry)
+        if (policy.earlyRefresh > 0) maybeRefreshEarly(c, loader, entry, reply.slot.freshUntil - reply.now)
+      }
       return { value: entry?.value, kind: 'hit' }
     case 'refresh':
       refreshInBackground(c, loader, { ...plan, stale: { value: entry?.value } }, 'stale-while-revalidate')

@@ -13,6 +13,8 @@
  * @module
  */
 export type {
+  Announcement,
+  AnnouncementListener,
   CacheAdapter,
   Fence,
   LockRequest,
@@ -63,6 +65,7 @@ export type {
   CategoryMetrics,
   CircuitState,
   Counters,
+  L1Snapshot,
   Latency,
   LatencySummary,
   MetricsSnapshot,
@@ -72,6 +75,7 @@ export type {
   FreshnessOptions,
   GetOptions,
   GetOrSetOptions,
+  L1Options,
   NamespaceOptions,
   SetOptions,
 } from './options.js'

@@ -14,9 +14,16 @@ import { randomToken } from './token.js'
 export function tombstone(core: Core, scope: Scope, key: string): Promise<void> {
   const full = scope.prefix + key
   core.present.delete(full)
-  return core.backend.invalidate([full], randomToken(), FENCE_WINDOW_MS).catch((error) => {
-    throw reportBackendError(core, scope, 'invalidate', key, error)
-  })
+  const gen = randomToken()
+  core.l1?.own(gen)
+  // This process drops its copy before the call resolves (read your own writes), whatever the outcome: a
+  // tombstone that failed may still have landed.
+  return core.backend
+    .invalidate([full], gen, FENCE_WINDOW_MS)
+    .catch((error) => {
+      throw reportBackendError(core, scope, 'invalidate', key, error)
+    })
+    .finally(() => core.l1?.drop([full]))
 }
 
 /** `delete(key)`. */
@@ -35,9 +42,12 @@ export async function invalidateTags(core: Core, scope: Scope, tags: unknown, en
   }
   if (!enabled || tags.length === 0) return
   const keys = [...new Set(tags)].map((tag) => scope.tagPrefix + tag)
-  await core.backend.invalidateTags(keys, TAG_TTL_MS).catch((error) => {
-    throw reportBackendError(core, scope, 'invalidateTags', undefined, error)
-  })
+  await core.backend
+    .invalidateTags(keys, TAG_TTL_MS)
+    .catch((error) => {
+      throw reportBackendError(core, scope, 'invalidateTags', undefined, error)
+    })
+    .finally(() => core.l1?.dropTags(keys))
   core.telemetry.invalidated({ kind: 'tags', namespace: scope.namespace, tags: [...tags] })
 }
 
@@ -79,9 +89,13 @@ async function invalidateMatching(core: Core, scope: Scope, glob: string): Promi
   }
   // Each page and batch is bounded by `timeout` and the circuit breaker, not the whole walk: a large
   // namespace legitimately takes longer than one operation, a hung backend fails it within one.
+  const gen = randomToken()
+  core.l1?.own(gen)
   try {
-    return await scan(glob, randomToken(), FENCE_WINDOW_MS)
+    return await scan(glob, gen, FENCE_WINDOW_MS)
   } catch (error) {
     throw reportBackendError(core, scope, 'invalidatePattern', undefined, error)
+  } finally {
+    core.l1?.dropMatching(glob)
   }
 }

@@ -8,8 +8,8 @@ import type { Fence, LockRequest, ReadReply } from './adapters/adapter.js'
 import { watchDeadline } from './backend.js'
 import { type Call, type Core, FENCE_WINDOW_MS, type Outcome, reportBackendError, track } from './core.js'
 import { classify } from './freshness.js'
-import { usableEntry } from './read.js'
-import { stampsOf, tagReadOf } from './tags.js'
+import { fillTier, usableEntry } from './read.js'
+import { noteStamps, stampsOf, tagReadOf } from './tags.js'
 
 /** What a read asks of the lock: take it when the slot is not fresh (`force`: even when it is). */
 export function lockRequest(core: Core, token: string, force = false): LockRequest {
@@ -62,6 +62,7 @@ export async function waitForHolder(c: Call, token: string, stale: { value: unkn
       forgetLock(c, token)
       return { fence: null, holding: false }
     }
+    noteStamps(c, reply)
     let found = await usableEntry(c, reply.slot, stampsOf(c.call.tags, reply))
     // A forced re-read has no tags: the load still counts from this read's tag clock, which came first.
     const tagClock = reply.tagNow
@@ -80,8 +81,9 @@ export async function waitForHolder(c: Call, token: string, stale: { value: unkn
     seenAt = tagClock ?? reply.now
     const entry = found === 'invalidated' ? undefined : found
     const state = entry && reply.slot ? classify(reply.slot, reply.now) : 'expired'
-    if (entry && state === 'fresh') {
+    if (entry && reply.slot && state === 'fresh') {
       if (reply.lock === 'acquired') releaseQuietly(c, token)
+      fillTier(c, reply.slot, entry)
       return { outcome: { value: entry.value, kind: 'miss' }, fence, holding: false }
     }
     const nowStale = entry && state !== 'expired' ? { value: entry.value } : stale

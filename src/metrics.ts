@@ -7,6 +7,8 @@
 export interface Counters {
   /** Fresh entries served. */
   hits: number
+  /** Of those, answered by the in-process tier (`l1`): no backend command. */
+  l1Hits: number
   /** Stale entries served (stale-while-revalidate, stale-if-error, soft timeout). */
   staleHits: number
   /** Calls answered by a load (including callers that joined another caller's load). */
@@ -70,6 +72,21 @@ export interface MetricsSnapshot extends CategoryMetrics {
   circuit: CircuitState
   /** The same per `category` option; calls without one are only in the totals. At most 64, then `'(other)'`. */
   categories: Record<string, CategoryMetrics>
+  /** The in-process tier, when `l1` is on. */
+  l1?: L1Snapshot
+}
+
+/** The in-process tier's state, in `metrics()`. */
+export interface L1Snapshot {
+  /**
+   * Whether it serves now: its subscription to the backend's change announcements is confirmed (always
+   * true without one, `ttl` bounding it then). While false it is empty and every call goes to the backend.
+   */
+  live: boolean
+  /** Entries it holds now. */
+  entries: number
+  /** Entries pushed out by its bounds (`maxEntries`, `maxBytes`) so far. */
+  evictions: number
 }
 
 /** Most distinct categories tracked; later ones are folded into `'(other)'` to bound cardinality. */
@@ -77,6 +94,7 @@ export const MAX_CATEGORIES = 64
 
 const zero = (): Counters => ({
   hits: 0,
+  l1Hits: 0,
   staleHits: 0,
   misses: 0,
   loads: 0,
@@ -154,14 +172,16 @@ class Tally {
   }
 }
 
-function serve(tally: Tally, kind: 'hit' | 'stale' | 'miss', ms: number): void {
+function serve(tally: Tally, kind: 'hit' | 'stale' | 'miss', ms: number, tier: 'l1' | 'l2'): void {
   const counters = tally.counters
   if (kind === 'miss') {
     counters.misses++
     return
   }
-  if (kind === 'hit') counters.hits++
-  else counters.staleHits++
+  if (kind === 'hit') {
+    counters.hits++
+    if (tier === 'l1') counters.l1Hits++
+  } else counters.staleHits++
   tally.hits ??= new Histogram()
   tally.hits.record(ms)
 }
@@ -179,11 +199,18 @@ export class Metrics {
   readonly enabled: boolean
   readonly #namespace: string | undefined
   readonly #circuit: () => CircuitState
+  readonly #l1: () => L1Snapshot | undefined
 
-  constructor(options: { enabled: boolean; namespace: string | undefined; circuit: () => CircuitState }) {
+  constructor(options: {
+    enabled: boolean
+    namespace: string | undefined
+    circuit: () => CircuitState
+    l1?: () => L1Snapshot | undefined
+  }) {
     this.enabled = options.enabled
     this.#namespace = options.namespace
     this.#circuit = options.circuit
+    this.#l1 = options.l1 ?? (() => undefined)
   }
 
   count(counter: keyof Counters, category?: string): void {
@@ -196,10 +223,10 @@ export class Metrics {
    * One served call: its counter and, for hits, its latency, with one category lookup and direct field
    * increments (the hit path of every call comes through here).
    */
-  served(kind: 'hit' | 'stale' | 'miss', ms: number, category?: string): void {
+  served(kind: 'hit' | 'stale' | 'miss', ms: number, category?: string, tier: 'l1' | 'l2' = 'l2'): void {
     if (!this.enabled) return
-    serve(this.#total, kind, ms)
-    if (category !== undefined) serve(this.#category(category), kind, ms)
+    serve(this.#total, kind, ms, tier)
+    if (category !== undefined) serve(this.#category(category), kind, ms, tier)
   }
 
   /** Records a latency sample (ms). */
@@ -218,7 +245,14 @@ export class Metrics {
     // No prototype: a category named "__proto__" (or "constructor") is a key like any other.
     const categories: Record<string, CategoryMetrics> = Object.create(null)
     for (const [name, tally] of this.#categories) categories[name] = tally.snapshot()
-    return { ...this.#total.snapshot(), namespace: this.#namespace, circuit: this.#circuit(), categories }
+    const l1 = this.#l1()
+    return {
+      ...this.#total.snapshot(),
+      namespace: this.#namespace,
+      circuit: this.#circuit(),
+      categories,
+      ...(l1 ? { l1 } : {}),
+    }
   }
 
   reset(): void {

@@ -87,8 +87,37 @@ const CIRCUIT_BREAKER_CHECKS = {
   duration: positiveDuration,
 }
 
+const L1_CHECKS = {
+  maxEntries: checkWith(
+    (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : undefined),
+    () => 'a whole number of entries, at least 1',
+  ),
+  maxBytes: checkWith(
+    (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : undefined),
+    () => 'a whole number of bytes, at least 1',
+  ),
+  ttl: positiveDuration,
+}
+
+/** `true`, `false`, or an object of `checks` (the tier's bounds). */
+const l1Check = <C extends Record<string, Check<unknown>>>(checks: C, shape: string) =>
+  ((value, path, issues) => {
+    if (typeof value === 'boolean') return value
+    if (!isObject(value)) {
+      issues.push({ path, message: `expected true, false or ${shape}, got ${show(value)}` })
+      return undefined
+    }
+    return checkObject(value, checks, `${path}.`, issues)
+  }) as Check<boolean | Checked<C>>
+
+const NAMESPACE_CHECKS = {
+  ...FRESHNESS_CHECKS,
+  l1: l1Check({ ttl: L1_CHECKS.ttl }, '{ ttl?: Duration }'),
+}
+
 const CLIENT_CHECKS = {
   ...FRESHNESS_CHECKS,
+  l1: l1Check(L1_CHECKS, '{ maxEntries?: number, maxBytes?: number, ttl?: Duration }'),
   adapter: accepted(
     (a): a is CacheAdapter => hasFunctions(a, ['read', 'write', 'invalidate']),
     'a cacheward adapter such as memoryAdapter(), ioredisAdapter(redis) or upstashAdapter(redis)',
@@ -130,7 +159,7 @@ const CLIENT_CHECKS = {
 // The drift guard: the checks and the hand-written interfaces must name the same options, or this does not compile.
 type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : never
 const _clientKeys: SameKeys<typeof CLIENT_CHECKS, CacheClientOptions> = true
-const _namespaceKeys: SameKeys<typeof FRESHNESS_CHECKS, NamespaceOptions> = true
+const _namespaceKeys: SameKeys<typeof NAMESPACE_CHECKS, NamespaceOptions> = true
 void _clientKeys
 void _namespaceKeys
 
@@ -190,12 +219,44 @@ export function resolveClientOptions(options: unknown): ResolvedClientOptions {
           }),
     metrics: o.metrics ?? true,
     logger: o.logger,
+    l1:
+      o.l1 === undefined || o.l1 === false
+        ? undefined
+        : Object.freeze({
+            maxEntries: (o.l1 === true ? undefined : o.l1.maxEntries) ?? DEFAULT_L1_ENTRIES,
+            maxBytes: o.l1 === true ? undefined : o.l1.maxBytes,
+            ttl: o.l1 === true ? undefined : o.l1.ttl,
+          }),
   })
 }
 
-/** Validates the options of `namespace(name, options)` and merges them over the parent's policy. */
-export function resolveNamespacePolicy(parent: Policy, options: unknown): Policy {
-  return resolvePolicy(parent, checkOptions(options, FRESHNESS_CHECKS))
+/** Entries the in-process tier keeps by default. */
+const DEFAULT_L1_ENTRIES = 10_000
+
+/** What a namespace's options resolve to: its policy, and its use of the in-process tier. */
+export interface NamespaceSettings {
+  policy: Policy
+  /** The tier's ttl for this namespace (`undefined` inside: the client's); `false`: bypassed. */
+  l1: { ttl: number | undefined } | false
+}
+
+/**
+ * Validates the options of `namespace(name, options)` and merges them over the parent's. `clientL1` says
+ * whether the client has the tier at all: a namespace cannot turn on what the client does not have.
+ */
+export function resolveNamespaceOptions(
+  parent: NamespaceSettings,
+  options: unknown,
+  clientL1: boolean,
+): NamespaceSettings {
+  const o = checkOptions(options, NAMESPACE_CHECKS)
+  let l1 = parent.l1
+  if (o.l1 !== undefined) {
+    if (o.l1 !== false && !clientL1)
+      fail('l1', 'a namespace can use the in-process tier only when the client has l1 on')
+    l1 = o.l1 === false ? false : { ttl: o.l1 === true ? (parent.l1 || { ttl: undefined }).ttl : o.l1.ttl }
+  }
+  return { policy: resolvePolicy(parent.policy, o), l1 }
 }
 
 export function checkSignal(value: unknown): asserts value is AbortSignal {

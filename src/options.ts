@@ -68,8 +68,39 @@ export interface FreshnessOptions {
   jitter?: number
 }
 
+/** The in-process tier's bounds (`l1`): `true` takes the defaults. */
+export interface L1Options {
+  /**
+   * Most entries kept in this process; the least recently used go first.
+   * @default 10000
+   */
+  maxEntries?: number
+  /**
+   * Most bytes kept (each entry counted at its stored size), on top of `maxEntries`. Unset: no byte bound.
+   * @example { maxBytes: 64 * 1024 * 1024 }
+   */
+  maxBytes?: number
+  /**
+   * Longest an entry stays in the tier, whatever its own freshness. Over an adapter that cannot subscribe to
+   * the backend's change announcements (Upstash on an edge runtime) it is required: it is then the only bound
+   * on how long another process's change takes to reach this one.
+   * @default as long as the entry itself is servable
+   * @example { ttl: '10s' }
+   */
+  ttl?: Duration
+}
+
 /** Options of `createCacheClient`. */
 export interface CacheClientOptions extends FreshnessOptions {
+  /**
+   * An in-process tier in front of the backend: hits answered with no backend command, values deeply frozen,
+   * kept coherent across processes by the backend's change announcements (see docs/16). Off unless set;
+   * refused over the memory adapter (already in-process).
+   * @default off
+   * @example { l1: true }
+   * @example { l1: { maxEntries: 50_000, ttl: '1m' } }
+   */
+  l1?: boolean | L1Options
   /**
    * The backend.
    * @default memoryAdapter()
@@ -148,7 +179,15 @@ export interface CacheClientOptions extends FreshnessOptions {
 }
 
 /** Options of `namespace(name, options)`: defaults for everything under that prefix. */
-export interface NamespaceOptions extends FreshnessOptions {}
+export interface NamespaceOptions extends FreshnessOptions {
+  /**
+   * The in-process tier for this namespace: `false` bypasses it, `{ ttl }` caps how long its entries stay in it.
+   * The client must have `l1` on for `true` or `{ ttl }`.
+   * @default the client's
+   * @example { l1: false }
+   */
+  l1?: boolean | Pick<L1Options, 'ttl'>
+}
 
 /** Options of one `getOrSet` call. */
 export interface GetOrSetOptions<T = unknown> extends FreshnessOptions {
@@ -218,6 +257,15 @@ export interface ResolvedClientOptions {
   readonly circuitBreaker: { readonly threshold: number; readonly duration: number } | undefined
   readonly metrics: boolean
   readonly logger: Logger | undefined
+  /** The in-process tier, resolved; undefined when off. */
+  readonly l1: ResolvedL1 | undefined
+}
+
+/** `l1`, resolved. */
+export interface ResolvedL1 {
+  readonly maxEntries: number
+  readonly maxBytes: number | undefined
+  readonly ttl: number | undefined
 }
 
 export const DEFAULTS = Object.freeze({

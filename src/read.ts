@@ -19,6 +19,36 @@ export type Usable = Required<EntryBody> | 'invalidated' | undefined
 /** Most keys remembered as present; the oldest are forgotten first. */
 const MAX_PRESENT_KEYS = 10_000
 
+/**
+ * Puts what a read found fresh into the in-process tier (when this call's namespace uses it), unless its
+ * key or one of its tags was dropped since the call took its ticket. The value is deeply frozen there: the
+ * caller gets the very object later hits get.
+ */
+export function fillTier(c: Call, slot: Slot, entry: Required<EntryBody>): void {
+  const l1 = c.core.l1
+  const use = c.scope.l1
+  if (l1 === undefined || use === false || c.ticket === undefined) return
+  const entryTags = entry.tags.length === 0 ? NO_TAGS : tagKeys(c, entry.tags)
+  l1.fill(
+    c.full,
+    {
+      value: entry.value,
+      freshUntil: slot.freshUntil,
+      staleUntil: slot.staleUntil,
+      errorUntil: slot.errorUntil,
+      tagKeys: entryTags,
+      startedAt: entry.startedAt || slot.createdAt,
+      loadMs: entry.loadMs,
+      schema: c.call.schema,
+    },
+    c.ticket,
+    slot.body.length,
+    use.ttl ?? l1.settings.ttl,
+  )
+}
+
+const NO_TAGS: readonly string[] = Object.freeze([])
+
 /** Remembers that `full` holds a fresh entry, so its next read can be a plain peek. */
 export function markPresent(c: Call): void {
   const { core } = c
@@ -75,7 +105,9 @@ export async function peekHit(c: Call): Promise<Outcome | undefined> {
   if (tags.length === 0) {
     slot = await backend.peek(c.full)
   } else {
-    const reply = await backend.peekTagged(c.full, tagKeys(c, tags))
+    const keys = tagKeys(c, tags)
+    const reply = await backend.peekTagged(c.full, keys)
+    if (c.ticket !== undefined) c.core.l1?.noteStamps(keys, reply.stamps, c.ticket)
     // A missing tag record is never trusted (nor created here): the full read creates it.
     if (reply.stamps.some((stamp) => stamp === null)) return undefined
     slot = reply.slot
@@ -87,7 +119,9 @@ export async function peekHit(c: Call): Promise<Outcome | undefined> {
   if (backendNow >= slot.freshUntil) return undefined
   const checked = usableEntry(c, slot, known)
   const found = checked instanceof Promise ? await checked : checked
-  return found && found !== 'invalidated' ? { value: found.value, kind: 'hit' } : undefined
+  if (!found || found === 'invalidated') return undefined
+  fillTier(c, slot, found)
+  return { value: found.value, kind: 'hit' }
 }
 
 /**
@@ -104,6 +138,22 @@ export async function readOnly(
   const startedAt = now()
   let value: unknown
   let kind: Outcome['kind'] = 'miss'
+  const { l1 } = c.core
+  if (enabled && l1 !== undefined && c.scope.l1 !== false) {
+    l1.listen()
+    const entry = l1.get(c.full)
+    if (entry !== undefined && entry.schema === c.call.schema) {
+      const backendNow = c.core.backend.now() as number
+      const servable = Math.max(entry.staleUntil, entry.errorUntil)
+      const state =
+        backendNow < entry.freshUntil ? 'hit' : c.call.allowStale && backendNow < servable ? 'stale' : 'miss'
+      if (state !== 'miss') {
+        if (counted) c.core.telemetry.served(c.key, c.scope.namespace, c.call.category, state, startedAt, 'l1')
+        return entry.value
+      }
+    }
+    c.ticket = l1.ticket()
+  }
   if (enabled) {
     try {
       const reply = await c.core.backend.read(c.full)
@@ -116,8 +166,10 @@ export async function readOnly(
         remove().catch(() => {})
       } else if (entry && reply.slot) {
         const state = classify(reply.slot, reply.now)
-        if (state === 'fresh') kind = 'hit'
-        else if (c.call.allowStale && state !== 'expired') kind = 'stale'
+        if (state === 'fresh') {
+          kind = 'hit'
+          fillTier(c, reply.slot, entry)
+        } else if (c.call.allowStale && state !== 'expired') kind = 'stale'
         if (kind !== 'miss') value = entry.value
       }
     } catch (error) {

@@ -3,9 +3,7 @@
  * Callers are already served; these store a newer value and emit `refresh` when they do.
  * @module
  */
-import type { Slot } from './adapters/adapter.js'
 import { type Call, type Loader, type Outcome, reportBackendError, siteOf, track } from './core.js'
-import type { EntryBody } from './entry.js'
 import type { RefreshReason } from './events.js'
 import { shouldRefreshEarly } from './freshness.js'
 import { type LoadPlan, load } from './load.js'
@@ -55,13 +53,12 @@ export function refreshInBackground<T>(c: Call, loader: Loader<T>, plan: LoadPla
 export function maybeRefreshEarly<T>(
   c: Call,
   loader: Loader<T>,
-  slot: Slot,
-  entry: Required<EntryBody>,
-  now: number,
+  entry: { readonly value: unknown; readonly loadMs: number },
+  untilExpiry: number,
 ): void {
   const { core } = c
   if (core.refreshing.has(c.full)) return
-  if (!shouldRefreshEarly(entry.loadMs, c.call.policy.earlyRefresh, slot.freshUntil - now, Math.random())) return
+  if (!shouldRefreshEarly(entry.loadMs, c.call.policy.earlyRefresh, untilExpiry, Math.random())) return
   core.refreshing.add(c.full)
   const token = randomToken()
   const task = core.backend

@@ -39,10 +39,19 @@ export function stampsOf(tags: readonly string[], reply: ReadReply): Map<string,
   return new Map(tags.map((tag, i) => [tag, stamps[i] ?? Number.POSITIVE_INFINITY]))
 }
 
+/** Hands the stamps a read returned for the call's own tags to the in-process tier. */
+export function noteStamps(c: Call, reply: ReadReply): void {
+  const l1 = c.core.l1
+  if (l1 === undefined || c.ticket === undefined || !reply.tagStamps) return
+  l1.noteStamps(tagKeys(c, c.call.tags), reply.tagStamps, c.ticket)
+}
+
 /** Reads the stamps of `tags` in one round trip (creating missing records); a failure is reported and yields `null`. */
 export async function readTagStamps(c: Call, tags: readonly string[]): Promise<TagStamps> {
   try {
-    const reply = await c.core.backend.readTags(tagKeys(c, tags), FENCE_WINDOW_MS)
+    const keys = tagKeys(c, tags)
+    const reply = await c.core.backend.readTags(keys, FENCE_WINDOW_MS)
+    if (c.ticket !== undefined) c.core.l1?.noteStamps(keys, reply.stamps, c.ticket)
     return new Map(tags.map((tag, i) => [tag, reply.stamps[i] ?? Number.POSITIVE_INFINITY]))
   } catch (error) {
     reportBackendError(c.core, c.scope, 'readTags', c.key, error)

@@ -6,7 +6,7 @@
  */
 import type { CachewardError } from './errors.js'
 import { type CacheEventMap, type CacheEventName, Emitter, type RefreshReason } from './events.js'
-import { type CircuitState, Metrics } from './metrics.js'
+import { type CircuitState, type L1Snapshot, Metrics } from './metrics.js'
 
 /**
  * Any pino-compatible logger (pino, or an object with the same four methods, e.g. a console wrapper).
@@ -47,8 +47,14 @@ export class Telemetry {
     namespace: string | undefined
     logger: Logger | undefined
     circuit: () => CircuitState
+    l1: () => L1Snapshot | undefined
   }) {
-    this.metrics = new Metrics({ enabled: options.metrics, namespace: options.namespace, circuit: options.circuit })
+    this.metrics = new Metrics({
+      enabled: options.metrics,
+      namespace: options.namespace,
+      circuit: options.circuit,
+      l1: options.l1,
+    })
     this.#logger = options.logger
   }
 
@@ -62,11 +68,16 @@ export class Telemetry {
     category: string | undefined,
     kind: 'hit' | 'stale' | 'miss',
     startedAt: number,
+    tier: 'l1' | 'l2' = 'l2',
   ): void {
     const durationMs = now() - startedAt
-    this.metrics.served(kind, durationMs, category)
-    const event: CacheEventName = kind === 'hit' ? 'hit' : kind === 'stale' ? 'stale-hit' : 'miss'
-    if (this.events.has(event)) this.events.emit(event, { key, namespace, category, durationMs })
+    this.metrics.served(kind, durationMs, category, tier)
+    if (kind === 'miss') {
+      if (this.events.has('miss')) this.events.emit('miss', { key, namespace, category, durationMs })
+      return
+    }
+    const event: CacheEventName = kind === 'hit' ? 'hit' : 'stale-hit'
+    if (this.events.has(event)) this.events.emit(event, { key, namespace, category, durationMs, tier })
   }
 
   /** A loader call begins. */

@@ -51,6 +51,7 @@ function writeEntry(c: Call, body: string, w: EntryWrite): Promise<WriteResult> 
   if (w.deadline !== undefined) request.deadline = w.deadline
   if (w.token) request.token = w.token
   if (w.tags.length > 0) request.tags = { keys: tagKeys(c, w.tags), startedAt: w.startedAt, ttl: TAG_TTL_MS }
+  c.core.l1?.own(request.gen)
   return c.core.backend.write(c.full, request)
 }
 
@@ -89,6 +90,8 @@ export async function storeLoaded(c: Call, value: unknown, l: Loaded): Promise<v
   try {
     const ttl = jitter(l.ttl, c.call.policy.jitter, Math.random())
     const result = await writeEntry(c, body, { ...l, ttl })
+    // A refresh replaced a value this process may hold in its tier: the next call reads the new one.
+    c.core.l1?.drop([c.full])
     if (result === 'written') markPresent(c)
     // Refused with its generation still in place (the window passed, a tag moved): the lock is still ours.
     else releaseQuietly(c, l.token)
@@ -125,7 +128,9 @@ export async function storeGiven(c: Call, value: unknown): Promise<void> {
   // after it. The learned clock never runs ahead of the backend, so neither does the deadline.
   const deadline = (core.backend.now() ?? 0) + core.timeout
   const { ttl } = c.call.policy
-  const result = await writeEntry(c, body, { ttl, tags, startedAt, fence: null, deadline }).catch(fail('write'))
+  const result = await writeEntry(c, body, { ttl, tags, startedAt, fence: null, deadline })
+    .catch(fail('write'))
+    .finally(() => core.l1?.drop([c.full]))
   if (result === 'late') fail('write')(new CacheTimeoutError(`${core.backend.name} write`, core.timeout))
   // 'refused': a tag was invalidated between the record read and the write; the entry would not be served.
 }

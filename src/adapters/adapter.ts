@@ -169,6 +169,30 @@ export type WriteResult = 'written' | 'refused' | 'late'
 export type Step = <T>(work: () => Promise<T>) => Promise<T>
 
 /**
+ * A change the backend announced, in the same atomic step as the change: entries written or
+ * tombstoned (`keys`), tag records stamped (`tags`), or a lock released (`release`: nothing changed).
+ */
+export interface Announcement {
+  /** What changed: entries (`keys`), tag records (`tags`), or nothing but a lock (`release`). */
+  kind: 'keys' | 'tags' | 'release'
+  /** Full keys: entry keys, or tag record keys for `tags`. */
+  keys: string[]
+  /** For `keys`: the generation the change wrote (a write's `gen`, a tombstone's), so its writer can tell it is its own. */
+  gen?: string
+}
+
+/** What {@link CacheAdapter.subscribe} reports to. */
+export interface AnnouncementListener {
+  /** An announcement was received. Called synchronously, in the order the backend published them. */
+  message(announcement: Announcement): void
+  /**
+   * `true` once the subscription is confirmed (from then on every announcement arrives); `false` as soon as
+   * it may have missed one (its connection closed or is being re-established), until confirmed again.
+   */
+  live(up: boolean): void
+}
+
+/**
  * A cacheward backend. Implement it to plug in another store; run the contract suite against it.
  * Every method may reject; the client bounds each call with its `timeout` option.
  */
@@ -244,6 +268,12 @@ export interface CacheAdapter {
    * trusted) and still rejects.
    */
   invalidateTags(keys: readonly string[], ttl: number): Promise<void>
+  /**
+   * Receives the backend's change announcements (see {@link Announcement}) until the returned function is
+   * called. Optional: an in-process tier (`l1`) over an adapter without it needs an explicit `ttl`, the only
+   * bound on how long another process's change takes to reach it.
+   */
+  subscribe?(listener: AnnouncementListener): () => void
   /** Round trip to the backend; rejects when it is unreachable. */
   ping(): Promise<void>
   /** Stops the adapter's own timers. Never closes a client the user passed in. */

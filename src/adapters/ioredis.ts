@@ -19,14 +19,15 @@ import type {
   WriteRequest,
   WriteResult,
 } from './adapter.js'
+import { AnnouncementHub } from './announcements.js'
 import { WRITTEN_CHANNEL } from './redis-scripts.js'
 import type { Script } from './redis-wire.js'
 import {
   batches,
   checkTagInvalidation,
+  checkTombstone,
   clusterSlot,
   isNoScript,
-  isOutOfMemory,
   parseInvalidateReply,
   parsePeek,
   parsePeekTagged,
@@ -69,8 +70,6 @@ export interface IoredisLikeClient {
   eval: Command
   /** SET: writes a tombstone with PX. @see https://redis.io/commands/set */
   set: Command
-  /** DEL: removes a key whose tombstone an out-of-memory server refused. @see https://redis.io/commands/del */
-  del: Command
   /** SCAN: walks the keyspace for pattern invalidation. @see https://redis.io/commands/scan */
   scan: Command
   /** GET: the hit shortcut. @see https://redis.io/commands/get */
@@ -122,12 +121,19 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
       return target.eval(s.source, keys.length, ...keys, ...args)
     })
 
-  const invalidatePage = async (node: IoredisLikeClient, keys: string[], stone: string, ttl: number, step: Step) => {
+  const invalidatePage = async (
+    node: IoredisLikeClient,
+    keys: string[],
+    stone: string,
+    gen: string,
+    ttl: number,
+    step: Step,
+  ) => {
     if (keys.length === 0) return 0
     if (!cluster) {
       let count = 0
       for (const batch of batches(keys)) {
-        count += await step(() => run(node, scripts.invalidate, batch, [stone, ttl]).then(parseInvalidateReply))
+        count += await step(() => run(node, scripts.invalidate, batch, [stone, ttl, gen]).then(parseInvalidateReply))
       }
       return count
     }
@@ -141,7 +147,7 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
     }
     const counts = await Promise.all(
       [...bySlot.values()].map((group) =>
-        step(() => run(client, scripts.invalidate, group, [stone, ttl]).then(parseInvalidateReply)),
+        step(() => run(client, scripts.invalidate, group, [stone, ttl, gen]).then(parseInvalidateReply)),
       ),
     )
     return counts.reduce<number>((sum, n) => sum + n, 0)
@@ -167,55 +173,68 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
     return nodes
   }
 
-  // Waiters on another process's lock are woken by the writer's announcement (PUBLISH from inside the
-  // write script, so it costs no round trip) on one subscriber connection this adapter opens when first
-  // needed, closes in dispose(), and never lets keep a process alive.
-  const waiting = new Map<string, Set<() => void>>()
+  // Every change is announced on one channel from inside the script that makes it (no extra round trip).
+  // One subscriber connection this adapter owns, opened when first needed, closed in dispose() and never
+  // keeping a process alive, hears them: it wakes processes waiting on another's lock and feeds `l1`.
+  // On a cluster it is a plain connection to one master (classic PUBLISH reaches every node), not the
+  // Cluster's own subscriber, which switches nodes silently: the tier must know when it may have missed one.
   let subscriber: SubscriberLike | undefined
-  const subscribe = () => {
-    if (subscriber || typeof client.duplicate !== 'function') return
-    const sub = client.duplicate() as SubscriberLike
+  let disposed = false
+  const hub = new AnnouncementHub(() => open())
+  const open = (): void => {
+    if (disposed || typeof client.duplicate !== 'function') return
+    let source: IoredisLikeClient = client
+    if (cluster) {
+      const masters = client.nodes?.('master') ?? []
+      if (masters.length === 0) {
+        // Still connecting: no node known yet.
+        client.once?.('ready', () => open())
+        return
+      }
+      source = masters[Math.floor(Math.random() * masters.length)] as IoredisLikeClient
+      if (typeof source.duplicate !== 'function') return
+    }
+    const sub = (source.duplicate as () => SubscriberLike)()
     subscriber = sub
-    sub.on('message', (_channel: string, key: string) => {
-      const wake = waiting.get(key)
-      if (!wake) return
-      waiting.delete(key)
-      for (const done of wake) done()
-    })
-    // A subscriber that fails only costs the waiters their wake-up: they poll as without one.
+    sub.on('message', (_channel: string, message: string) => hub.receive(message))
+    // A subscriber that fails only costs waiters their wake-up (they poll) and `l1` its entries (bypassed).
     sub.on('error', () => {})
-    sub.on('ready', () => sub.stream?.unref?.())
-    sub.subscribe(WRITTEN_CHANNEL).catch(() => {})
+    sub.on('close', () => hub.live(false))
+    // Live only once the server confirms the subscription: now (which also connects a lazy cluster node's
+    // duplicate), and again after every reconnect.
+    const confirm = () =>
+      sub.subscribe(WRITTEN_CHANNEL).then(
+        () => {
+          if (subscriber === sub) hub.live(true)
+        },
+        () => {},
+      )
+    sub.on('ready', () => {
+      sub.stream?.unref?.()
+      void confirm()
+    })
+    void confirm()
+    // A cluster node that is gone for good: listen on another master.
+    sub.on('end', () => {
+      if (subscriber !== sub || disposed) return
+      hub.live(false)
+      subscriber = undefined
+      if (cluster) open()
+    })
   }
 
   return {
     name: cluster ? 'ioredis-cluster' : 'ioredis',
 
-    waitForWrite(key: string, ms: number): Promise<void> {
-      subscribe()
-      return new Promise<void>((resolve) => {
-        let set = waiting.get(key)
-        if (!set) {
-          set = new Set()
-          waiting.set(key, set)
-        }
-        const group = set
-        const done = () => {
-          clearTimeout(timer)
-          group.delete(done)
-          if (group.size === 0 && waiting.get(key) === group) waiting.delete(key)
-          resolve()
-        }
-        const timer = setTimeout(done, ms)
-        ;(timer as { unref?: () => void }).unref?.()
-        group.add(done)
-      })
-    },
+    waitForWrite: (key: string, ms: number) => hub.waitForWrite(key, ms),
+
+    subscribe: (listener) => hub.subscribe(listener),
 
     async dispose(): Promise<void> {
+      disposed = true
       subscriber?.disconnect()
       subscriber = undefined
-      for (const group of [...waiting.values()]) for (const done of [...group]) done()
+      hub.close()
     },
 
     read(key: string, lock?: LockRequest, tags?: TagRead): Promise<ReadReply> {
@@ -269,15 +288,10 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
 
     async invalidate(keys: readonly string[], gen: string, ttl: number): Promise<void> {
       const stone = tombstone(gen)
-      // One SET per key: multi-key commands would be CROSSSLOT on a cluster. Out of memory, a SET is
-      // refused but DEL still works, and an absent key refuses fenced writes just as a tombstone does.
+      // One script per key (multi-key would be CROSSSLOT on a cluster): the tombstone and its announcement in
+      // one step; out of memory, the key is deleted instead (DEL still works) and the call still rejects.
       await Promise.all(
-        keys.map((key) =>
-          client.set(key, stone, 'PX', ttl).catch(async (error: unknown) => {
-            if (isOutOfMemory(error)) await client.del(key)
-            throw error
-          }),
-        ),
+        keys.map((key) => run(client, scripts.tombstone, [key], [stone, ttl, gen]).then(checkTombstone)),
       )
     },
 
@@ -294,7 +308,7 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
               string[],
             ]
             cursor = String(next)
-            count += await invalidatePage(node, keys, stone, ttl, step)
+            count += await invalidatePage(node, keys, stone, gen, ttl, step)
           } while (cursor !== '0')
           return count
         }),

@@ -14,11 +14,30 @@
  */
 
 /**
- * Channel on which writes and lock releases are announced (the message is the key), so processes
- * waiting on another's lock wake at once instead of at their next poll. Best effort: the scripts use
- * `redis.pcall`, so an ACL user without PUBLISH still writes (its waiters poll).
+ * Channel on which every change is announced, in the same atomic step as the change: an entry written
+ * or tombstoned, tag records stamped, a lock released. The message is a JSON array: `["k", gen, key…]`
+ * entries written or tombstoned with the new generation `gen` (the writer knows it is its own),
+ * `["t", tagKey…]` tag records, `["r", key]` a released lock. Processes
+ * waiting on another's lock wake on it instead of at their next poll, and an in-process tier (`l1`)
+ * drops what it names. Best effort: the scripts use `redis.pcall`, so an ACL user without PUBLISH still
+ * writes (its waiters poll; `l1` then needs an explicit `ttl`).
  */
 export const WRITTEN_CHANNEL = 'cacheward:written'
+
+/**
+ * Lua: `announce(kind, keys, gen)` publishes `[kind, gen?, key…]` on {@link WRITTEN_CHANNEL}, each a JSON
+ * string (quotes, backslashes and control bytes escaped; UTF-8 passes through as JSON allows).
+ */
+const ANNOUNCE = `local function json(s)
+  return '"' .. (string.gsub(s, '[%c"\\\\]', function(c) return string.format('\\\\u%04x', string.byte(c)) end)) .. '"'
+end
+local function announce(kind, keys, gen)
+  if #keys == 0 then return end
+  local out = {}
+  if gen then out[1] = json(gen) end
+  for _, k in ipairs(keys) do out[#out + 1] = json(k) end
+  redis.pcall('PUBLISH', '${WRITTEN_CHANNEL}', '["' .. kind .. '",' .. table.concat(out, ',') .. ']')
+end`
 
 // `now`: server ms (integer, for expiry arithmetic). `precise`: the same instant in ms with 3 decimals
 // (microseconds), as a string, for ordering loads against tag invalidations that land in the same ms;
@@ -97,6 +116,7 @@ end`
  * passed, or a tag record is missing or stamped at or after the load's start); -1 past the deadline.
  */
 export const WRITE_SCRIPT = `${NOW}
+${ANNOUNCE}
 if ARGV[5] ~= '' and exact > tonumber(ARGV[5]) then return -1 end
 if ARGV[1] == 'f' then
   if exact - tonumber(ARGV[3]) >= tonumber(ARGV[4]) then return 0 end
@@ -106,7 +126,7 @@ end
 ${tagsReady(2, 'ARGV[13]', 'ARGV[14]')}
 local fu = now + tonumber(ARGV[7])
 redis.call('SET', KEYS[1], 'cw1|' .. ARGV[6] .. '||0|' .. precise .. '|' .. fu .. '|' .. (fu + tonumber(ARGV[8])) .. '|' .. (fu + tonumber(ARGV[9])) .. '\\n' .. ARGV[11], 'PX', ARGV[10])
-if ARGV[12] == '1' then redis.pcall('PUBLISH', '${WRITTEN_CHANNEL}', KEYS[1]) end
+if ARGV[12] == '1' then announce('k', { KEYS[1] }, ARGV[6]) end
 return 1`
 
 /**
@@ -121,12 +141,13 @@ return 1`
  * KEYS[1] entry key, ARGV[1] token, ARGV[2] '1' to announce it. Clears the lock if the token still holds
  * it; keeps the slot and its expiry.
  */
-export const RELEASE_SCRIPT = `local s = redis.pcall('GET', KEYS[1])
+export const RELEASE_SCRIPT = `${ANNOUNCE}
+local s = redis.pcall('GET', KEYS[1])
 if type(s) ~= 'string' then return 0 end
 local g, lt, rest = string.match(s, '^cw1|([^|]*)|([^|]*)|%d*|(.*)$')
 if lt ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], 'cw1|' .. g .. '||0|' .. rest, 'KEEPTTL')
-if ARGV[2] == '1' then redis.pcall('PUBLISH', '${WRITTEN_CHANNEL}', KEYS[1]) end
+if ARGV[2] == '1' then announce('r', { KEYS[1] }) end
 return 1`
 
 /** KEYS[1] entry key, ARGV[1] token, ARGV[2] ttl ms. Moves lockUntil to now + ttl if the token still holds the lock. */
@@ -139,21 +160,42 @@ redis.call('SET', KEYS[1], 'cw1|' .. g .. '|' .. lt .. '|' .. (now + tonumber(AR
 return 1`
 
 /**
- * KEYS: keys found by SCAN (one slot on a cluster). ARGV[1] tombstone, ARGV[2] its ttl ms.
+ * KEYS[1] a key to invalidate (`delete()`), ARGV[1] the tombstone, ARGV[2] its ttl ms, ARGV[3] its generation
+ * (for the announcement). Replaces the key with
+ * the tombstone and announces it. Returns 1; `D|<error>` when the tombstone was refused (out of memory) and
+ * the key deleted instead (DEL still works then, and an absent key refuses fenced writes as a tombstone does).
+ */
+export const TOMBSTONE_SCRIPT = `${ANNOUNCE}
+local ok = redis.pcall('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if type(ok) == 'table' and ok.err then
+  redis.call('DEL', KEYS[1])
+  announce('k', KEYS, ARGV[3])
+  return 'D|' .. ok.err
+end
+announce('k', KEYS, ARGV[3])
+return 1`
+
+/**
+ * KEYS: keys found by SCAN (one slot on a cluster). ARGV[1] tombstone, ARGV[2] its ttl ms, ARGV[3] its
+ * generation (for the announcement).
  * Tombstones every key that still exists; returns `{held, deleted}`: how many held an entry or foreign
  * data, and 1 when a tombstone was refused (out of memory) and the key deleted instead (DEL still works
  * then, and an absent key refuses fenced writes as a tombstone does). Looks at the first four bytes and
  * the last one only (GETRANGE): copying whole values blocked Redis for milliseconds per batch, which
  * every other client of the server waited out.
  */
-export const INVALIDATE_SCRIPT = `local n = 0
+export const INVALIDATE_SCRIPT = `${ANNOUNCE}
+local n = 0
 local deleted = 0
+local changed = {}
 for _, k in ipairs(KEYS) do
   local head = redis.pcall('GETRANGE', k, 0, 3)
   if type(head) == 'table' then
     redis.call('DEL', k)
     n = n + 1
+    changed[#changed + 1] = k
   elseif head ~= '' or redis.call('EXISTS', k) == 1 then
+    changed[#changed + 1] = k
     if head ~= 'cw1|' or redis.call('GETRANGE', k, -1, -1) ~= '\\n' then n = n + 1 end
     local ok = redis.pcall('SET', k, ARGV[1], 'PX', ARGV[2])
     if type(ok) == 'table' and ok.err then
@@ -162,6 +204,7 @@ for _, k in ipairs(KEYS) do
     end
   end
 end
+announce('k', changed, ARGV[3])
 return {n, deleted}`
 
 /**
@@ -186,6 +229,7 @@ return 'T|' .. precise .. '|' .. table.concat(out, ',')`
  * is never trusted, so entries carrying the tag are not served either way.
  */
 export const INVALIDATE_TAGS_SCRIPT = `${NOW}
+${ANNOUNCE}
 local refused = nil
 for _, k in ipairs(KEYS) do
   local cur = redis.pcall('GET', k)
@@ -199,5 +243,6 @@ for _, k in ipairs(KEYS) do
     refused = ok.err
   end
 end
+announce('t', KEYS)
 if refused then return 'D|' .. refused end
 return 1`

@@ -3,7 +3,7 @@
  * (EVALSHA's names), out-of-memory and NOSCRIPT detection, and cluster hash slots for batching.
  * @module
  */
-import type { LockRequest, ReadReply, Slot, WriteRequest, WriteResult } from './adapter.js'
+import type { Announcement, LockRequest, ReadReply, Slot, WriteRequest, WriteResult } from './adapter.js'
 import {
   COMMIT_TAGS_SCRIPT,
   EXTEND_SCRIPT,
@@ -12,6 +12,7 @@ import {
   READ_SCRIPT,
   READ_TAGS_SCRIPT,
   RELEASE_SCRIPT,
+  TOMBSTONE_SCRIPT,
   WRITE_SCRIPT,
 } from './redis-scripts.js'
 import { formatSlot, markerSlot } from './slot.js'
@@ -21,6 +22,36 @@ export function checkTagInvalidation(raw: unknown): void {
   if (typeof raw === 'string' && raw.startsWith('D|')) {
     throw new Error(`${raw.slice(2)} (the tag records were deleted instead, so no entry carrying them is served)`)
   }
+}
+
+/** Throws when the reply of {@link TOMBSTONE_SCRIPT} says the key was deleted instead of tombstoned. */
+export function checkTombstone(raw: unknown): void {
+  if (typeof raw === 'string' && raw.startsWith('D|')) {
+    throw new Error(`${raw.slice(2)} (the key was deleted instead, so no stale value survives)`)
+  }
+}
+
+/** An announcement as the change channel carries it, parsed; `undefined` for a message that is not one. */
+export function parseAnnouncement(message: unknown): Announcement | undefined {
+  let parsed: unknown = message
+  if (typeof message === 'string') {
+    try {
+      parsed = JSON.parse(message)
+    } catch {
+      return undefined
+    }
+  }
+  if (!Array.isArray(parsed) || parsed.length < 2) return undefined
+  const [kind, ...rest] = parsed as unknown[]
+  if (!rest.every((k): k is string => typeof k === 'string')) return undefined
+  if (kind === 'k') {
+    const [gen, ...keys] = rest
+    return keys.length === 0 || gen === undefined ? undefined : { kind: 'keys', keys, gen }
+  }
+  const keys = rest
+  if (kind === 't') return { kind: 'tags', keys }
+  if (kind === 'r') return { kind: 'release', keys }
+  return undefined
 }
 
 /** Parses the reply of {@link INVALIDATE_SCRIPT}: entries found; throws when some were deleted instead of tombstoned. */
@@ -208,6 +239,7 @@ export const scripts = {
   readTags: script(READ_TAGS_SCRIPT),
   invalidateTags: script(INVALIDATE_TAGS_SCRIPT),
   commitTags: script(COMMIT_TAGS_SCRIPT),
+  tombstone: script(TOMBSTONE_SCRIPT),
 } as const
 
 /** True for Redis' "NOSCRIPT No matching script" reply, whatever client wrapped it. */

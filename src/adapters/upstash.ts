@@ -21,8 +21,8 @@ import type { Script } from './redis-wire.js'
 import {
   batches,
   checkTagInvalidation,
+  checkTombstone,
   isNoScript,
-  isOutOfMemory,
   parseInvalidateReply,
   parsePeek,
   parsePeekTagged,
@@ -44,8 +44,6 @@ export interface UpstashLikeClient {
   eval(script: string, keys: string[], args: unknown[]): Promise<unknown>
   /** SET: writes a tombstone with PX. @see https://redis.io/commands/set */
   set(key: string, value: string, options: { px: number }): Promise<unknown>
-  /** DEL: removes a key whose tombstone an out-of-memory server refused. @see https://redis.io/commands/del */
-  del(...keys: string[]): Promise<unknown>
   /** SCAN: walks the keyspace for pattern invalidation. @see https://redis.io/commands/scan */
   scan(cursor: string | number, options: { match: string; count: number }): Promise<[string | number, unknown[]]>
   /** GET: the hit shortcut. @see https://redis.io/commands/get */
@@ -112,14 +110,9 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
 
     async invalidate(keys: readonly string[], gen: string, ttl: number): Promise<void> {
       const stone = tombstone(gen)
-      // Out of memory, the SET is refused but DEL works, and an absent key refuses fenced writes too.
+      // The tombstone and its announcement in one step; out of memory, the key is deleted instead and it rejects.
       await Promise.all(
-        keys.map((key) =>
-          client.set(key, stone, { px: ttl }).catch(async (error: unknown) => {
-            if (isOutOfMemory(error)) await client.del(key)
-            throw error
-          }),
-        ),
+        keys.map((key) => run(scripts.tombstone, [key], [stone, String(ttl), gen]).then(checkTombstone)),
       )
     },
 
@@ -133,7 +126,9 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
         // With automaticDeserialization on, a key like "123" comes back as a number.
         const keys = found.map(String)
         for (const batch of batches(keys)) {
-          count += await step(() => run(scripts.invalidate, batch, [stone, String(ttl)]).then(parseInvalidateReply))
+          count += await step(() =>
+            run(scripts.invalidate, batch, [stone, String(ttl), gen]).then(parseInvalidateReply),
+          )
         }
       } while (cursor !== '0')
       return count

@@ -52,7 +52,7 @@ export function chaosAdapter(inner: CacheAdapter): Chaos {
       if (mode === 'hang') return new Promise<never>(() => {})
       return method.apply(inner, args)
     }
-  const { extend, invalidateMatching, dispose } = inner
+  const { extend, invalidateMatching, dispose, waitForWrite, subscribe } = inner
   ;(chaos as { adapter: CacheAdapter }).adapter = {
     name: inner.name,
     read: wrap('read', inner.read),
@@ -65,6 +65,10 @@ export function chaosAdapter(inner: CacheAdapter): Chaos {
     ...(extend ? { extend: wrap('extend', extend) } : {}),
     ...(invalidateMatching ? { invalidateMatching: wrap('invalidateMatching', invalidateMatching) } : {}),
     ...(dispose ? { dispose: () => dispose.call(inner) } : {}),
+    // Not operations on the backend's data: passed on as they are. (peek and peekTagged are left out on
+    // purpose: every read then goes through `read`, which the counts above see.)
+    ...(waitForWrite ? { waitForWrite: (key: string, ms: number) => waitForWrite.call(inner, key, ms) } : {}),
+    ...(subscribe ? { subscribe: (listener: Parameters<typeof subscribe>[0]) => subscribe.call(inner, listener) } : {}),
   }
   return chaos
 }

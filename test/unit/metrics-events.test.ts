@@ -50,6 +50,7 @@ function gate() {
 
 const ZERO_COUNTERS = {
   hits: 0,
+  l1Hits: 0,
   staleHits: 0,
   misses: 0,
   loads: 0,
@@ -66,7 +67,7 @@ const ZERO = { ...ZERO_TOTALS, categories: {} }
 
 /** The counters and hit rates of a snapshot, without latency (asserted on its own below). */
 function counts(snapshot: MetricsSnapshot) {
-  const { latency: _l, namespace: _n, circuit: _c, categories, ...totals } = snapshot
+  const { latency: _l, namespace: _n, circuit: _c, l1: _t, categories, ...totals } = snapshot
   const plain: Record<string, Omit<CategoryMetrics, 'latency'>> = {}
   for (const [name, { latency: _cl, ...rest }] of Object.entries(categories)) plain[name] = rest
   return { ...totals, categories: plain }
@@ -261,7 +262,7 @@ describe('events', () => {
     expect(seen).toEqual({
       miss: { key: 'room:1', namespace: 'app:rooms', category: 'rooms', durationMs: expect.any(Number) },
       load: { key: 'room:1', namespace: 'app:rooms', category: 'rooms', durationMs: 25 },
-      hit: { key: 'room:1', namespace: 'app:rooms', category: undefined, durationMs: expect.any(Number) },
+      hit: { key: 'room:1', namespace: 'app:rooms', category: undefined, durationMs: expect.any(Number), tier: 'l2' },
     })
   })
 

@@ -15,7 +15,7 @@ import {
   isCacheOptionsError,
   isCachewardError,
 } from '../../src/index.js'
-import { resolveClientOptions, resolveNamespacePolicy } from '../../src/option-checks.js'
+import { resolveClientOptions, resolveNamespaceOptions } from '../../src/option-checks.js'
 import { DEFAULTS, type Policy } from '../../src/options.js'
 
 /** Builds a client with `options` and returns the CacheOptionsError it throws. */
@@ -814,9 +814,9 @@ describe('option checks agree with the zod schema they replaced', () => {
           { weight: 1, arbitrary: junk },
         ),
         (input) => {
-          expect(sorted(outcome(() => resolveNamespacePolicy(base, input)))).toEqual(
-            sorted(reference.namespace(base, input)),
-          )
+          expect(
+            sorted(outcome(() => resolveNamespaceOptions({ policy: base, l1: false }, input, false).policy)),
+          ).toEqual(sorted(reference.namespace(base, input)))
         },
       ),
       { numRuns: 1_000 },

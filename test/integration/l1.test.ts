@@ -1,0 +1,285 @@
+/**
+ * The in-process tier (`l1`) on real redis-server and the real cluster: hits that send no backend
+ * command, frozen values, coherence from the backend's announcements (another client's change seen once
+ * its announcement arrives, never after), a lost subscription bypassing the tier until it is confirmed
+ * again, a read whose reply an announcement overtook not filling the tier, and its metrics.
+ */
+import { Cluster, Redis } from 'ioredis'
+import { afterAll, describe, expect, inject, it } from 'vitest'
+import { ioredisAdapter } from '../../src/adapters/ioredis.js'
+import { memoryAdapter } from '../../src/adapters/memory.js'
+import type { CacheAdapter, CacheClient, CacheClientOptions } from '../../src/index.js'
+import { CacheOptionsError, createCacheClient } from '../../src/index.js'
+import { chaosAdapter } from '../support/chaos-adapter.js'
+import { keygen } from '../support/keygen.js'
+
+const cleanup: Array<() => unknown> = []
+afterAll(async () => {
+  for (const fn of cleanup.reverse()) await fn()
+})
+const ns = keygen('l1')
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+function connect(): Redis {
+  const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 })
+  redis.on('error', () => {})
+  cleanup.push(() => redis.disconnect())
+  return redis
+}
+
+function make(options: CacheClientOptions & { adapter: CacheAdapter }): CacheClient {
+  const cache = createCacheClient({ namespace: ns(), l1: true, ...options })
+  cleanup.push(() => cache.close())
+  return cache
+}
+
+/** Waits until the client's tier serves (its subscription confirmed), starting it with a first (uncounted) call. */
+async function live(cache: CacheClient): Promise<void> {
+  await cache.has('__start__')
+  for (let i = 0; i < 400 && cache.metrics().l1?.live !== true; i++) await sleep(5)
+  expect(cache.metrics().l1?.live).toBe(true)
+}
+
+/** A miss, then a backend hit that fills the tier: the next call is answered by the tier. */
+async function warm(cache: CacheClient, key: string, value: unknown, options?: { tags: string[] }) {
+  await cache.getOrSet(key, () => value, options)
+  await cache.getOrSet(key, () => value, options)
+}
+
+/** Resolves once `check` passes, polling every millisecond; returns how long that took (ms). */
+async function until(check: () => Promise<boolean>, ms = 1_000): Promise<number> {
+  const started = performance.now()
+  while (!(await check())) {
+    if (performance.now() - started > ms) throw new Error(`not within ${ms} ms`)
+    await sleep(1)
+  }
+  return performance.now() - started
+}
+
+describe('l1 over redis-server', () => {
+  it('answers hits with no backend command, the same deeply frozen object every time', async () => {
+    const chaos = chaosAdapter(ioredisAdapter(connect()))
+    const cache = make({ adapter: chaos.adapter })
+    await live(cache)
+    const room = { id: 1, members: [{ name: 'ada' }] }
+    await cache.getOrSet('room', () => room)
+    const first = await cache.getOrSet('room', () => room)
+    const calls = chaos.calls()
+    const hits = await Promise.all(Array.from({ length: 100 }, () => cache.getOrSet('room', () => room)))
+    expect(chaos.calls()).toBe(calls)
+    for (const hit of hits) expect(hit).toBe(first)
+    expect(Object.isFrozen(first)).toBe(true)
+    expect(Object.isFrozen((first as typeof room).members[0])).toBe(true)
+    expect(() => {
+      ;(first as typeof room).members[0]!.name = 'changed'
+    }).toThrow(TypeError)
+    expect(cache.metrics()).toMatchObject({ hits: 101, l1Hits: 100, misses: 1 })
+  })
+
+  it('a tagged hit from the tier costs no round trip either, and another client’s invalidateTags ends it', async () => {
+    const namespace = ns()
+    const chaos = chaosAdapter(ioredisAdapter(connect()))
+    const reader = make({ adapter: chaos.adapter, namespace })
+    const writer = make({ adapter: ioredisAdapter(connect()), namespace })
+    await live(reader)
+    await reader.getOrSet('r', () => 'v1', { tags: ['rooms'] })
+    await reader.getOrSet('r', () => 'v1', { tags: ['rooms'] })
+    const calls = chaos.calls()
+    expect(await reader.getOrSet('r', () => 'v1', { tags: ['rooms'] })).toBe('v1')
+    expect(chaos.calls()).toBe(calls)
+    await writer.invalidateTags(['rooms'])
+    await until(async () => (await reader.getOrSet('r', () => 'v2', { tags: ['rooms'] })) === 'v2')
+  })
+
+  it.each([
+    ['delete()', (c: CacheClient) => c.delete('k')],
+    ['set()', (c: CacheClient) => c.set('k', 'v2')],
+    ['invalidatePattern()', (c: CacheClient) => c.invalidatePattern('k*')],
+    ['clear()', (c: CacheClient) => c.clear()],
+  ] as const)('another client’s %s reaches this one’s tier within a few ms', async (_, change) => {
+    const namespace = ns()
+    const reader = make({ adapter: ioredisAdapter(connect()), namespace })
+    const writer = make({ adapter: ioredisAdapter(connect()), namespace })
+    await live(reader)
+    await warm(reader, 'k', 'v1')
+    expect(await reader.getOrSet('k', () => 'v1')).toBe('v1')
+    expect(reader.metrics().l1Hits).toBe(1)
+    await change(writer)
+    const ms = await until(async () => (await reader.getOrSet('k', () => 'v2')) === 'v2')
+    expect(ms).toBeLessThan(100)
+  })
+
+  it('drops what this client changes before the call resolves: it reads its own writes', async () => {
+    const cache = make({ adapter: ioredisAdapter(connect()) })
+    await live(cache)
+    await cache.getOrSet('k', () => 'v1')
+    await cache.getOrSet('k', () => 'v1')
+    await cache.set('k', 'v2')
+    expect(await cache.getOrSet('k', () => 'unused')).toBe('v2')
+    await cache.delete('k')
+    expect(await cache.getOrSet('k', () => 'v3')).toBe('v3')
+    await cache.getOrSet('t', () => 't1', { tags: ['x'] })
+    await cache.getOrSet('t', () => 't1', { tags: ['x'] })
+    await cache.invalidateTags(['x'])
+    expect(await cache.getOrSet('t', () => 't2', { tags: ['x'] })).toBe('t2')
+  })
+
+  it('is emptied and bypassed when its subscription is killed, until the server confirms it again', async () => {
+    const namespace = ns()
+    const admin = connect()
+    const reader = make({ adapter: ioredisAdapter(connect()), namespace })
+    const writer = make({ adapter: ioredisAdapter(connect()), namespace })
+    await live(reader)
+    await reader.getOrSet('k', () => 'v1')
+    await reader.getOrSet('k', () => 'v1')
+    expect(reader.metrics().l1?.entries).toBeGreaterThan(0)
+    // The subscription goes first; the change right after it is never announced to this reader.
+    await admin.client('KILL', 'TYPE', 'pubsub')
+    await writer.delete('k')
+    // Whenever the reader learns of the closed connection, it must not serve 'v1' afterwards; reads are
+    // answered by the backend (which has the tombstone) until the subscription is confirmed again.
+    await until(async () => (await reader.getOrSet('k', () => 'v2')) === 'v2')
+    expect(await reader.getOrSet('k', () => 'v3')).toBe('v2')
+    // Back to serving from the tier once resubscribed.
+    await until(async () => reader.metrics().l1?.live === true, 5_000)
+    await reader.getOrSet('k', () => 'v3')
+    const before = reader.metrics().l1Hits
+    await reader.getOrSet('k', () => 'v3')
+    expect(reader.metrics().l1Hits).toBe(before + 1)
+  })
+
+  it('a read whose reply arrives after an announcement about its key does not fill the tier', async () => {
+    const namespace = ns()
+    const inner = ioredisAdapter(connect())
+    // Holds read replies until the test lets them go: the announcement overtakes the reply.
+    let hold: Promise<void> | undefined
+    const slowReads: CacheAdapter = {
+      ...inner,
+      read: async (key, lock, tags) => {
+        const reply = await inner.read(key, lock, tags)
+        if (hold) await hold
+        return reply
+      },
+    }
+    const reader = make({ adapter: slowReads, namespace })
+    const writer = make({ adapter: ioredisAdapter(connect()), namespace })
+    await live(reader)
+    await writer.set('k', 'old')
+    let release!: () => void
+    hold = new Promise((resolve) => {
+      release = resolve
+    })
+    // The read executes on the server now and sees 'old'; its reply is held.
+    const read = reader.getOrSet('k', () => 'loaded')
+    await sleep(20)
+    await writer.set('k', 'new')
+    // The announcement of that set reaches the reader (its subscriber connection is not held).
+    await sleep(20)
+    hold = undefined
+    release()
+    // The held reply is the value from before the change: returned to that caller, but kept out of the tier.
+    expect(await read).toBe('old')
+    expect(await reader.getOrSet('k', () => 'unused')).toBe('new')
+  })
+
+  it('serves a stale entry from the tier inside staleWhileRevalidate and refreshes it once', async () => {
+    const cache = make({ adapter: ioredisAdapter(connect()), ttl: 100, staleWhileRevalidate: '10s' })
+    await live(cache)
+    let loads = 0
+    const load = async () => {
+      loads++
+      await sleep(30)
+      return `v${loads}`
+    }
+    await cache.getOrSet('k', load)
+    await cache.getOrSet('k', load)
+    await cache.getOrSet('k', load)
+    expect(cache.metrics().l1Hits).toBe(1)
+    await sleep(150)
+    const stale = await Promise.all(Array.from({ length: 20 }, () => cache.getOrSet('k', load)))
+    expect(new Set(stale)).toEqual(new Set(['v1']))
+    expect(cache.metrics().staleHits).toBe(20)
+    await until(async () => (await cache.getOrSet('k', load)) === 'v2')
+    expect(loads).toBe(2)
+  })
+
+  it('evicts past maxEntries, counts it, and reports its size', async () => {
+    const cache = make({ adapter: ioredisAdapter(connect()), l1: { maxEntries: 10 } })
+    await live(cache)
+    for (let i = 0; i < 25; i++) {
+      await cache.getOrSet(`k${i}`, () => i)
+      await cache.getOrSet(`k${i}`, () => i)
+    }
+    expect(cache.metrics().l1).toMatchObject({ live: true, entries: 10, evictions: 15 })
+  })
+
+  it('emits hit events with the tier that answered', async () => {
+    const cache = make({ adapter: ioredisAdapter(connect()) })
+    const tiers: string[] = []
+    cache.on('hit', (e) => tiers.push(e.tier))
+    await live(cache)
+    await cache.getOrSet('k', () => 1)
+    await cache.getOrSet('k', () => 1)
+    await cache.getOrSet('k', () => 1)
+    expect(tiers).toEqual(['l2', 'l1'])
+  })
+
+  it('is bypassed by a namespace with l1: false, and used by one with its own ttl', async () => {
+    const cache = make({ adapter: ioredisAdapter(connect()) })
+    await live(cache)
+    const off = cache.namespace('off', { l1: false })
+    const short = cache.namespace('short', { l1: { ttl: 50 } })
+    await warm(off, 'k', 1)
+    await off.getOrSet('k', () => 1)
+    await warm(short, 'k', 1)
+    await short.getOrSet('k', () => 1)
+    expect(cache.metrics().l1Hits).toBe(1)
+    // Past the namespace's 50 ms the tier no longer answers; the backend does (still fresh there).
+    await sleep(80)
+    const { hits, l1Hits } = cache.metrics()
+    await short.getOrSet('k', () => 1)
+    expect(cache.metrics()).toMatchObject({ hits: hits + 1, l1Hits })
+  })
+})
+
+describe('l1 over the cluster', () => {
+  it('hears another client’s change through its own subscriber on one master', async () => {
+    const nodes = inject('clusterNodes')
+    const connectCluster = () => {
+      const cluster = new Cluster(nodes, { redisOptions: { maxRetriesPerRequest: 1 } })
+      cleanup.push(() => cluster.disconnect())
+      return cluster
+    }
+    const namespace = ns()
+    const reader = make({ adapter: ioredisAdapter(connectCluster()), namespace })
+    const writer = make({ adapter: ioredisAdapter(connectCluster()), namespace })
+    await live(reader)
+    for (let i = 0; i < 20; i++) {
+      await warm(reader, `k${i}`, 'v1')
+      await reader.getOrSet(`k${i}`, () => 'v1')
+    }
+    expect(reader.metrics().l1Hits).toBe(20)
+    await Promise.all(Array.from({ length: 20 }, (_, i) => writer.delete(`k${i}`)))
+    for (let i = 0; i < 20; i++) await until(async () => (await reader.getOrSet(`k${i}`, () => 'v2')) === 'v2')
+  })
+})
+
+describe('l1 options', () => {
+  it('is refused over the memory adapter, which is in-process already', () => {
+    expect(() => createCacheClient({ l1: true })).toThrow(CacheOptionsError)
+    expect(() => createCacheClient({ adapter: memoryAdapter(), l1: true })).toThrow(/memory adapter is in-process/)
+  })
+
+  it('needs an explicit ttl over an adapter that cannot subscribe', () => {
+    const { subscribe: _, ...cannot } = ioredisAdapter(connect())
+    expect(() => createCacheClient({ adapter: cannot, l1: true })).toThrow(/explicit ttl/)
+    expect(() => createCacheClient({ adapter: cannot, l1: { ttl: '5s' } })).not.toThrow()
+  })
+
+  it('rejects bad bounds and a namespace turning on what the client does not have', () => {
+    const adapter = ioredisAdapter(connect())
+    expect(() => createCacheClient({ adapter, l1: { maxEntries: 0 } })).toThrow(/l1.maxEntries/)
+    expect(() => createCacheClient({ adapter, l1: 'yes' as never })).toThrow(/l1/)
+    expect(() => createCacheClient({ adapter, namespace: 'x' }).namespace('n', { l1: true })).toThrow(/l1/)
+  })
+})
