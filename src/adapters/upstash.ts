@@ -6,6 +6,7 @@
  * @module
  */
 import { CacheOptionsError } from '../errors.js'
+import { requestBoundIo } from '../runtime.js'
 import type {
   CacheAdapter,
   LockRequest,
@@ -17,6 +18,8 @@ import type {
   WriteRequest,
   WriteResult,
 } from './adapter.js'
+import { AnnouncementHub } from './announcements.js'
+import { WRITTEN_CHANNEL } from './redis-scripts.js'
 import type { Script } from './redis-wire.js'
 import {
   batches,
@@ -52,7 +55,31 @@ export interface UpstashLikeClient {
   mget(...keys: string[]): Promise<unknown>
   /** PING: `health()`. @see https://redis.io/commands/ping */
   ping(): Promise<unknown>
+  /**
+   * SUBSCRIBE over server-sent events (long-lived runtimes): the backend's change announcements, for `l1`.
+   * Optional: without it `l1` needs an explicit `ttl`. @see https://redis.io/commands/subscribe
+   */
+  subscribe?(channels: string[]): UpstashSubscriberLike
+  /** PUBLISH: the heartbeat that proves a subscription still delivers. @see https://redis.io/commands/publish */
+  publish?(channel: string, message: string): Promise<unknown>
 }
+
+/** What `@upstash/redis`' `subscribe()` returns, as far as the adapter uses it. */
+export interface UpstashSubscriberLike {
+  /** `'subscribe'` (confirmed), `'message'` (`{ channel, message }`), `'error'`. */
+  // biome-ignore lint/suspicious/noExplicitAny: the client's listeners take event-specific payloads
+  on(type: string, listener: (payload: any) => void): void
+  /** Ends the stream. */
+  unsubscribe(): Promise<void>
+}
+
+/**
+ * How often a subscribed adapter publishes a heartbeat on its own channel. @upstash/redis does not report the end
+ * of its event stream (its reader just stops), so a subscription counts as live only while its heartbeats come
+ * back: one not back by the next beat marks it down (`l1` empties and is bypassed) and it is opened anew. This is
+ * also the longest a silently dead stream can leave `l1` serving a value another process changed.
+ */
+const HEARTBEAT_MS = 1_000
 
 /**
  * Creates an adapter over an `@upstash/redis` client. For a cache, build the client with
@@ -78,8 +105,75 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
       return client.eval(s.source, keys, args)
     })
 
+  // Announcements, where the client can subscribe: opened when first needed (never at construction, so a client
+  // built at module scope in an edge runtime does no I/O), closed in dispose().
+  let subscriber: UpstashSubscriberLike | undefined
+  let heartbeat: ReturnType<typeof setInterval> | undefined
+  let awaited: string | undefined
+  let beats = 0
+  let disposed = false
+  // Drawn when the subscription opens, not here: Workers forbid random values at a module's top level.
+  let prefix = ''
+  const hub = new AnnouncementHub(() => open())
+  const isBeat = (message: unknown): string | undefined => {
+    const parsed = typeof message === 'string' && message.startsWith('["p",') ? JSON.parse(message) : message
+    return Array.isArray(parsed) && parsed[0] === 'p' ? String(parsed[1]) : undefined
+  }
+  const open = () => {
+    const { subscribe, publish } = client
+    if (disposed || !subscribe || !publish) return
+    prefix ||= Math.random().toString(36).slice(2)
+    const sub = subscribe.call(client, [WRITTEN_CHANNEL])
+    subscriber = sub
+    sub.on('subscribe', () => {
+      if (subscriber === sub) hub.live(true)
+    })
+    sub.on('message', ({ message }: { message: unknown }) => {
+      if (subscriber !== sub) return
+      const beat = isBeat(message)
+      if (beat === undefined) hub.receive(message)
+      else if (beat === awaited) awaited = undefined
+    })
+    sub.on('error', () => {
+      if (subscriber === sub) reopen()
+    })
+    if (heartbeat === undefined) {
+      heartbeat = setInterval(() => {
+        if (awaited !== undefined) return reopen()
+        awaited = `${prefix}${++beats}`
+        publish.call(client, WRITTEN_CHANNEL, JSON.stringify(['p', awaited])).catch(() => {})
+      }, HEARTBEAT_MS)
+      ;(heartbeat as { unref?: () => void }).unref?.()
+    }
+  }
+  const reopen = () => {
+    hub.live(false)
+    awaited = undefined
+    subscriber?.unsubscribe().catch(() => {})
+    subscriber = undefined
+    open()
+  }
+  // In Cloudflare Workers a stream belongs to the request that opened it: no subscription there (l1 then needs a ttl).
+  const announcements: Pick<CacheAdapter, 'subscribe' | 'waitForWrite' | 'dispose'> =
+    typeof client.subscribe === 'function' && typeof client.publish === 'function' && !requestBoundIo
+      ? {
+          subscribe: (listener) => hub.subscribe(listener),
+          // Only over a subscription `l1` opened: a lock wait alone polls, as it always has, rather than open a stream.
+          waitForWrite: (key, ms) =>
+            subscriber ? hub.waitForWrite(key, ms) : new Promise<void>((resolve) => setTimeout(resolve, ms)),
+          async dispose() {
+            disposed = true
+            clearInterval(heartbeat)
+            await subscriber?.unsubscribe().catch(() => {})
+            subscriber = undefined
+            hub.close()
+          },
+        }
+      : {}
+
   return {
     name: 'upstash',
+    ...announcements,
 
     read(key: string, lock?: LockRequest, tags?: TagRead): Promise<ReadReply> {
       const keys = tags && tags.keys.length > 0 ? [key, ...tags.keys] : [key]
@@ -97,7 +191,7 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
     async write(key: string, request: WriteRequest): Promise<WriteResult> {
       // One database, no slots: the tag records travel with the entry into one script.
       const keys = request.tags ? [key, ...request.tags.keys] : [key]
-      return parseWriteReply(await run(scripts.write, keys, writeArgs(request)))
+      return parseWriteReply(await run(scripts.write, keys, writeArgs(request, true)))
     },
 
     async extend(key: string, token: string, ttl: number): Promise<boolean> {
@@ -105,7 +199,7 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
     },
 
     async release(key: string, token: string): Promise<void> {
-      await run(scripts.release, [key], [token])
+      await run(scripts.release, [key], [token, '1'])
     },
 
     async invalidate(keys: readonly string[], gen: string, ttl: number): Promise<void> {

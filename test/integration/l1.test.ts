@@ -4,14 +4,17 @@
  * its announcement arrives, never after), a lost subscription bypassing the tier until it is confirmed
  * again, a read whose reply an announcement overtook not filling the tier, and its metrics.
  */
+import { Redis as Upstash } from '@upstash/redis'
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { ioredisAdapter } from '../../src/adapters/ioredis.js'
 import { memoryAdapter } from '../../src/adapters/memory.js'
+import { upstashAdapter } from '../../src/adapters/upstash.js'
 import type { CacheAdapter, CacheClient, CacheClientOptions } from '../../src/index.js'
 import { CacheOptionsError, createCacheClient } from '../../src/index.js'
 import { chaosAdapter } from '../support/chaos-adapter.js'
 import { keygen } from '../support/keygen.js'
+import { startUpstashRest } from '../support/upstash-rest.js'
 
 const cleanup: Array<() => unknown> = []
 afterAll(async () => {
@@ -262,6 +265,34 @@ describe('l1 over the cluster', () => {
     await Promise.all(Array.from({ length: 20 }, (_, i) => writer.delete(`k${i}`)))
     for (let i = 0; i < 20; i++) await until(async () => (await reader.getOrSet(`k${i}`, () => 'v2')) === 'v2')
   })
+})
+
+describe('l1 over Upstash (REST, subscribed through server-sent events)', () => {
+  it('answers hits with no HTTP request, hears another client’s delete, and survives a dropped stream', async () => {
+    const endpoint = await startUpstashRest({ redisUrl: inject('redisUrl') })
+    cleanup.push(() => endpoint.stop())
+    const upstash = () =>
+      upstashAdapter(new Upstash({ url: endpoint.url, token: endpoint.token, enableTelemetry: false, retry: false }))
+    const namespace = ns()
+    const reader = make({ adapter: upstash(), namespace })
+    const writer = make({ adapter: upstash(), namespace })
+    await live(reader)
+    await warm(reader, 'k', 'v1')
+    const requests = endpoint.requests
+    for (let i = 0; i < 50; i++) expect(await reader.getOrSet('k', () => 'v1')).toBe('v1')
+    expect(endpoint.requests).toBe(requests)
+    await writer.delete('k')
+    await until(async () => (await reader.getOrSet('k', () => 'v2')) === 'v2')
+
+    // The stream ends without a word (the client does not report it): the heartbeat finds out within about a
+    // second, the tier empties and is bypassed, and the adapter subscribes again.
+    await warm(reader, 'k', 'v2')
+    endpoint.dropStreams()
+    await until(async () => reader.metrics().l1?.live === false, 5_000)
+    await writer.delete('k')
+    expect(await reader.getOrSet('k', () => 'v3')).toBe('v3')
+    await until(async () => reader.metrics().l1?.live === true, 5_000)
+  }, 20_000)
 })
 
 describe('l1 options', () => {

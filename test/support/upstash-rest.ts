@@ -9,6 +9,8 @@ export interface UpstashRestServer {
   url: string
   token: string
   requests: number
+  /** Ends every open subscription stream (a dropped connection, as a proxy or a deploy would do). */
+  dropStreams(): void
   setMode(mode: UpstashRestMode): void
   /** Holds each request this long before running it (a slow edge or a congested link: the client may give up first). */
   setDelay(ms: number): void
@@ -142,6 +144,34 @@ export async function startUpstashRest(options: { redisUrl: string; token?: stri
     })
   }
 
+  /**
+   * `POST /subscribe/<channel>`, as @upstash/redis' `subscribe()` sends it: a server-sent event stream of
+   * `data: subscribe,<channel>,<count>` once the subscription is confirmed, then `data: message,<channel>,<message>`
+   * per message (raw text: the client decodes nothing, and JSON-parses messages unless told not to). One Redis
+   * connection per stream; closing either side ends both.
+   */
+  const subscriptions = new Set<Redis>()
+  const subscribe = async (req: http.IncomingMessage, res: http.ServerResponse, channel: string) => {
+    await readBody(req)
+    const sub = redis.duplicate()
+    sub.on('error', () => {})
+    subscriptions.add(sub)
+    const end = () => {
+      subscriptions.delete(sub)
+      sub.disconnect()
+      if (!res.writableEnded) res.end()
+    }
+    res.once('close', end)
+    sub.once('end', end)
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
+    sub.on('message', (from: string, message: string) => {
+      res.write(`data: message,${from},${message}\n\n`)
+    })
+    const count = (await sub.subscribe(channel).catch(() => undefined)) as number | undefined
+    if (count === undefined) return end()
+    res.write(`data: subscribe,${channel},${count}\n\n`)
+  }
+
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     requests++
     const send = (status: number, payload: unknown) => {
@@ -165,6 +195,7 @@ export async function startUpstashRest(options: { redisUrl: string; token?: stri
       if (!auth) throw new HttpError(400, 'Missing/Invalid authorization header')
       if (auth[1] !== token) throw new HttpError(401, 'Unauthorized')
       const path = new URL(req.url ?? '/', 'http://localhost').pathname
+      if (path.startsWith('/subscribe/')) return await subscribe(req, res, decodeURIComponent(path.slice(11)))
       if (!['/', '/pipeline', '/multi-exec'].includes(path)) throw new HttpError(404, 'Not Found')
       if (req.method !== 'POST') throw new HttpError(405, 'Method Not Allowed')
       const base64 = String(req.headers['upstash-encoding'] ?? '').toLowerCase() === 'base64'
@@ -201,10 +232,14 @@ export async function startUpstashRest(options: { redisUrl: string; token?: stri
     setDelay(ms) {
       delayMs = ms
     },
+    dropStreams() {
+      for (const sub of [...subscriptions]) sub.disconnect()
+    },
     stop() {
       stopped ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-        for (const socket of sockets) socket.destroy() // includes sockets held open by 'hang'
+        for (const socket of sockets) socket.destroy() // includes sockets held open by 'hang' and streams
+        for (const sub of subscriptions) sub.disconnect()
         await closed
         redis.disconnect()
       })()
