@@ -3,7 +3,7 @@
  * stamp of the load's start, the load's duration for early refresh). Encoded with the serializer.
  * @module
  */
-import type { Serializer } from './serializer.js'
+import { jsonSerializer, type Serializer } from './serializer.js'
 
 /** Body format version; a body of another version is treated as foreign data (a miss). */
 export const ENTRY_VERSION = 1
@@ -33,6 +33,59 @@ interface Wire {
   l?: number
   /** load start, backend ms */
   s?: number
+  /**
+   * Where the value held Dates (default serializer only): one path per Date, from the wire object, so
+   * `["v", 0, "createdAt"]`. JSON writes a Date as its ISO string; decoding turns those strings back. Kept
+   * beside the value, never inside it, so no user data can be mistaken for a Date; an older reader ignores
+   * it and sees the strings, as before.
+   */
+  d?: (string | number)[][]
+}
+
+/** The tail of every `toISOString()` in JSON text: a body without one holds no Date, so no walk is needed. */
+const ISO_TAIL = /:\d\d\.\d{3}Z"/
+
+/** Collects the path of every valid Date JSON writes as an ISO string (an invalid one becomes `null`, as in JSON). */
+function datePaths(value: unknown, path: (string | number)[], out: (string | number)[][]): void {
+  if (typeof value !== 'object' || value === null) return
+  if (value instanceof Date) {
+    if (value.toJSON === Date.prototype.toJSON && !Number.isNaN(value.getTime())) out.push([...path])
+  } else if (typeof (value as { toJSON?: unknown }).toJSON !== 'function') {
+    for (const k of Array.isArray(value) ? value.keys() : Object.keys(value)) {
+      path.push(k)
+      datePaths((value as Record<string | number, unknown>)[k], path, out)
+      path.pop()
+    }
+  }
+}
+
+/** `holder[k]` when it is an own property of an object (never `__proto__`), else undefined. */
+function own(holder: unknown, k: unknown): unknown {
+  if (typeof holder !== 'object' || holder === null || k === '__proto__') return undefined
+  return (typeof k === 'string' || typeof k === 'number') && Object.hasOwn(holder, k)
+    ? (holder as Record<string | number, unknown>)[k]
+    : undefined
+}
+
+/**
+ * Turns the ISO strings that `d` points at back into Dates, in place. A path that does not lead, through own
+ * properties of the value, to an ISO timestamp changes nothing: a forged `d` can replace such a string with a
+ * Date and nothing else, never a prototype, never anything outside the value.
+ */
+function reviveDates(wire: Wire, d: unknown): void {
+  if (!Array.isArray(d)) return
+  for (const path of d) {
+    if (!Array.isArray(path) || path[0] !== 'v') continue
+    let holder: unknown = wire
+    for (const k of path.slice(0, -1)) holder = own(holder, k)
+    const key = path[path.length - 1] as string | number
+    const text = own(holder, key)
+    if (typeof text !== 'string') continue
+    // Only the exact text toISOString() writes: any other string stays a string.
+    const date = new Date(text)
+    if (!Number.isNaN(date.getTime()) && date.toISOString() === text)
+      (holder as Record<string | number, unknown>)[key] = date
+  }
 }
 
 /** Encodes a body; throws when the serializer cannot encode the value (BigInt, circular, function). */
@@ -56,7 +109,11 @@ export function encodeEntry(body: EntryBody, serializer: Serializer): string {
   if (body.startedAt) wire.s = body.startedAt
   const text = serializer.serialize(wire)
   if (typeof text !== 'string' || text.length === 0) throw new TypeError('the serializer returned no text')
-  return text
+  if (serializer !== jsonSerializer || !ISO_TAIL.test(text)) return text
+  const d: (string | number)[][] = []
+  datePaths(body.value, ['v'], d)
+  // The text is the wire object's JSON, so `d` goes in before its closing brace: no second stringify.
+  return d.length === 0 ? text : `${text.slice(0, -1)},"d":${JSON.stringify(d)}}`
 }
 
 /** Decodes a body; `undefined` when it is corrupt or foreign (never throws). */
@@ -70,6 +127,7 @@ export function decodeEntry(text: string, serializer: Serializer): Required<Entr
   if (typeof wire !== 'object' || wire === null) return undefined
   const w = wire as Partial<Wire>
   if (w.w !== ENTRY_VERSION || !('v' in w) || w.v === undefined) return undefined
+  if (w.d !== undefined && serializer === jsonSerializer) reviveDates(w as Wire, w.d)
   const tags = Array.isArray(w.t) && w.t.every((t) => typeof t === 'string') ? w.t : []
   return {
     value: w.v,

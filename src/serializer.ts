@@ -3,7 +3,10 @@
  * @module
  */
 
-/** Turns entry bodies into strings and back. Plug in superjson or similar for Dates, Maps and BigInts. */
+/**
+ * Turns entry bodies into strings and back. Plug in superjson or similar for Maps, Sets and BigInts; a custom
+ * serializer is in charge of Dates too (the default one's Dates are kept by the entry codec).
+ */
 export interface Serializer {
   /** Encodes an entry body; must return a non-empty string, and throw for a value it cannot encode. */
   serialize(value: unknown): string
@@ -22,7 +25,8 @@ function reviver(key: string, value: unknown): unknown {
 }
 
 /**
- * JSON. `undefined` inside objects is dropped and Dates become strings, as with `JSON.stringify`;
+ * JSON. `undefined` inside objects is dropped and Dates become strings, as with `JSON.stringify` (the entry codec
+ * records where the Dates were and turns those strings back, for this serializer only);
  * BigInt and circular values throw (the client then returns the value without caching it).
  * `__proto__` keys and `constructor.prototype` are removed on decode (prototype-pollution payloads).
  */

@@ -1,5 +1,7 @@
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
+import * as z from 'zod'
+import { createCacheClient } from '../../src/client.js'
 import { decodeEntry, ENTRY_VERSION, type EntryBody, encodeEntry } from '../../src/entry.js'
 import { jsonSerializer, type Serializer } from '../../src/serializer.js'
 
@@ -77,9 +79,9 @@ describe('encodeEntry / decodeEntry with jsonSerializer', () => {
     expect(encodeEntry(body(1, ['a'], 5), jsonSerializer)).toBe(`{"w":${ENTRY_VERSION},"v":1,"t":["a"],"l":5}`)
   })
 
-  it('drops undefined inside objects and turns Dates into strings, as JSON does', () => {
-    const decoded = roundTrip(body({ a: 1, b: undefined, at: new Date(0) }))
-    expect(decoded?.value).toEqual({ a: 1, at: '1970-01-01T00:00:00.000Z' })
+  it('drops undefined inside objects, as JSON does', () => {
+    const decoded = roundTrip(body({ a: 1, b: undefined }))
+    expect(decoded?.value).toEqual({ a: 1 })
   })
 
   it.each([
@@ -180,6 +182,147 @@ describe('encodeEntry / decodeEntry with jsonSerializer', () => {
       expect(Object.keys(value)).toEqual([])
       const ctor = decode('{"w":1,"v":{"\\u0063onstructor":{"prototype":{"polluted":true}}}}')?.value as object
       expect(Object.keys(ctor)).toEqual([])
+    })
+  })
+
+  describe('Dates', () => {
+    const at = new Date(Date.UTC(2026, 0, 7, 9, 30, 0, 125))
+    const iso = '2026-01-07T09:30:00.125Z'
+
+    it('gives back a Date where the value held one: at the top, in objects, in arrays', () => {
+      const value = {
+        at,
+        rows: [
+          { id: 1, createdAt: at },
+          { id: 2, createdAt: new Date(0) },
+        ],
+        note: null,
+      }
+      const decoded = roundTrip(body(value))?.value as typeof value
+      expect(decoded).toEqual(value)
+      expect(decoded.at).toBeInstanceOf(Date)
+      expect(decoded.rows[1]?.createdAt).toBeInstanceOf(Date)
+      expect(roundTrip(body(at))?.value).toEqual(at)
+      expect(roundTrip(body([at, 1]))?.value).toEqual([at, 1])
+    })
+
+    it('leaves strings that look like timestamps as strings', () => {
+      const value = { at, text: iso, list: [iso], d: [['v', 'text']], v: iso }
+      const decoded = roundTrip(body(value))?.value as typeof value
+      expect(decoded).toEqual(value)
+      expect(decoded.text).toBe(iso)
+      expect(decoded.v).toBe(iso)
+    })
+
+    it('keeps Dates of any year JavaScript allows, and one Date object met twice', () => {
+      const far = [new Date(-8.64e15), new Date(8.64e15), new Date(Date.UTC(-1, 0, 1)), new Date(Date.UTC(12345, 0, 1))]
+      expect(roundTrip(body(far))?.value).toEqual(far)
+      const shared = { a: at, b: at }
+      expect(roundTrip(body(shared))?.value).toEqual({ a: at, b: at })
+    })
+
+    it('gives back an invalid Date as null, as JSON writes it', () => {
+      expect(roundTrip(body({ at: new Date(Number.NaN), ok: at }))?.value).toEqual({ at: null, ok: at })
+    })
+
+    it('stores the paths beside the value, so a reader that predates them sees the strings', () => {
+      // An older reader ignores "d" and reads exactly what it read before Dates were kept: a rolling deploy
+      // can run both versions on one namespace.
+      expect(encodeEntry(body({ at, n: 1 }), jsonSerializer)).toBe(
+        `{"w":${ENTRY_VERSION},"v":{"at":"${iso}","n":1},"d":[["v","at"]]}`,
+      )
+      expect(encodeEntry(body({ text: iso }), jsonSerializer)).toBe(`{"w":${ENTRY_VERSION},"v":{"text":"${iso}"}}`)
+    })
+
+    it('reads an entry written before Dates were kept: its timestamps stay strings', () => {
+      expect(decode(`{"w":1,"v":{"at":"${iso}"}}`)?.value).toEqual({ at: iso })
+    })
+
+    it('leaves Dates to a custom serializer: it gets the same entry as before, with no paths', () => {
+      const seen: unknown[] = []
+      const custom: Serializer = {
+        serialize: (value) => {
+          seen.push(value)
+          return JSON.stringify(value)
+        },
+        deserialize: JSON.parse,
+      }
+      const text = encodeEntry(body({ at }), custom)
+      expect(seen).toEqual([{ w: ENTRY_VERSION, v: { at } }])
+      expect(decodeEntry(text, custom)?.value).toEqual({ at: iso })
+    })
+
+    describe('forged paths', () => {
+      it.each([
+        ['into __proto__', '{"w":1,"v":{"a":"2026-01-07T09:30:00.125Z"},"d":[["v","__proto__","polluted"]]}'],
+        [
+          'into a dropped __proto__ key',
+          '{"w":1,"v":{"__proto__":{"polluted":"2026-01-07T09:30:00.125Z"}},"d":[["v","__proto__","polluted"]]}',
+        ],
+        ['into constructor.prototype', '{"w":1,"v":{},"d":[["v","constructor","prototype","polluted"]]}'],
+        ['onto an inherited method', '{"w":1,"v":{},"d":[["v","toString"],["v","hasOwnProperty"]]}'],
+        ['outside the value', '{"w":1,"v":{},"t":["2026-01-07T09:30:00.125Z"],"d":[["t",0],["w"],[]]}'],
+        ['of the wrong shape', '{"w":1,"v":{"a":"2026-01-07T09:30:00.125Z"},"d":[[{"v":1}],"v",[["v"]],[null]]}'],
+        ['as a string', '{"w":1,"v":{"a":"2026-01-07T09:30:00.125Z"},"d":"v.a"}'],
+      ])('change nothing when they lead %s', (_, text) => {
+        const decoded = decode(text)
+        expect(decoded).toBeDefined()
+        const value = decoded?.value as Record<string, unknown>
+        expect(Object.values(value).some((x) => x instanceof Date)).toBe(false)
+        expect(Object.getPrototypeOf(value)).toBe(Object.prototype)
+        expect(decoded?.tags.every((t) => typeof t === 'string')).toBe(true)
+        naiveMerge({}, value)
+        expect(polluted().polluted).toBeUndefined()
+        expect(typeof Object.prototype.toString).toBe('function')
+      })
+
+      it('turn nothing but a timestamp string into a Date', () => {
+        const text =
+          '{"w":1,"v":{"n":5,"s":"5","o":{},"bad":"2026-13-45T99:99:99.999Z"},"d":[["v","n"],["v","s"],["v","o"],["v","bad"]]}'
+        expect(decode(text)?.value).toEqual({ n: 5, s: '5', o: {}, bad: '2026-13-45T99:99:99.999Z' })
+      })
+    })
+
+    it('any record of Dates and text round-trips to equal Dates', () => {
+      fc.assert(
+        fc.property(
+          fc.array(
+            fc.record({
+              at: fc.date({ noInvalidDate: true }),
+              name: fc.string(),
+              later: fc.option(fc.date({ noInvalidDate: true })),
+            }),
+          ),
+          (rows) => {
+            const decoded = roundTrip(body({ rows }))?.value as { rows: typeof rows }
+            expect(decoded).toEqual({ rows })
+            for (const row of decoded.rows) expect(row.at).toBeInstanceOf(Date)
+          },
+        ),
+        { numRuns: 200 },
+      )
+    })
+  })
+
+  describe('Dates through a client', () => {
+    it('a hit returns the Date the miss returned, and a z.date() schema hits instead of reloading', async () => {
+      const cache = createCacheClient({ namespace: 'dates' })
+      const at = new Date(Date.UTC(2026, 0, 7))
+      const Row = z.object({ id: z.number(), at: z.date() })
+      let loads = 0
+      const load = () => {
+        loads++
+        return { id: 1, at }
+      }
+      const miss = await cache.getOrSet('row:1', load, { schema: Row })
+      const hit = await cache.getOrSet('row:1', load, { schema: Row })
+      expect(miss.at).toBeInstanceOf(Date)
+      expect(hit.at).toBeInstanceOf(Date)
+      expect(hit.at.getTime()).toBe(at.getTime())
+      expect(loads).toBe(1)
+      await cache.set('plain', { at })
+      expect(await cache.get<{ at: Date }>('plain')).toEqual({ at })
+      await cache.close()
     })
   })
 
