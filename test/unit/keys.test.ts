@@ -13,7 +13,7 @@ import {
   MAX_PATTERN_WILDCARDS,
   prefixOf,
 } from '../../src/keys.js'
-import { chaosAdapter } from '../support/chaos-adapter.js'
+import { chaosAdapter } from '../../src/testing/index.js'
 
 // Any Unicode code point but lone surrogates. (fc.string({ unit: 'binary' }) costs ~600 ms to build.)
 const codePoint = fc
@@ -266,7 +266,7 @@ describe('pathological patterns never reach the backend', () => {
     ['many question marks', '?'.repeat(20)],
   ])('%s: rejected with CacheKeyError, no scan sent', async (_, pattern) => {
     const chaos = chaosAdapter(memoryAdapter())
-    const cache = createCacheClient({ adapter: chaos.adapter, namespace: 'app' })
+    const cache = createCacheClient({ adapter: chaos, namespace: 'app' })
     await expect(cache.invalidatePattern(pattern)).rejects.toBeInstanceOf(CacheKeyError)
     expect(chaos.calls('invalidateMatching')).toBe(0)
     await cache.close()

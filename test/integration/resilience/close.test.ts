@@ -2,7 +2,7 @@
  * Resilience: close(), on every backend (memory, redis-server, the cluster, Upstash).
  */
 import { expect, it } from 'vitest'
-import { chaosAdapter } from '../../support/chaos-adapter.js'
+import { chaosAdapter } from '../../../src/testing/index.js'
 import { describeOnBackends, sleep, timed, waitFor } from '../../support/resilience.js'
 
 describeOnBackends('close()', ({ backend, make, ns }) => {
@@ -21,7 +21,7 @@ describeOnBackends('close()', ({ backend, make, ns }) => {
   it('stops extending the lock of a load whose loader ignores its signal', async () => {
     const namespace = ns()
     const link = chaosAdapter(backend.adapter())
-    const holder = make({ namespace, adapter: link.adapter, lockTtl: 100 })
+    const holder = make({ namespace, adapter: link, lockTtl: 100 })
     const other = make({ namespace, lockWait: 600 })
     let holding = false
     const pending = holder
