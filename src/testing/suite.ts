@@ -16,7 +16,7 @@ export interface ContractRunner {
   describe(name: string, body: () => void): unknown
   /** Registers one case; its body returns a promise. */
   it(name: string, body: () => Promise<void>): unknown
-  /** The assertions; see {@link Matchers} for the subset the suite uses. */
+  /** The assertions; `Matchers` lists the subset the suite uses. */
   expect: Expect
   /**
    * Runs once after the suite's cases: the suite closes the clients it made and calls `cleanup`. Without it they
@@ -50,11 +50,19 @@ export interface AdapterContractOptions {
   additionalTests?(): void
   /**
    * What the backend reproduces faithfully; every field defaults to true. Cases a backend cannot reproduce are not
-   * registered for it. `timeWindows: false`: millisecond time windows and the ordering of tag stamps (a store whose
-   * clock is coarse); `globEscapes: false`: backslash escapes in glob patterns; `markerOnAbsentKeys: false`: a lock
-   * taken on an absent key leaves no marker a scan can find (a lock kept outside the key, as `cacheward/redlock`).
+   * registered for it (rather than registered and skipped).
    */
-  faithful?: { timeWindows?: boolean; globEscapes?: boolean; markerOnAbsentKeys?: boolean }
+  faithful?: {
+    /** Millisecond time windows and the ordering of tag stamps; false for a store whose clock is coarse. */
+    timeWindows?: boolean
+    /** Backslash escapes in glob patterns. */
+    globEscapes?: boolean
+    /**
+     * A lock taken on an absent key leaves a marker a scan can find; false for a lock kept outside the key (as
+     * `cacheward/redlock` keeps it).
+     */
+    markerOnAbsentKeys?: boolean
+  }
   /** Client options every case starts from, e.g. a longer `timeout` for a slow backend. */
   clientOptions?: CacheClientOptions
 }
