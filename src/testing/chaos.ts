@@ -41,7 +41,11 @@ export interface Faults {
   latency?: number
   /** Share of calls, from 0 to 1, that reject with a `ChaosError` instead of reaching the backend. */
   errorRate?: number
-  /** Calls never settle, as over a link that stopped answering. */
+  /**
+   * Calls never settle, as over a link that stopped answering. Like a stalled socket, a hung call keeps the process
+   * alive (for at most a minute), until `setFaults()` is called again or the adapter is disposed (`close()` of the
+   * client), so a runner that stops at an idle event loop (node:test) lets the client's timeout fire.
+   */
   hang?: boolean
   /**
    * The call reaches the backend and does its work, then its reply is lost: the caller sees a `ChaosError` (or, with
@@ -120,9 +124,13 @@ function checkPlan(plan: ChaosFaults): ChaosFaults {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
+/** How long a hung call keeps the process alive at most: long past any sensible timeout, short of a stuck CI job. */
+const HOLD_MS = 60_000
+
 /**
  * Wraps an adapter so a test can make its backend slow, failing or silent, per operation and at run time, and count
- * the calls that reach it. The adapter itself is untouched; methods it lacks stay absent.
+ * the calls that reach it. The adapter itself is untouched; optional methods it lacks stay absent (`dispose` is always
+ * there: it also lets go of hung calls).
  * @example
  * const backend = chaosAdapter(memoryAdapter(), { latency: 5 })
  * const cache = createCacheClient({ adapter: backend, timeout: 100 })
@@ -137,6 +145,16 @@ export function chaosAdapter(
   const random = options.random ?? Math.random
   const counts = new Map<ChaosOperation, number>()
   let plan = checkPlan(faults)
+  const holds = new Set<ReturnType<typeof setTimeout>>()
+  const letGo = () => {
+    for (const hold of holds) clearTimeout(hold)
+    holds.clear()
+  }
+  const hung = () => {
+    const hold = setTimeout(() => holds.delete(hold), HOLD_MS)
+    holds.add(hold)
+    return new Promise<never>(() => {})
+  }
 
   const wrap =
     <A extends unknown[], R>(operation: ChaosOperation, method: (...args: A) => Promise<R>) =>
@@ -155,7 +173,7 @@ export function chaosAdapter(
             ? 'error'
             : undefined
       if (failure && dropAfterWrite) await method.apply(adapter, args)
-      if (failure === 'hang') return new Promise<never>(() => {})
+      if (failure === 'hang') return hung()
       if (failure === 'error') throw new ChaosError(operation, dropAfterWrite === true)
       return method.apply(adapter, args)
     }
@@ -187,12 +205,16 @@ export function chaosAdapter(
     ...optional('extend'),
     ...optional('waitForWrite'),
     ...optional('invalidateMatching'),
-    ...(dispose ? { dispose: () => dispose.call(adapter) } : {}),
+    dispose: async () => {
+      letGo()
+      await dispose?.call(adapter)
+    },
     get faults() {
       return plan
     },
     setFaults(next) {
       plan = checkPlan(next)
+      letGo()
     },
     calls: (operation) =>
       operation === undefined ? [...counts.values()].reduce((sum, n) => sum + n, 0) : (counts.get(operation) ?? 0),

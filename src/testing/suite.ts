@@ -150,7 +150,17 @@ export function createSuite(
 ): Suite {
   const notRegistered: Register = () => {}
   const it: Register = (name, body) => {
-    runner.it(name, body)
+    runner.it(name, async () => {
+      // node:test ends a case whose promise is still pending once nothing holds the event loop. The client's timeout
+      // timers do not hold it (a real backend's socket does), so a case waiting out a timeout over an adapter that
+      // never answers would end unfinished; a timer held for the case's duration keeps it running, in any runner.
+      const hold = setInterval(() => {}, 60_000)
+      try {
+        await body()
+      } finally {
+        clearInterval(hold)
+      }
+    })
   }
   const faithful = options.faithful ?? {}
   const ns = namespaces()
