@@ -45,7 +45,7 @@ export function failingBackendCases(s: Suite): void {
     }
 
     s.it(
-      'rejects with the loader’s own error when the backend fails too; the backend failure is only counted',
+      'rejects with the loader’s own error when the backend fails too; the backend failure is only counted [F8]',
       async () => {
         const cache = s.make({ adapter: broken(s.makeAdapter(), 'throw'), timeout: 100 })
         const boom = new Error('database down')
@@ -61,7 +61,7 @@ export function failingBackendCases(s: Suite): void {
       },
     )
 
-    s.it('rejects writes with a typed backend error that carries no secret', async () => {
+    s.it('rejects writes with a typed backend error that carries no secret [S1]', async () => {
       const cache = s.make({ adapter: broken(s.makeAdapter(), 'throw'), timeout: 100 })
       const error = await rejection(cache.set('k', 'v'))
       expect(isCacheBackendError(error)).toBe(true)

@@ -51,7 +51,7 @@ export function getOrSetCases(s: Suite): void {
       expect(cache.metrics()).toMatchObject({ hits: 1, misses: 1, loads: 1, hitRate: 0.5 })
     })
 
-    s.it('never stores undefined, and round-trips null, 0, false and empty strings', async () => {
+    s.it('never stores undefined, and round-trips null, 0, false and empty strings [C11]', async () => {
       const cache = s.make()
       let calls = 0
       const undef = async () => {
@@ -72,24 +72,27 @@ export function getOrSetCases(s: Suite): void {
       }
     })
 
-    s.it('calls the loader once for 200 concurrent misses in one process; every caller gets the value', async () => {
-      const cache = s.make()
-      let calls = 0
-      const results = await Promise.all(
-        Array.from({ length: 200 }, () =>
-          cache.getOrSet('hot', async () => {
-            calls++
-            await sleep(30)
-            return { v: 1 }
-          }),
-        ),
-      )
-      expect(calls).toBe(1)
-      expect(results.every((r) => r.v === 1)).toBe(true)
-      expect(cache.metrics()).toMatchObject({ misses: 200, hits: 0, loads: 1 })
-    })
+    s.it(
+      'calls the loader once for 200 concurrent misses in one process; every caller gets the value [C1]',
+      async () => {
+        const cache = s.make()
+        let calls = 0
+        const results = await Promise.all(
+          Array.from({ length: 200 }, () =>
+            cache.getOrSet('hot', async () => {
+              calls++
+              await sleep(30)
+              return { v: 1 }
+            }),
+          ),
+        )
+        expect(calls).toBe(1)
+        expect(results.every((r) => r.v === 1)).toBe(true)
+        expect(cache.metrics()).toMatchObject({ misses: 200, hits: 0, loads: 1 })
+      },
+    )
 
-    s.it('calls the loader once across two processes missing the same key together', async () => {
+    s.it('calls the loader once across two processes missing the same key together [C2]', async () => {
       const namespace = s.ns()
       const a = s.make({ namespace })
       const b = s.make({ namespace }, s.makePeer())
@@ -107,21 +110,24 @@ export function getOrSetCases(s: Suite): void {
       expect([...new Set(results)]).toEqual(['shared'])
     })
 
-    s.it('rejects every waiter with the loader’s own error, stores nothing, and loads again next time', async () => {
-      const cache = s.make()
-      const boom = new Error('db down')
-      let calls = 0
-      const failing = async () => {
-        calls++
-        await sleep(10)
-        throw boom
-      }
-      const settled = await Promise.allSettled(Array.from({ length: 5 }, () => cache.getOrSet('f', failing)))
-      expect(settled.every((r) => r.status === 'rejected' && r.reason === boom)).toBe(true)
-      expect(calls).toBe(1)
-      expect(await cache.getOrSet('f', () => 'ok')).toBe('ok')
-      expect(cache.metrics()).toMatchObject({ loadErrors: 1, loads: 2 })
-    })
+    s.it(
+      'rejects every waiter with the loader’s own error, stores nothing, and loads again next time [C1]',
+      async () => {
+        const cache = s.make()
+        const boom = new Error('db down')
+        let calls = 0
+        const failing = async () => {
+          calls++
+          await sleep(10)
+          throw boom
+        }
+        const settled = await Promise.allSettled(Array.from({ length: 5 }, () => cache.getOrSet('f', failing)))
+        expect(settled.every((r) => r.status === 'rejected' && r.reason === boom)).toBe(true)
+        expect(calls).toBe(1)
+        expect(await cache.getOrSet('f', () => 'ok')).toBe('ok')
+        expect(cache.metrics()).toMatchObject({ loadErrors: 1, loads: 2 })
+      },
+    )
 
     s.timed('loads again once ttl has passed', async () => {
       const cache = s.make({ ttl: 150 })
@@ -146,7 +152,7 @@ export function getOrSetCases(s: Suite): void {
       expect(await cache.get('z')).toBeUndefined()
     })
 
-    s.timed('serves a stale value at once inside staleWhileRevalidate and refreshes it exactly once', async () => {
+    s.timed('serves a stale value at once inside staleWhileRevalidate and refreshes it exactly once [C9]', async () => {
       const cache = s.make({ ttl: 150, staleWhileRevalidate: '10s' })
       let n = 0
       const loader = async () => {
@@ -167,7 +173,7 @@ export function getOrSetCases(s: Suite): void {
     })
 
     s.timed(
-      'serves the stale value when the loader fails inside staleIfError, and the loader’s error after it',
+      'serves the stale value when the loader fails inside staleIfError, and the loader’s error after it [F6]',
       async () => {
         const cache = s.make({ ttl: 150, staleIfError: 400 })
         await cache.getOrSet('sie', () => 'old')
@@ -188,7 +194,7 @@ export function getOrSetCases(s: Suite): void {
       expect(await rejection(cache.getOrSet('nosie', () => Promise.reject(boom)))).toBe(boom)
     })
 
-    s.timed('lets the loader choose its ttl, and skip the cache', async () => {
+    s.timed('lets the loader choose its ttl, and skip the cache [C12]', async () => {
       const cache = s.make()
       await cache.getOrSet('short', (ctx) => {
         ctx.setTtl(100)
@@ -222,7 +228,7 @@ export function getOrSetCases(s: Suite): void {
     })
 
     s.it(
-      'treats a cached value failing the schema as a miss, and rejects a loaded one without storing it',
+      'treats a cached value failing the schema as a miss, and rejects a loaded one without storing it [B6]',
       async () => {
         const cache = s.make()
         await cache.set('room', { id: 'not-a-number' })
@@ -280,7 +286,7 @@ export function getOrSetCases(s: Suite): void {
       },
     )
 
-    s.it('rejects an aborted caller only; the shared load finishes for the others', async () => {
+    s.it('rejects an aborted caller only; the shared load finishes for the others [C13]', async () => {
       const cache = s.make()
       const g = gate<string>()
       const controller = new AbortController()
@@ -293,7 +299,7 @@ export function getOrSetCases(s: Suite): void {
       expect(await cache.get('ab')).toBe('done')
     })
 
-    s.it('stores keys containing braces, glob characters and unicode', async () => {
+    s.it('stores keys containing braces, glob characters and unicode [B2]', async () => {
       const cache = s.make()
       for (const key of ['{}', '}{', '{a}b', 'x{y}', '*', '[1]', 'a\\b', '?', 'ключ:🔑', ' spaced key ']) {
         expect(await cache.getOrSet(key, () => `v:${key}`)).toBe(`v:${key}`)

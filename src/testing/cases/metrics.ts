@@ -76,7 +76,7 @@ export function metricsCases(s: Suite): void {
       expect(counters(cache)).toEqual({ ...zero, misses: 1, staleHits: 30, loads: 2, loadErrors: 1 })
     })
 
-    s.it('a caller waiting on another process’s load counts one lock wait and no load of its own', async () => {
+    s.it('a caller waiting on another process’s load counts one lock wait and no load of its own [C2]', async () => {
       const namespace = s.ns()
       const a = s.make({ namespace })
       const b = s.make({ namespace }, s.makePeer())

@@ -21,7 +21,7 @@ export function namespaceCases(s: Suite): void {
       expect(await child.get('1')).toBeUndefined()
     })
 
-    s.it('clear() of namespace "app" never touches "apple" or "app2"', async () => {
+    s.it('clear() of namespace "app" never touches "apple" or "app2" [S4]', async () => {
       const base = s.ns()
       const app = s.make({ namespace: `${base}app` })
       const apple = s.make({ namespace: `${base}apple` })
@@ -68,17 +68,20 @@ export function namespaceCases(s: Suite): void {
       expect(await cache.get('meetings:user:1')).toBeUndefined()
     })
 
-    s.globbed('a pattern built with escapeGlob matches only that id, whatever glob characters it holds', async () => {
-      const cache = s.make()
-      const ids = ['1', '10', '*', '[1]', '?', 'a\\b', '1]']
-      await Promise.all(ids.map((id) => cache.set(`user:${id}:profile`, id)))
-      for (const id of ids) {
-        expect(await cache.invalidatePattern(`user:${escapeGlob(id)}:*`)).toBe(1)
-        expect(await cache.get(`user:${id}:profile`)).toBeUndefined()
-      }
-    })
+    s.globbed(
+      'a pattern built with escapeGlob matches only that id, whatever glob characters it holds [B1]',
+      async () => {
+        const cache = s.make()
+        const ids = ['1', '10', '*', '[1]', '?', 'a\\b', '1]']
+        await Promise.all(ids.map((id) => cache.set(`user:${id}:profile`, id)))
+        for (const id of ids) {
+          expect(await cache.invalidatePattern(`user:${escapeGlob(id)}:*`)).toBe(1)
+          expect(await cache.get(`user:${id}:profile`)).toBeUndefined()
+        }
+      },
+    )
 
-    s.it('finds keys whatever slot they hash to (every master of a cluster)', async () => {
+    s.it('finds keys whatever slot they hash to (every master of a cluster) [K1]', async () => {
       const cache = s.make()
       const keys = Array.from({ length: 120 }, (_, i) => `spread:${i}`)
       await Promise.all(keys.map((k) => cache.set(k, 1)))

@@ -27,11 +27,11 @@ export function raceCases(s: Suite): void {
       expect(await cache.getOrSet('room:1', () => 'new')).toBe('new')
     }
 
-    s.it('a load that began before delete() resolved cannot write its value back', () =>
+    s.it('a load that began before delete() resolved cannot write its value back [C5]', () =>
       race((c) => c.delete('room:1')),
     )
-    s.marked('a load that began before clear() resolved cannot write its value back', () => race((c) => c.clear()))
-    s.marked('a load that began before invalidatePattern() resolved cannot write its value back', () =>
+    s.marked('a load that began before clear() resolved cannot write its value back [C5]', () => race((c) => c.clear()))
+    s.marked('a load that began before invalidatePattern() resolved cannot write its value back [C5]', () =>
       race((c) => c.invalidatePattern('room:*')),
     )
 
@@ -82,7 +82,7 @@ export function raceCases(s: Suite): void {
       },
     )
 
-    s.it('a load in another process that began before delete() cannot write back either', async () => {
+    s.it('a load in another process that began before delete() cannot write back either [C5]', async () => {
       const namespace = s.ns()
       const a = s.make({ namespace })
       const b = s.make({ namespace }, s.makePeer())
@@ -170,7 +170,7 @@ export function raceCases(s: Suite): void {
       expect(await adapter.write(key, entry(null, { deadline: now + 60_000 }))).toBe('written')
     })
 
-    s.timed('an expired holder’s release or extend never touches the next holder’s lock', async () => {
+    s.timed('an expired holder’s release or extend never touches the next holder’s lock [C4]', async () => {
       const adapter = s.makeAdapter()
       const key = `${s.ns()}:c4`
       const [first, second, third] = [token(), token(), token()]

@@ -38,13 +38,13 @@ export function readWriteCases(s: Suite): void {
       expect(cache.metrics()).toMatchObject({ hits: 2, misses: 1 })
     })
 
-    s.it('refuses to set undefined or a value JSON cannot encode, with a typed error', async () => {
+    s.it('refuses to set undefined or a value JSON cannot encode, with a typed error [B4]', async () => {
       const cache = s.make()
       expect(await rejection(cache.set('u', undefined))).toMatchObject({ code: 'CACHEWARD_VALUE' })
       expect(await rejection(cache.set('b', { n: 10n }))).toMatchObject({ code: 'CACHEWARD_VALUE' })
     })
 
-    s.it('returns an unencodable loaded value without caching it, and counts the failure', async () => {
+    s.it('returns an unencodable loaded value without caching it, and counts the failure [B4]', async () => {
       const cache = s.make()
       const circular: Record<string, unknown> = {}
       circular.self = circular
@@ -83,7 +83,7 @@ export function readWriteCases(s: Suite): void {
         ['an entry of another version', 'cw1|g||0|1|99999999999999|99999999999999|99999999999999\n{"w":99,"v":1}'],
         ['a broken header', 'cw1|g|x\n{"w":1,"v":1}'],
       ] as const) {
-        s.it(`treats ${what} as a miss, counts it, and replaces it`, async () => {
+        s.it(`treats ${what} as a miss, counts it, and replaces it [F13]`, async () => {
           const namespace = s.ns()
           const cache = s.make({ namespace })
           await writeRaw(`${namespace}:k`, raw)
@@ -94,7 +94,7 @@ export function readWriteCases(s: Suite): void {
         })
       }
 
-      s.it('never lets a __proto__ payload reach Object.prototype', async () => {
+      s.it('never lets a __proto__ payload reach Object.prototype [B5]', async () => {
         const namespace = s.ns()
         const cache = s.make({ namespace })
         const evil =

@@ -37,7 +37,7 @@ export function tagCases(s: Suite): void {
       expect(await rejection(cache.getOrSet('k', () => Promise.reject(boom), { tags: ['t'] }))).toBe(boom)
     })
 
-    s.timed('a load that began before invalidateTags is never returned after it resolved', async () => {
+    s.timed('a load that began before invalidateTags is never returned after it resolved [C6]', async () => {
       const cache = s.make()
       const dbRead = gate()
       const started = gate()
@@ -58,7 +58,7 @@ export function tagCases(s: Suite): void {
       expect(await cache.getOrSet('k', () => 'new', { tags: ['t'] })).toBe('new')
     })
 
-    s.timed('tags set by the loader with ctx.setTags count from the load’s start too', async () => {
+    s.timed('tags set by the loader with ctx.setTags count from the load’s start too [C6, C12]', async () => {
       const cache = s.make()
       const dbRead = gate()
       const started = gate()
@@ -127,7 +127,7 @@ export function tagCases(s: Suite): void {
     if (s.options.deleteRaw) {
       const deleteRaw = s.options.deleteRaw
       s.timed(
-        'losing a tag record (eviction, FLUSHALL of it) never makes an invalidated entry valid again',
+        'losing a tag record (eviction, FLUSHALL of it) never makes an invalidated entry valid again [C7, F11]',
         async () => {
           const namespace = s.ns()
           const cache = s.make({ namespace })

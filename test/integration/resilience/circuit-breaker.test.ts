@@ -25,7 +25,7 @@ describeOnBackends('circuit breaker', ({ backend, make }) => {
     return n
   }
 
-  it('opens after threshold consecutive failures; then reads come from the loader without touching the backend and writes reject', async () => {
+  it('opens after threshold consecutive failures; then reads come from the loader without touching the backend and writes reject [F5]', async () => {
     const { cache, link, transitions } = breaker({ circuitBreaker: { threshold: 3, duration: '10s' } })
     expect(await cache.getOrSet('warm', () => 'w')).toBe('w')
     link.setFaults({ errorRate: 1 })
@@ -49,7 +49,7 @@ describeOnBackends('circuit breaker', ({ backend, make }) => {
     expect(cache.metrics().errors).toBe(errors)
   })
 
-  it('lets one probe through after duration; its success closes the circuit and caching resumes', async () => {
+  it('lets one probe through after duration; its success closes the circuit and caching resumes [F5]', async () => {
     const { cache, link, transitions } = breaker({ circuitBreaker: { threshold: 2, duration: 200 } })
     link.setFaults({ errorRate: 1 })
     expect(await failUntilOpen(cache, transitions, 10)).toBe(2)

@@ -27,7 +27,7 @@ describeOnBackends('stampede lock', ({ backend, make, ns }) => {
     expect(b.metrics()).toMatchObject({ misses: 1, loads: 0 })
   })
 
-  it('lets another process take over once lockTtl has passed when the holder lost the backend mid-load', async () => {
+  it('lets another process take over once lockTtl has passed when the holder lost the backend mid-load [C3]', async () => {
     const namespace = ns()
     const link = chaosAdapter(backend.adapter())
     const holder = make({ namespace, adapter: link, lockTtl: 300 })
@@ -59,7 +59,7 @@ describeOnBackends('stampede lock', ({ backend, make, ns }) => {
     expect(await abandoned).toMatchObject({ code: 'CACHEWARD_CLOSED' })
   })
 
-  it('loads in the waiter after lockWait when the holder is still loading', async () => {
+  it('loads in the waiter after lockWait when the holder is still loading [C3]', async () => {
     const namespace = ns()
     const a = make({ namespace })
     const b = make({ namespace, lockWait: 200 })
