@@ -10,6 +10,7 @@ export default defineConfig({
     'adapters/redlock': 'src/adapters/redlock.ts',
     'integrations/prometheus': 'src/integrations/prometheus.ts',
     'integrations/opentelemetry': 'src/integrations/opentelemetry.ts',
+    'testing/index': 'src/testing/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config'
 // Four projects: `unit` needs no server and runs in about a second (npm run test:unit);
 // `integration` (contract suite + real-process tests) shares one global setup that starts
 // redis-server, a 3-master cluster and a local Upstash REST endpoint; `runtimes` runs the packed
-// tarball in workerd, Vercel's edge-runtime, Bun and Deno; `package` checks the built tarball.
+// tarball in workerd, Vercel's edge-runtime, Bun and Deno; `package` checks the built tarball and runs the testing
+// guides' samples against dist/.
 export default defineConfig({
   test: {
     projects: [
@@ -44,7 +45,8 @@ export default defineConfig({
       {
         test: {
           name: 'package',
-          include: ['test/package/**/*.test.ts'],
+          // test/kit: the testing guides' samples, which import cacheward/testing from dist/ as users do.
+          include: ['test/package/**/*.test.ts', 'test/kit/**/*.test.ts'],
           testTimeout: 120_000,
         },
       },

@@ -163,7 +163,9 @@ export async function readOnly(
       } else if (reply.garbage || (reply.slot && reply.slot.body !== '' && !entry)) {
         if (reply.garbage)
           reportBackendError(c.core, c.scope, 'read', c.key, new Error('foreign data at key; treated as a miss'))
-        remove().catch(() => {})
+        // Awaited (this is rare): a call that follows must find the tombstone, not the garbage, or its load
+        // would be fenced on the garbage's generation and refused when the tombstone lands after it.
+        await remove().catch(() => {})
       } else if (entry && reply.slot) {
         const state = classify(reply.slot, reply.now)
         if (state === 'fresh') {

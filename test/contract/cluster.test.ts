@@ -16,7 +16,7 @@ const connect = () => {
 const admin = connect()
 
 defineContractSuite({
-  name: 'redis cluster (3 masters)',
+  name: 'redis cluster (3 masters) [K2, K3]',
   makeAdapter: () => ioredisAdapter(connect()),
   makePeer: () => ioredisAdapter(connect()),
   ...rawHooks(admin),

@@ -14,7 +14,7 @@ const admin = new Redis(inject('redisUrl'))
 
 for (const automaticDeserialization of [true, false]) {
   defineContractSuite({
-    name: `upstash (automaticDeserialization ${automaticDeserialization ? 'on' : 'off'})`,
+    name: `upstash (automaticDeserialization ${automaticDeserialization ? 'on' : 'off'}) [U1]`,
     makeAdapter: () => upstashAdapter(new Upstash({ url, token, automaticDeserialization, enableTelemetry: false })),
     makePeer: () => upstashAdapter(new Upstash({ url, token, automaticDeserialization, enableTelemetry: false })),
     ...rawHooks(admin),

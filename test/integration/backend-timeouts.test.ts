@@ -39,7 +39,7 @@ describe.each([
   ['ioredis 5', (url: string) => new Redis(url)],
   ['ioredis 6', (url: string) => new Redis6(url)],
 ])('%s with default client options', (_, connect) => {
-  it('answers from the loader within the timeout when Redis refuses connections', async () => {
+  it('answers from the loader within the timeout when Redis refuses connections [F1]', async () => {
     const port = await getFreePort()
     const redis = connect(`redis://127.0.0.1:${port}`)
     redis.on('error', () => {}) // ioredis prints "Unhandled error event" without a listener
@@ -52,7 +52,7 @@ describe.each([
     expect(await cache.health()).toMatchObject({ ok: false })
   })
 
-  it('answers from the loader within the timeout while Redis hangs, and recovers with no ghost lock after', async () => {
+  it('answers from the loader within the timeout while Redis hangs, and recovers with no ghost lock after [F2, F9]', async () => {
     const server = await startRedisServer()
     cleanup.push(() => server.stop())
     const redis = connect(server.url)
@@ -88,7 +88,7 @@ describe('@upstash/redis with default client options', () => {
   const url = inject('upstashUrl')
   const token = inject('upstashToken')
 
-  it('answers from the loader within the timeout when the endpoint refuses connections (no 4 s retry ladder)', async () => {
+  it('answers from the loader within the timeout when the endpoint refuses connections (no 4 s retry ladder) [U2]', async () => {
     const port = await getFreePort()
     const { cache, errors } = cacheOver(upstashAdapter(new Upstash({ url: `http://127.0.0.1:${port}`, token })))
     const { value, ms } = await timed(cache.getOrSet('k', () => 'from-db'))
@@ -98,7 +98,7 @@ describe('@upstash/redis with default client options', () => {
   })
 
   it.each<UpstashRestMode>(['hang', 'error-500', 'non-json', 'unauthorized'])(
-    'answers from the loader when the endpoint is in mode %s, and no error carries the token or the value',
+    'answers from the loader when the endpoint is in mode %s, and no error carries the token or the value [F13, U3, U4]',
     async (mode) => {
       const endpoint = await startUpstashRest({ redisUrl: inject('redisUrl') })
       cleanup.push(() => endpoint.stop())
@@ -127,7 +127,7 @@ describe('@upstash/redis with default client options', () => {
 })
 
 describe('secrets', () => {
-  it('a wrong password in the Redis URL never reaches an error, event or health report', async () => {
+  it('a wrong password in the Redis URL never reaches an error, event or health report [S1, S2]', async () => {
     const server = await startRedisServer({ extraArgs: ['--requirepass', 'right-horse-battery'] })
     cleanup.push(() => server.stop())
     const redis = new Redis(`redis://:wrong-staple-battery@127.0.0.1:${server.port}`, { maxRetriesPerRequest: 1 })

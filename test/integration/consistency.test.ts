@@ -253,7 +253,7 @@ const invalidations: Record<string, Invalidate> = {
 // joinable only in the tick that created it, and never once its load has started.
 describe('a call that starts after an invalidation resolved never shares a flight that began before it', () => {
   it.each(Object.keys(backends))(
-    '%s: a getOrSet after delete, invalidateTags or invalidatePattern resolved returns the new row',
+    '%s: a getOrSet after delete, invalidateTags or invalidatePattern resolved returns the new row [C5, C6]',
     async (backend) => {
       const got: Record<string, number> = {}
       const [a, b] = makeClients(backend, 2) as [CacheClient, CacheClient]

@@ -84,7 +84,7 @@ function cacheOver(redis: Redis, options: CacheClientOptions = {}) {
 }
 
 describe('connections reset mid-flight (CLIENT KILL TYPE normal)', () => {
-  it('answers all 50 concurrent callers with the right value, and caches again within 2 s', async () => {
+  it('answers all 50 concurrent callers with the right value, and caches again within 2 s [F3]', async () => {
     const server = await ownServer()
     const admin = connect(server.url)
     const namespace = ns()
@@ -137,7 +137,7 @@ describe('connections reset mid-flight (CLIENT KILL TYPE normal)', () => {
   // (every cold key of a round took 5,07x ms). Deterministic reproduction: ioredis through a TCP proxy;
   // proxy drops replies; getOrSet('k') on a cold key; 50 ms later proxy forwards again and resets the
   // connection; getOrSet resolves after lockWait (2 s here) instead of within `timeout` (500 ms).
-  it('does not leave a caller waiting on its own lock when its read is replayed after a reset', async () => {
+  it('does not leave a caller waiting on its own lock when its read is replayed after a reset [F3]', async () => {
     const proxy = await startTcpProxy(Number(new URL(inject('redisUrl')).port))
     cleanup.push(() => proxy.stop())
     const { cache } = cacheOver(connect(proxy.url), { timeout: 500, lockWait: 2_000 })
@@ -156,7 +156,7 @@ describe('connections reset mid-flight (CLIENT KILL TYPE normal)', () => {
 })
 
 describe('redis-server killed during a load and restarted on its port', () => {
-  it('never fails a getOrSet while down, and serves hits from Redis again within 2 s of the restart', async () => {
+  it('never fails a getOrSet while down, and serves hits from Redis again within 2 s of the restart [F1]', async () => {
     const server = await ownServer()
     const redis = connect(server.url)
     // A short break, so the breaker that opens while Redis is down closes soon after it is back.
@@ -218,7 +218,7 @@ describe('the process holding a lock is SIGKILLed mid-load', () => {
     })
   }
 
-  it('lets the survivors take over once lockTtl has passed, calling the loader exactly once', async () => {
+  it('lets the survivors take over once lockTtl has passed, calling the loader exactly once [C3]', async () => {
     const url = inject('redisUrl')
     const namespace = ns()
     const lockTtl = 300
@@ -262,7 +262,7 @@ describe('the process holding a lock is SIGKILLed mid-load', () => {
 })
 
 describe('out of memory (maxmemory 1, noeviction)', () => {
-  it('keeps answering getOrSet, rejects writes and invalidations, and the breaker counts the failed writes', async () => {
+  it('keeps answering getOrSet, rejects writes and invalidations, and the breaker counts the failed writes [F10]', async () => {
     const server = await ownServer()
     const admin = connect(server.url)
     const { cache, transitions } = cacheOver(connect(server.url, { maxRetriesPerRequest: 1 }), {
@@ -292,7 +292,7 @@ describe('out of memory (maxmemory 1, noeviction)', () => {
 })
 
 describe('invalidations under out of memory (maxmemory 1, noeviction)', () => {
-  it('reject with a typed error but leave no invalidated value readable: the keys are deleted instead (DEL works under OOM)', async () => {
+  it('reject with a typed error but leave no invalidated value readable: the keys are deleted instead (DEL works under OOM) [F10]', async () => {
     const server = await ownServer()
     const admin = connect(server.url)
     const namespace = ns()
@@ -319,7 +319,7 @@ describe('invalidations under out of memory (maxmemory 1, noeviction)', () => {
 })
 
 describe('a hung redis-server (SIGSTOP) behind the circuit breaker', () => {
-  it('stops making callers wait for the timeout once the breaker opens, and closes it after the server is back', async () => {
+  it('stops making callers wait for the timeout once the breaker opens, and closes it after the server is back [F2, F5]', async () => {
     const server = await ownServer()
     const { cache, transitions } = cacheOver(connect(server.url), {
       timeout: 200,
@@ -396,7 +396,7 @@ describe('process lifetime', () => {
 
   // Regression (fixed by unref'ing the shared deadline timers): the lock heartbeat re-armed a timer that kept
   // a process whose only pending work was a cached load alive forever (F14: no timer keeps the process alive).
-  it('exits on its own while a cached load is pending: no cacheward timer keeps it alive', async () => {
+  it('exits on its own while a cached load is pending: no cacheward timer keeps it alive [F14]', async () => {
     const { exit, output } = await exitOfIdleProcess(`{ namespace: 'x' }`)
     expect(output).toBe('pending\n')
     expect(exit).toBe(0)

@@ -137,7 +137,7 @@ describe('redis-server loses keys during a load', () => {
     ['clear()', (c: CacheClient) => c.clear()],
     ['invalidatePattern()', (c: CacheClient) => c.invalidatePattern('k*')],
   ] as const)(
-    'maxmemory 8mb + allkeys-lru evicts the tombstone of %s: the load does not store its value',
+    'maxmemory 8mb + allkeys-lru evicts the tombstone of %s: the load does not store its value [F12]',
     async (_, invalidate) => {
       const { url, admin } = await server('lru', ['--maxmemory', '8mb', '--maxmemory-policy', 'allkeys-lru'])
       const namespace = ns()
@@ -151,7 +151,7 @@ describe('redis-server loses keys during a load', () => {
     },
   )
 
-  it('maxmemory 8mb + allkeys-lru evicts the tag record after invalidateTags(): no read serves the load’s value', async () => {
+  it('maxmemory 8mb + allkeys-lru evicts the tag record after invalidateTags(): no read serves the load’s value [F12, C7]', async () => {
     const { url, admin } = await server('lru', ['--maxmemory', '8mb', '--maxmemory-policy', 'allkeys-lru'])
     const namespace = ns()
     const cache = cacheOn(url, { namespace })
@@ -162,7 +162,7 @@ describe('redis-server loses keys during a load', () => {
     expect(await cache.getOrSet('k', () => 'new', { tags: ['rooms'] })).toBe('new')
   })
 
-  it('FLUSHALL after delete() during a load: the load does not store its value', async () => {
+  it('FLUSHALL after delete() during a load: the load does not store its value [F11]', async () => {
     const { url, admin } = await server('plain')
     const cache = cacheOn(url)
     const load = await slowLoad(cache, 'k')
@@ -172,7 +172,7 @@ describe('redis-server loses keys during a load', () => {
     expect(await cache.get('k')).toBeUndefined()
   })
 
-  it('FLUSHALL during a load (a failover to an empty replica): the value is not stored, the next load is', async () => {
+  it('FLUSHALL during a load (a failover to an empty replica): the value is not stored, the next load is [F11]', async () => {
     const { url, admin } = await server('plain')
     const cache = cacheOn(url)
     const load = await slowLoad(cache, 'k')
@@ -211,7 +211,7 @@ describe('a cluster whose nodes disagree on the time (one master 2 s ahead)', ()
     throw new Error('no namespace with that placement')
   }
 
-  it('a load that a forced re-read started counts from the tag clock: an invalidation within the skew still wins', async () => {
+  it('a load that a forced re-read started counts from the tag clock: an invalidation within the skew still wins [C8]', async () => {
     const nodes = await start()
     const namespace = await placement(nodes)
     const connect = () => {

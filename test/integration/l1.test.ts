@@ -12,7 +12,7 @@ import { memoryAdapter } from '../../src/adapters/memory.js'
 import { upstashAdapter } from '../../src/adapters/upstash.js'
 import type { CacheAdapter, CacheClient, CacheClientOptions } from '../../src/index.js'
 import { CacheOptionsError, createCacheClient } from '../../src/index.js'
-import { chaosAdapter } from '../support/chaos-adapter.js'
+import { chaosAdapter } from '../../src/testing/index.js'
 import { keygen } from '../support/keygen.js'
 import { startUpstashRest } from '../support/upstash-rest.js'
 
@@ -62,7 +62,7 @@ async function until(check: () => Promise<boolean>, ms = 1_000): Promise<number>
 describe('l1 over redis-server', () => {
   it('answers hits with no backend command, the same deeply frozen object every time', async () => {
     const chaos = chaosAdapter(ioredisAdapter(connect()))
-    const cache = make({ adapter: chaos.adapter })
+    const cache = make({ adapter: chaos })
     await live(cache)
     const room = { id: 1, members: [{ name: 'ada' }] }
     await cache.getOrSet('room', () => room)
@@ -82,7 +82,7 @@ describe('l1 over redis-server', () => {
   it('a tagged hit from the tier costs no round trip either, and another client’s invalidateTags ends it', async () => {
     const namespace = ns()
     const chaos = chaosAdapter(ioredisAdapter(connect()))
-    const reader = make({ adapter: chaos.adapter, namespace })
+    const reader = make({ adapter: chaos, namespace })
     const writer = make({ adapter: ioredisAdapter(connect()), namespace })
     await live(reader)
     await reader.getOrSet('r', () => 'v1', { tags: ['rooms'] })

@@ -38,7 +38,7 @@ function cache(adapter: CacheAdapter, namespace: string, timeout = 200): CacheCl
 }
 
 describe('a set() stuck on a stalled link (TCP proxy holding the request)', () => {
-  it('rejects at its timeout and does not land when the link delivers it after another client’s delete()', async () => {
+  it('rejects at its timeout and does not land when the link delivers it after another client’s delete() [F4]', async () => {
     const proxy = await startTcpProxy(Number(new URL(inject('redisUrl')).port))
     cleanup.push(() => proxy.stop())
     const namespace = ns()
@@ -61,7 +61,7 @@ describe('a set() stuck on a stalled link (TCP proxy holding the request)', () =
 })
 
 describe('a set() in the ioredis offline queue while the server is down (default client options)', () => {
-  it('rejects at its timeout and is not applied when ioredis replays it after the server comes back', async () => {
+  it('rejects at its timeout and is not applied when ioredis replays it after the server comes back [F4]', async () => {
     const server = await startRedisServer()
     let current = server
     cleanup.push(() => current.stop())
@@ -84,7 +84,7 @@ describe('a set() in the ioredis offline queue while the server is down (default
 })
 
 describe('a set() that the Upstash endpoint runs after the client gave up (slow HTTP)', () => {
-  it('rejects at its timeout and is not applied when the request is executed later', async () => {
+  it('rejects at its timeout and is not applied when the request is executed later [F4, U3]', async () => {
     const endpoint = await startUpstashRest({ redisUrl: inject('redisUrl') })
     cleanup.push(() => endpoint.stop())
     const namespace = ns()

@@ -102,7 +102,7 @@ async function exercise(cache: CacheClient, secretValue: string) {
   return { answered, thrown }
 }
 
-describe('no password, token or cached value reaches an error, event, log line, label or span', () => {
+describe('no password, token or cached value reaches an error, event, log line, label or span [S1]', () => {
   it('a wrong password in the Redis URL', async () => {
     const server = await startRedisServer({ extraArgs: ['--requirepass', 'correct-horse-7731'] })
     cleanup.push(() => server.stop())

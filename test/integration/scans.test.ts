@@ -64,7 +64,7 @@ describe('a hung redis-server (SIGSTOP)', () => {
 })
 
 describe('a hung Upstash endpoint', () => {
-  it('rejects invalidatePattern() and clear() within timeout with a typed error', async () => {
+  it('rejects invalidatePattern() and clear() within timeout with a typed error [U3]', async () => {
     const endpoint = await startUpstashRest({ redisUrl: inject('redisUrl') })
     cleanup.push(() => endpoint.stop())
     const client = new Upstash({ url: endpoint.url, token: endpoint.token, retry: false, enableTelemetry: false })
@@ -81,7 +81,7 @@ describe('a hung Upstash endpoint', () => {
 })
 
 describe('a namespace too large to scan within one timeout', () => {
-  it('is still cleared in full: each page is bounded, not the whole walk', async () => {
+  it('is still cleared in full: each page is bounded, not the whole walk [L3]', async () => {
     const redis = connect(inject('redisUrl'))
     const namespace = ns()
     const keys = 30_000
@@ -100,7 +100,7 @@ describe('a namespace too large to scan within one timeout', () => {
 })
 
 describe('a cluster client that is still connecting', () => {
-  it('clear() right after new Cluster() deletes every key of the namespace on every master', async () => {
+  it('clear() right after new Cluster() deletes every key of the namespace on every master [K1]', async () => {
     const nodes = inject('clusterNodes')
     const namespace = ns()
     const seed = new Cluster(nodes)

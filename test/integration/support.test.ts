@@ -61,7 +61,7 @@ describe.each([
     expect(await redis.get(key())).toBeNull()
   })
 
-  it('runs pipelines (per-item errors) and transactions', async () => {
+  it('runs pipelines (per-item errors) and transactions [U4]', async () => {
     const k = key()
     expect(await redis.pipeline().set(k, 1).incr(k).get(k).exec()).toEqual(['OK', 2, deserializes ? 2 : '2'])
     const items = await redis.pipeline().set(k, 'x').incr(k).exec({ keepErrors: true })
@@ -70,7 +70,7 @@ describe.each([
     expect(await redis.multi().set(k, 'a').append(k, 'b').get(k).exec()).toEqual(['OK', 2, 'ab'])
   })
 
-  it('runs EVAL, EVALSHA and falls back from NOSCRIPT to EVAL', async () => {
+  it('runs EVAL, EVALSHA and falls back from NOSCRIPT to EVAL [U5]', async () => {
     const k = key()
     expect(await redis.eval('return {KEYS[1], ARGV[1], 7}', [k], ['v'])).toEqual([k, 'v', 7])
     const sha = await redis.scriptLoad('return ARGV[1]')

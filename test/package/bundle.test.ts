@@ -118,6 +118,8 @@ describe.each([
   { subpath: 'cacheward', entry: 'dist/index.js' },
   { subpath: 'cacheward/memory', entry: 'dist/adapters/memory.js' },
   { subpath: 'cacheward/upstash', entry: 'dist/adapters/upstash.js' },
+  // The test kit runs in the user's tests, wherever those run (workerd's vitest pool, Deno, Bun): no Node built-in.
+  { subpath: 'cacheward/testing', entry: 'dist/testing/index.js' },
 ])('$subpath bundled for an edge runtime', ({ entry }) => {
   let bundle: EdgeBundle
 
@@ -143,6 +145,20 @@ describe.each([
     expect(inputs, `${entry} bundles ${inputs.join(', ')}: ${hint}`).toEqual([])
     const specifiers = matchesInContext(bundle.text, forbiddenSpecifier)
     expect(specifiers, `${entry} imports:\n${specifiers.join('\n')}`).toEqual([])
+  })
+})
+
+describe('cacheward/testing', () => {
+  test('brings no test runner and no validation library: the runner is passed in, schemas are hand-written', async () => {
+    const forbidden = /(?:^|\/)node_modules\/(?:vitest|@vitest|jest|@jest|chai|zod)\//
+    const { inputs } = await bundleForEdge('dist/testing/index.js')
+    // Imported as a package (bundled from node_modules), or inlined into dist/ by tsup (then only the source map knows).
+    const inlined = inputs
+      .filter((input) => input.startsWith('dist/'))
+      .flatMap(
+        (input) => (JSON.parse(readFileSync(join(root, `${input}.map`), 'utf8')) as { sources: string[] }).sources,
+      )
+    expect([...inputs, ...inlined].filter((path) => forbidden.test(path))).toEqual([])
   })
 })
 

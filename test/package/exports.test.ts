@@ -20,6 +20,7 @@ const expectedValueExports: Record<string, readonly string[]> = {
   './redlock': ['redlockAdapter'],
   './prometheus': ['registerPrometheus'],
   './opentelemetry': ['instrumentOpenTelemetry'],
+  './testing': ['adapterContract', 'chaosAdapter', 'expectFromAssert', 'manualClock'],
 }
 
 /**

@@ -9,7 +9,7 @@ function breaker(threshold = 3, duration = 1_000) {
 }
 
 describe('CircuitBreaker', () => {
-  it('opens after threshold consecutive failures, not before; a success in between starts over', () => {
+  it('opens after threshold consecutive failures, not before; a success in between starts over [F5]', () => {
     const { b, changes } = breaker(3)
     b.failure()
     b.failure()

@@ -79,7 +79,7 @@ describe('encodeEntry / decodeEntry with jsonSerializer', () => {
     expect(encodeEntry(body(1, ['a'], 5), jsonSerializer)).toBe(`{"w":${ENTRY_VERSION},"v":1,"t":["a"],"l":5}`)
   })
 
-  it('drops undefined inside objects, as JSON does', () => {
+  it('drops undefined inside objects, as JSON does [B4]', () => {
     const decoded = roundTrip(body({ a: 1, b: undefined }))
     expect(decoded?.value).toEqual({ a: 1 })
   })
@@ -146,7 +146,7 @@ describe('encodeEntry / decodeEntry with jsonSerializer', () => {
   })
 
   describe('prototype-pollution payloads', () => {
-    it('drops a __proto__ key in the value and leaves Object.prototype alone', () => {
+    it('drops a __proto__ key in the value and leaves Object.prototype alone [B5]', () => {
       const decoded = decode('{"w":1,"v":{"__proto__":{"polluted":true},"id":1}}')
       expect(decoded?.value).toEqual({ id: 1 })
       const value = decoded?.value as Record<string, unknown>

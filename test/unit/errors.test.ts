@@ -38,7 +38,7 @@ describe('redact', () => {
     expect(safe).not.toBe('')
   })
 
-  it('keeps the parts of a URL that help debugging: scheme, host, port and path', () => {
+  it('keeps the parts of a URL that help debugging: scheme, host, port and path [S2]', () => {
     expect(redact(`connect to redis://app:${SECRET}@10.0.0.5:6379/0 failed`)).toBe(
       'connect to redis://***@10.0.0.5:6379/0 failed',
     )

@@ -75,7 +75,7 @@ describe('SingleFlight', () => {
     expect(flight.size).toBe(0)
   })
 
-  it('is empty again after 10,000 distinct keys settle, half resolving and half rejecting', async () => {
+  it('is empty again after 10,000 distinct keys settle, half resolving and half rejecting [L2]', async () => {
     const flight = new SingleFlight<number>()
     const runs = Array.from({ length: 10_000 }, (_, i) =>
       flight.run(`key:${i}`, () => (i % 2 === 0 ? Promise.resolve(i) : Promise.reject(new Error(`failed ${i}`)))),

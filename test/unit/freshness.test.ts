@@ -194,7 +194,7 @@ describe('shouldRefreshEarly (XFetch)', () => {
     expect(shouldRefreshEarly(100, 2, 200, Math.exp(-1))).toBe(true)
   })
 
-  it('refreshes a key read every 10 ms shortly before it expires in nearly every fresh period (beta 1)', () => {
+  it('refreshes a key read every 10 ms shortly before it expires in nearly every fresh period (beta 1) [C10]', () => {
     // A key loaded in 100 ms: a read with `left` ms to go refreshes with probability e^(-left / 100), so the
     // first refresh lands in the last few hundred ms of the period, and almost never fails to come.
     const loadMs = 100

@@ -65,7 +65,7 @@ describe('createCacheClient options', () => {
     [{ ttl: Number.POSITIVE_INFINITY }, 'ttl', 'got Infinity'],
     [{ ttl: '5M' }, 'ttl', 'got "5M"'],
     [{ lockWait: -1 }, 'lockWait', 'got -1'],
-  ])('rejects %o, naming %s and saying what it got', (options, path, shown) => {
+  ])('rejects %o, naming %s and saying what it got [B7]', (options, path, shown) => {
     const error = optionsError(options)
     expect(error.message).toContain(`invalid option "${path}"`)
     expect(error.message).toContain(shown)

@@ -228,7 +228,7 @@ describe('clusterSlot', () => {
     expect(clusterSlot('foo{bar}{zap}')).toBe(clusterSlot('bar'))
   })
 
-  it("hashes the whole key when the first braces are empty, so foo{}{bar} is not in bar's slot", () => {
+  it("hashes the whole key when the first braces are empty, so foo{}{bar} is not in bar's slot [B2]", () => {
     expect(clusterSlot('foo{}{bar}')).not.toBe(clusterSlot('bar'))
     expect(clusterSlot('foo{}{bar}')).not.toBe(clusterSlot('{bar'))
   })
@@ -287,7 +287,7 @@ describe('scripts', () => {
     ['extend', scripts.extend, EXTEND_SCRIPT],
     ['readTags', scripts.readTags, READ_TAGS_SCRIPT],
     ['invalidateTags', scripts.invalidateTags, INVALIDATE_TAGS_SCRIPT],
-  ])('computes the SHA-1 of the %s script that EVALSHA expects, synchronously', (_, script, source) => {
+  ])('computes the SHA-1 of the %s script that EVALSHA expects, synchronously [S3]', (_, script, source) => {
     expect(script.source).toBe(source)
     expect(script.sha).toBe(sha1(source))
   })

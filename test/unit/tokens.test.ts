@@ -3,7 +3,7 @@ import { randomToken } from '../../src/token.js'
 
 // RELIABILITY S5: lock tokens and generations are unguessable, from a cryptographic source.
 describe('randomToken', () => {
-  it('is 128 bits of hex, never repeats over 100,000 draws, and every bit is a coin toss', () => {
+  it('is 128 bits of hex, never repeats over 100,000 draws, and every bit is a coin toss [S5]', () => {
     const draws = 100_000
     const seen = new Set<string>()
     const ones = new Array<number>(128).fill(0)
@@ -21,7 +21,7 @@ describe('randomToken', () => {
     for (const count of ones) expect(Math.abs(count / draws - 0.5)).toBeLessThan(0.008)
   })
 
-  it('draws from Web Crypto (crypto.getRandomValues), not Math.random', () => {
+  it('draws from Web Crypto (crypto.getRandomValues), not Math.random [S5]', () => {
     const original = Math.random
     Math.random = () => 0.5
     try {

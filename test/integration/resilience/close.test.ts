@@ -2,14 +2,14 @@
  * Resilience: close(), on every backend (memory, redis-server, the cluster, Upstash).
  */
 import { expect, it } from 'vitest'
-import { chaosAdapter } from '../../support/chaos-adapter.js'
+import { chaosAdapter } from '../../../src/testing/index.js'
 import { describeOnBackends, sleep, timed, waitFor } from '../../support/resilience.js'
 
 describeOnBackends('close()', ({ backend, make, ns }) => {
   // Regressions (fixed in 883318c): load() awaited the loader itself, so a loader that ignores ctx.signal (a
   // query without a timeout) kept close() pending forever, and kept its lock heartbeat extending the lock
   // after close(), making other processes wait their full lockWait.
-  it('resolves while a background refresh’s loader ignores its abort signal', async () => {
+  it('resolves while a background refresh’s loader ignores its abort signal [F14, C13]', async () => {
     const cache = make({ ttl: 50, staleWhileRevalidate: '10s' })
     await cache.getOrSet('k', () => 'v1')
     await sleep(100)
@@ -18,10 +18,10 @@ describeOnBackends('close()', ({ backend, make, ns }) => {
     expect(closing).toBe('closed')
   })
 
-  it('stops extending the lock of a load whose loader ignores its signal', async () => {
+  it('stops extending the lock of a load whose loader ignores its signal [F14]', async () => {
     const namespace = ns()
     const link = chaosAdapter(backend.adapter())
-    const holder = make({ namespace, adapter: link.adapter, lockTtl: 100 })
+    const holder = make({ namespace, adapter: link, lockTtl: 100 })
     const other = make({ namespace, lockWait: 600 })
     let holding = false
     const pending = holder

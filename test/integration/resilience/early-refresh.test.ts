@@ -57,7 +57,7 @@ describeOnBackends('earlyRefresh', ({ make, observed, ns }) => {
     expect(await cache.get('k')).toBe(2)
   })
 
-  it('never runs more than one early refresh of a key at a time, in one process or across two', async () => {
+  it('never runs more than one early refresh of a key at a time, in one process or across two [C10]', async () => {
     const namespace = ns()
     // Beta 100 after a 50 ms load: about one hit in three starts a refresh, even 5 s before expiry.
     const options: CacheClientOptions = { namespace, ttl: '5s', earlyRefresh: 100 }

@@ -6,7 +6,7 @@ import type { CacheClientOptions } from '../../../src/index.js'
 import { boom, describeOnBackends, sleep } from '../../support/resilience.js'
 
 describeOnBackends('errorBackoff', ({ make, ns }) => {
-  it('leaves a failing loader alone for errorBackoff after its failure was answered stale, then calls it again', async () => {
+  it('leaves a failing loader alone for errorBackoff after its failure was answered stale, then calls it again [F7]', async () => {
     const cache = make({ ttl: 50, staleIfError: '10s', errorBackoff: 300 })
     await cache.getOrSet('k', () => 'v1')
     await sleep(100)

@@ -7,7 +7,7 @@ import { isCachewardError } from '../../../src/index.js'
 import { describeOnBackends, hanging, sleep, timed } from '../../support/resilience.js'
 
 describeOnBackends('hardTimeout', ({ make, ns }) => {
-  it('aborts the loader’s signal and rejects with CacheLoadTimeoutError; nothing is stored and another process loads at once', async () => {
+  it('aborts the loader’s signal and rejects with CacheLoadTimeoutError; nothing is stored and another process loads at once [C13]', async () => {
     const namespace = ns()
     const cache = make({ namespace, hardTimeout: 100 })
     let signal: AbortSignal | undefined
@@ -47,7 +47,7 @@ describeOnBackends('hardTimeout', ({ make, ns }) => {
     expect(await cache.getOrSet('k', () => 'next', { hardTimeout: 0 })).toBe('next')
   })
 
-  it('answers with the stale value inside staleIfError and counts a load error', async () => {
+  it('answers with the stale value inside staleIfError and counts a load error [F6]', async () => {
     const cache = make({ ttl: 100, staleIfError: '10s', hardTimeout: 80 })
     const loadErrors: unknown[] = []
     cache.on('load-error', (e) => loadErrors.push(e.error))

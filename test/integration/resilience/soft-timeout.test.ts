@@ -6,7 +6,7 @@ import { expect, it } from 'vitest'
 import { describeOnBackends, gate, sleep, timed, waitFor } from '../../support/resilience.js'
 
 describeOnBackends('softTimeout', ({ make, observed, ns }) => {
-  it('serves the stale value at softTimeout while the slow load finishes in the background and stores its value', async () => {
+  it('serves the stale value at softTimeout while the slow load finishes in the background and stores its value [F9]', async () => {
     const namespace = ns()
     const { cache, tasks, refreshes } = observed({ namespace, ttl: 100, staleIfError: '10s', softTimeout: 60 })
     await cache.getOrSet('k', () => 'v1')

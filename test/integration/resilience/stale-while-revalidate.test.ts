@@ -8,7 +8,7 @@ import { boom, describeOnBackends, sleep, timed } from '../../support/resilience
 describeOnBackends('staleWhileRevalidate', ({ observed, ns }) => {
   // Regression: the stale-while-revalidate branch started a new refresh on every request after a failed one,
   // ignoring the back-off that refresh had recorded (fixed in 883318c).
-  it('leaves a failing loader alone for errorBackoff when its background refresh failed', async () => {
+  it('leaves a failing loader alone for errorBackoff when its background refresh failed [F7]', async () => {
     const { cache, tasks } = observed({ ttl: 50, staleWhileRevalidate: '10s', errorBackoff: '5s' })
     await cache.getOrSet('k', () => 'v1')
     await sleep(100)
@@ -25,7 +25,7 @@ describeOnBackends('staleWhileRevalidate', ({ observed, ns }) => {
     expect(calls).toBe(1)
   })
 
-  it('starts exactly one refresh when two processes serve a stale key, and waitUntil settles once it is stored', async () => {
+  it('starts exactly one refresh when two processes serve a stale key, and waitUntil settles once it is stored [C9]', async () => {
     const namespace = ns()
     const options: CacheClientOptions = { namespace, ttl: 100, staleWhileRevalidate: '10s' }
     const a = observed(options)

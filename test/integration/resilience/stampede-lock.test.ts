@@ -2,7 +2,7 @@
  * Resilience: stampede lock, on every backend (memory, redis-server, the cluster, Upstash).
  */
 import { expect, it } from 'vitest'
-import { chaosAdapter } from '../../support/chaos-adapter.js'
+import { chaosAdapter } from '../../../src/testing/index.js'
 import { describeOnBackends, gate, hanging, sleep, timed, waitFor } from '../../support/resilience.js'
 
 describeOnBackends('stampede lock', ({ backend, make, ns }) => {
@@ -27,10 +27,10 @@ describeOnBackends('stampede lock', ({ backend, make, ns }) => {
     expect(b.metrics()).toMatchObject({ misses: 1, loads: 0 })
   })
 
-  it('lets another process take over once lockTtl has passed when the holder lost the backend mid-load', async () => {
+  it('lets another process take over once lockTtl has passed when the holder lost the backend mid-load [C3]', async () => {
     const namespace = ns()
     const link = chaosAdapter(backend.adapter())
-    const holder = make({ namespace, adapter: link.adapter, lockTtl: 300 })
+    const holder = make({ namespace, adapter: link, lockTtl: 300 })
     const other = make({ namespace })
     let holding = false
     const abandoned = holder
@@ -41,7 +41,7 @@ describeOnBackends('stampede lock', ({ backend, make, ns }) => {
       .catch((e: unknown) => e)
     await waitFor(() => holding, 'the holder to take the lock')
     await sleep(200) // one extension went through
-    link.mode = 'hang' // the holder is cut off: no more extensions, no release
+    link.setFaults({ hang: true }) // the holder is cut off: no more extensions, no release
     let calls = 0
     const { value, ms } = await timed(
       other.getOrSet('k', () => {
@@ -59,7 +59,7 @@ describeOnBackends('stampede lock', ({ backend, make, ns }) => {
     expect(await abandoned).toMatchObject({ code: 'CACHEWARD_CLOSED' })
   })
 
-  it('loads in the waiter after lockWait when the holder is still loading', async () => {
+  it('loads in the waiter after lockWait when the holder is still loading [C3]', async () => {
     const namespace = ns()
     const a = make({ namespace })
     const b = make({ namespace, lockWait: 200 })

@@ -1,0 +1,79 @@
+/**
+ * The contract's typed key definitions (`define()`): keys built in one place, tags from the key's arguments, globs
+ * that escape each argument.
+ * @module
+ */
+import type { CacheClient } from '../../index.js'
+import { rejection, type Suite, thrown } from '../suite.js'
+
+export function defineCases(s: Suite): void {
+  const { expect } = s
+  s.describe('define: typed key definitions', () => {
+    const sessions = (cache: CacheClient, db: Map<string, number>, loads: string[]) =>
+      cache.define({
+        key: (userId: string, page: number) => `sessions:${userId}:page:${page}`,
+        load: async ([userId, page]) => {
+          loads.push(`${userId}/${page}`)
+          return { userId, page, count: db.get(userId) ?? 0 }
+        },
+        tags: (userId) => [`user:${userId}`],
+        ttl: '1m',
+      })
+
+    s.globbed(
+      'loads once per key, builds keys in one place, and invalidates one key or all of a user’s pages',
+      async () => {
+        const cache = s.make()
+        const db = new Map([
+          ['u1', 1],
+          ['u*', 7],
+        ])
+        const loads: string[] = []
+        const pages = sessions(cache, db, loads)
+        expect(pages.key('u1', 2)).toBe('sessions:u1:page:2')
+        await pages.get('u1', 1)
+        await pages.get('u1', 2)
+        await pages.get('u*', 1)
+        expect(await pages.get('u1', 1)).toEqual({ userId: 'u1', page: 1, count: 1 })
+        expect(loads).toEqual(['u1/1', 'u1/2', 'u*/1'])
+        expect(await pages.peek('u1', 2)).toEqual({ userId: 'u1', page: 2, count: 1 })
+
+        db.set('u1', 2)
+        await pages.invalidate('u1', 1)
+        expect(await pages.peek('u1', 1)).toBeUndefined()
+        expect(await pages.peek('u1', 2)).toMatchObject({ userId: 'u1', page: 2 })
+
+        // The glob escapes the id: "u*" must not match u1's pages.
+        expect(pages.pattern('u*')).toBe('sessions:u\\*:page:*')
+        expect(await pages.invalidateAll('u*')).toBe(1)
+        expect(await pages.peek('u1', 2)).toMatchObject({ userId: 'u1', page: 2 })
+        expect(await pages.invalidateAll('u1')).toBe(1)
+        expect(await pages.get('u1', 2)).toEqual({ userId: 'u1', page: 2, count: 2 })
+      },
+    )
+
+    s.it('tags entries from the key arguments, and set() stores a value you already have', async () => {
+      const cache = s.make()
+      const pages = sessions(cache, new Map(), [])
+      await pages.set(['u2', 1], { userId: 'u2', page: 1, count: 42 })
+      expect(await pages.peek('u2', 1)).toMatchObject({ count: 42 })
+      await cache.invalidateTags(['user:u2'])
+      expect(await pages.peek('u2', 1)).toBeUndefined()
+    })
+
+    s.it('builds the glob wherever key() puts each argument', async () => {
+      const cache = s.make()
+      const reversed = cache.define({ key: (a: string, b: string) => `x:${b}:${a}`, load: ([a, b]) => `${a}${b}` })
+      expect(reversed.pattern('A*')).toBe('x:*:A\\*')
+      expect(reversed.pattern()).toBe('x:*:*')
+    })
+
+    s.it('refuses to build a glob from a key that does not embed its arguments', async () => {
+      const cache = s.make()
+      const hashed = cache.define({ key: (id: string) => `h:${id.length}`, load: () => 1 })
+      expect(thrown(() => hashed.pattern()).message).toMatch(/does not embed argument 1/)
+      expect(await rejection(hashed.invalidateAll())).toMatchObject({ code: 'CACHEWARD_KEY' })
+      expect(hashed.pattern('abc')).toBe('h:3')
+    })
+  })
+}
