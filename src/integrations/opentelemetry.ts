@@ -16,7 +16,16 @@
 import { type Attributes, type Meter, metrics, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api'
 import type { CacheClient } from '../client.js'
 import type { CacheEventListener, CacheEventName } from '../events.js'
-import { COUNTER_FAMILIES, circuitOpen, rowsOf, type SampleLabels, samplesOf, type Watched, watch } from './series.js'
+import {
+  COUNTER_FAMILIES,
+  circuitOpen,
+  l1State,
+  rowsOf,
+  type SampleLabels,
+  samplesOf,
+  type Watched,
+  watch,
+} from './series.js'
 
 /** Options of {@link instrumentOpenTelemetry}. */
 export interface OpenTelemetryOptions {
@@ -55,6 +64,12 @@ export function instrumentOpenTelemetry(
   const circuit = meter.createObservableGauge('cacheward.circuit.open', {
     description: '1 while the circuit breaker skips the backend, else 0.',
   })
+  const l1Entries = meter.createObservableGauge('cacheward.l1.entries', {
+    description: 'Entries the in-process tier (l1) holds now (clients of a namespace added up).',
+  })
+  const l1Evictions = meter.createObservableCounter('cacheward.l1.evictions', {
+    description: 'Entries the in-process tier (l1) pushed out to stay within maxEntries / maxBytes.',
+  })
   const hitDuration = meter.createHistogram('cacheward.hit.duration', {
     description: 'Time from call to answer of calls served from the cache (fresh or stale).',
     unit: 's',
@@ -64,7 +79,7 @@ export function instrumentOpenTelemetry(
     unit: 's',
   })
 
-  const observables = [...counters.map((c) => c.instrument), circuit]
+  const observables = [...counters.map((c) => c.instrument), circuit, l1Entries, l1Evictions]
   const observe = (result: { observe(o: (typeof observables)[number], value: number, a?: Attributes): void }) => {
     const snapshots = watched.map((w) => w.cache.metrics())
     const rows = rowsOf(snapshots)
@@ -73,6 +88,10 @@ export function instrumentOpenTelemetry(
     }
     for (const [namespace, value] of circuitOpen(snapshots)) {
       result.observe(circuit, value, { 'cacheward.namespace': namespace })
+    }
+    for (const [namespace, { entries, evictions }] of l1State(snapshots)) {
+      result.observe(l1Entries, entries, { 'cacheward.namespace': namespace })
+      result.observe(l1Evictions, evictions, { 'cacheward.namespace': namespace })
     }
   }
   meter.addBatchObservableCallback(observe, observables)

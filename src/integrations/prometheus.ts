@@ -17,7 +17,7 @@
 import { Counter, Gauge, Histogram, type Registry, register } from 'prom-client'
 import type { CacheClient } from '../client.js'
 import type { CacheEventListener, CacheEventName } from '../events.js'
-import { COUNTER_FAMILIES, circuitOpen, rowsOf, samplesOf, type Watched, watch } from './series.js'
+import { COUNTER_FAMILIES, circuitOpen, l1State, rowsOf, samplesOf, type Watched, watch } from './series.js'
 
 /** Options of {@link registerPrometheus}. */
 export interface PrometheusOptions {
@@ -80,6 +80,28 @@ export function registerPrometheus(
       collect() {
         this.reset()
         for (const { namespace, category, hitRate } of rows()) this.set({ namespace, category }, hitRate)
+      },
+    }),
+    new Gauge({
+      name: `${p}l1_entries`,
+      help: 'Entries the in-process tier (l1) holds now (clients of a namespace added up).',
+      labelNames: ['namespace'],
+      registers,
+      collect() {
+        this.reset()
+        for (const [namespace, { entries }] of l1State(watched.map((w) => w.cache.metrics())))
+          this.set({ namespace }, entries)
+      },
+    }),
+    new Counter({
+      name: `${p}l1_evictions_total`,
+      help: 'Entries the in-process tier (l1) pushed out to stay within maxEntries / maxBytes.',
+      labelNames: ['namespace'],
+      registers,
+      collect() {
+        this.reset()
+        for (const [namespace, { evictions }] of l1State(watched.map((w) => w.cache.metrics())))
+          this.inc({ namespace }, evictions)
       },
     }),
     new Gauge({

@@ -21,6 +21,7 @@ export interface Row {
 
 const COUNTER_NAMES = [
   'hits',
+  'l1Hits',
   'staleHits',
   'misses',
   'loads',
@@ -32,6 +33,9 @@ const COUNTER_NAMES = [
   'refreshes',
   'invalidations',
 ] as const satisfies readonly (keyof Counters)[]
+// Every counter, or this does not compile: a counter missing here would be exported as 0.
+const _everyCounter: Exclude<keyof Counters, (typeof COUNTER_NAMES)[number]> extends never ? true : never = true
+void _everyCounter
 
 /**
  * One row per namespace and category, plus a `(none)` row per namespace holding what no category claimed
@@ -97,6 +101,12 @@ export const COUNTER_FAMILIES: readonly CounterFamily[] = [
     help: 'get/getOrSet calls by how they were answered: hit (fresh), stale, miss (loaded or nothing).',
     perCategory: true,
     results: { hit: (c) => c.hits, stale: (c) => c.staleHits, miss: (c) => c.misses },
+  },
+  {
+    name: 'l1_hits',
+    help: 'Hits the in-process tier (l1) answered with no backend command; also counted in requests{result="hit"}.',
+    perCategory: true,
+    value: (c) => c.l1Hits,
   },
   {
     name: 'loads',
@@ -182,6 +192,20 @@ export function circuitOpen(snapshots: readonly MetricsSnapshot[]): Map<string, 
     open.set(namespace, Math.max(open.get(namespace) ?? 0, snapshot.circuit === 'open' ? 1 : 0))
   }
   return open
+}
+
+/** Per namespace, the in-process tiers of its clients added up: entries now, evictions so far. Absent without l1. */
+export function l1State(snapshots: readonly MetricsSnapshot[]): Map<string, { entries: number; evictions: number }> {
+  const state = new Map<string, { entries: number; evictions: number }>()
+  for (const snapshot of snapshots) {
+    if (!snapshot.l1) continue
+    const namespace = snapshot.namespace ?? ''
+    const sum = state.get(namespace) ?? { entries: 0, evictions: 0 }
+    sum.entries += snapshot.l1.entries
+    sum.evictions += snapshot.l1.evictions
+    state.set(namespace, sum)
+  }
+  return state
 }
 
 /** One cache and what labels its event samples. */

@@ -20,6 +20,28 @@ const make = (options: CacheClientOptions = {}) => {
   return cache
 }
 
+/**
+ * A memory store standing in for a shared backend, so `l1` can be on: its subscription is live at once (no other
+ * process writes to it, so no announcement ever comes).
+ */
+const sharedStore = (): CacheAdapter => ({
+  ...memoryAdapter(),
+  name: 'shared-store',
+  subscribe: (listener) => {
+    listener.live(true)
+    return () => {}
+  },
+})
+
+/** A miss, a backend hit that fills the tier, then `hits` hits from the tier, for each key. */
+async function tierHits(cache: CacheClient, keys: string[], hits: number) {
+  for (const key of keys) {
+    await cache.getOrSet(key, () => key, { category: 'rooms' })
+    await cache.getOrSet(key, () => key, { category: 'rooms' })
+    for (let i = 0; i < hits; i++) await cache.getOrSet(key, () => key, { category: 'rooms' })
+  }
+}
+
 interface Sample {
   name: string
   labels: Record<string, string>
@@ -129,6 +151,43 @@ describe('cacheward/prometheus', () => {
     registration.unregister()
     expect(await registry.metrics()).toBe('\n')
     registerPrometheus(cache, { registry, prefix: 'app_cache_' }) // the names are free again
+  })
+})
+
+describe('the in-process tier in both exporters', () => {
+  it('Prometheus: l1 hits by category, the tier’s entries and its evictions', async () => {
+    const registry = new Registry()
+    const cache = make({ adapter: sharedStore(), l1: { maxEntries: 2 } })
+    registerPrometheus(cache, { registry })
+    await tierHits(cache, ['a', 'b', 'c'], 2)
+    const { types, samples } = parseExposition(await registry.metrics())
+    expect(types.get('cacheward_l1_hits_total')).toBe('counter')
+    expect(value(samples, 'cacheward_l1_hits_total', { namespace: 'chat', category: 'rooms' })).toBe(6)
+    expect(value(samples, 'cacheward_l1_entries', { namespace: 'chat' })).toBe(2)
+    expect(value(samples, 'cacheward_l1_evictions_total', { namespace: 'chat' })).toBe(1)
+    expect(cache.metrics()).toMatchObject({ l1Hits: 6, l1: { live: true, entries: 2, evictions: 1 } })
+  })
+
+  it('OpenTelemetry: the same three series', async () => {
+    class Reader extends MetricReader {
+      protected override async onForceFlush() {}
+      protected override async onShutdown() {}
+    }
+    const reader = new Reader({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE })
+    const meter = new MeterProvider({ readers: [reader] }).getMeter('test')
+    const cache = make({ adapter: sharedStore(), l1: { maxEntries: 2 } })
+    instrumentOpenTelemetry(cache, { meter, spans: false })
+    await tierHits(cache, ['a', 'b', 'c'], 2)
+    const { resourceMetrics } = await reader.collect()
+    const points = new Map(
+      resourceMetrics.scopeMetrics.flatMap((scope) =>
+        scope.metrics.map((m) => [m.descriptor.name, m.dataPoints.map((p) => p.value)] as const),
+      ),
+    )
+    // Per category: 'rooms', and '(none)' (what no category claimed), so the points add up to the total.
+    expect(points.get('cacheward.l1_hits')).toEqual([6, 0])
+    expect(points.get('cacheward.l1.entries')).toEqual([2])
+    expect(points.get('cacheward.l1.evictions')).toEqual([1])
   })
 })
 
