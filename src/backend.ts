@@ -78,9 +78,17 @@ export class Backend {
   #offset: number | undefined
   #probe: Promise<void> | undefined
 
+  /** The adapter's synchronous fresh read, when it is an in-process store (see CacheAdapter.freshSync). */
+  readonly freshSync: CacheAdapter['freshSync']
+  /** The adapter's synchronous tag stamps, when it is an in-process store. */
+  readonly stampsSync: CacheAdapter['stampsSync']
+
   constructor(adapter: CacheAdapter, timeout: number, circuit: CircuitBreaker | undefined) {
     this.name = adapter.name
     this.#adapter = adapter
+    // In-process: nothing to bound or break, so straight to the store.
+    this.freshSync = adapter.freshSync?.bind(adapter)
+    this.stampsSync = adapter.stampsSync?.bind(adapter)
     this.#timeout = timeout
     this.#circuit = circuit
   }

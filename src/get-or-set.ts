@@ -27,7 +27,7 @@ import { assertKey } from './keys.js'
 import { backingOff, type LoadPlan, loadOnly } from './load.js'
 import { fenceOf, forgetLock, lockRequest, releaseQuietly, waitForHolder } from './lock.js'
 import type { GetOrSetOptions } from './options.js'
-import { fillTier, markPresent, peekHit, type Usable, usableEntry } from './read.js'
+import { fillTier, freshHit, markPresent, NO_HIT, peekHit, type Usable, usableEntry } from './read.js'
 import { loadWithSoftTimeout, maybeRefreshEarly, refreshInBackground } from './refresh.js'
 import { noteStamps, stampsOf, tagReadOf } from './tags.js'
 import { now } from './telemetry.js'
@@ -73,6 +73,14 @@ export function getOrSet<T>(
         refreshFromTier({ core, scope, key, full, call }, loader)
         return Promise.resolve(entry.value as T)
       }
+    }
+  }
+  // An in-process store (the memory adapter) answers a fresh hit synchronously, on the same lean path.
+  if (core.backend.freshSync !== undefined && enabled && call.policy.ttl > 0 && call.policy.earlyRefresh === 0) {
+    const value = freshHit({ core, scope, key, full, call })
+    if (value !== NO_HIT) {
+      core.telemetry.served(key, scope.namespace, call.category, 'hit', startedAt)
+      return Promise.resolve(value as T)
     }
   }
   return runFlight({ core, scope, key, full, call }, enabled, loader, startedAt)

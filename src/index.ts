@@ -17,6 +17,7 @@ export type {
   AnnouncementListener,
   CacheAdapter,
   Fence,
+  FreshSlot,
   LockRequest,
   ReadReply,
   Slot,

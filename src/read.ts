@@ -5,13 +5,40 @@
  * @module
  */
 import type { Slot } from './adapters/adapter.js'
-import { type Call, countServed, type Outcome, reportBackendError } from './core.js'
+import { type Call, type Core, countServed, type Outcome, reportBackendError } from './core.js'
 import { decodeEntry, type EntryBody } from './entry.js'
 import { classify } from './freshness.js'
 import type { ResolvedCall } from './options.js'
 import { validate } from './standard-schema.js'
 import { readTagStamps, type TagStamps, tagKeys, tagsAllow } from './tags.js'
 import { now } from './telemetry.js'
+
+/** What {@link freshHit} returns when it cannot answer synchronously. */
+export const NO_HIT: unique symbol = Symbol('no hit')
+
+/**
+ * A fresh hit from an in-process store, answered synchronously (no promise chain, no timer, no flight): the value
+ * decoded, its tags checked against the store's stamps, the call's schema run when it answers synchronously.
+ * {@link NO_HIT} for anything else (absent, not fresh, undecodable, a tag missing or newer, an async schema), which
+ * the full path then handles, reporting what needs reporting.
+ */
+export function freshHit(c: Omit<Call, 'core'> & { core: Core }): unknown {
+  const { backend } = c.core
+  const found = (backend.freshSync as NonNullable<typeof backend.freshSync>)(c.full)
+  if (found === undefined) return NO_HIT
+  const entry = decodeEntry(found.slot.body, c.core.serializer)
+  if (entry === undefined) return NO_HIT
+  if (entry.tags.length > 0) {
+    const stamps = backend.stampsSync?.(tagKeys(c, entry.tags))
+    const began = entry.startedAt || found.slot.createdAt
+    if (!stamps || stamps.some((stamp) => stamp === undefined || stamp >= began)) return NO_HIT
+  }
+  const schema = c.call.schema
+  if (schema === undefined) return entry.value
+  const checked = schema['~standard'].validate(entry.value)
+  if (checked instanceof Promise || checked.issues) return NO_HIT
+  return checked.value
+}
 
 /** An entry fit to serve, `'invalidated'` (a tag was invalidated after its load began), or nothing usable. */
 export type Usable = Required<EntryBody> | 'invalidated' | undefined

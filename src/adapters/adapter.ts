@@ -181,6 +181,14 @@ export interface Announcement {
   gen?: string
 }
 
+/** What {@link CacheAdapter.freshSync} returns: a fresh slot and the store's time it was judged at. */
+export interface FreshSlot {
+  /** The store's time (ms). */
+  now: number
+  /** The stored slot (not a copy: read it, never change it). */
+  slot: Slot
+}
+
 /** What {@link CacheAdapter.subscribe} reports to. */
 export interface AnnouncementListener {
   /** An announcement was received. Called synchronously, in the order the backend published them. */
@@ -268,6 +276,14 @@ export interface CacheAdapter {
    * trusted) and still rejects.
    */
   invalidateTags(keys: readonly string[], ttl: number): Promise<void>
+  /**
+   * In-process stores only (the memory adapter): the entry at `key` if it is fresh now, synchronously, with the
+   * store's time; `undefined` otherwise (absent, a marker, not fresh). The slot is the stored one, not a copy:
+   * read it, never change it. A fresh hit then costs no promise chain, no timer and no flight.
+   */
+  freshSync?(key: string): FreshSlot | undefined
+  /** In-process stores only: the stamps of existing tag records, synchronously; `undefined` where one is missing. */
+  stampsSync?(keys: readonly string[]): (number | undefined)[]
   /**
    * Receives the backend's change announcements (see {@link Announcement}) until the returned function is
    * called. Optional: an in-process tier (`l1`) over an adapter without it needs an explicit `ttl`, the only

@@ -133,6 +133,21 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): CacheAdapter 
   return {
     name: 'memory',
 
+    freshSync(key: string) {
+      // The store's own time, as every read of it takes it (strictly increasing), so both judge freshness alike.
+      const now = tick()
+      const s = live(key, now)
+      return s && s.body !== '' && s.freshUntil > now ? { now, slot: s } : undefined
+    },
+
+    stampsSync(keys: readonly string[]) {
+      const now = clock.now()
+      return keys.map((key) => {
+        const t = tags.get(key)
+        return t && t.expiresAt > now ? t.stamp : undefined
+      })
+    },
+
     async read(key: string, lock?: LockRequest, tagRead?: TagRead): Promise<ReadReply> {
       if (tagRead && tagRead.keys.length > 0) {
         // Tags first, as the Redis script does: a record created now is stamped before the read's time.

@@ -25,7 +25,8 @@ const make = (options: CacheClientOptions = {}) => {
  * process writes to it, so no announcement ever comes).
  */
 const sharedStore = (): CacheAdapter => ({
-  ...memoryAdapter(),
+  // Without the in-process store's synchronous reads: a shared backend has none.
+  ...(({ freshSync: _f, stampsSync: _s, ...shared }) => shared)(memoryAdapter()),
   name: 'shared-store',
   subscribe: (listener) => {
     listener.live(true)
