@@ -108,6 +108,11 @@ export class Backend {
     return this.#offset === undefined ? undefined : performance.now() + this.#offset
   }
 
+  /** The backend's time at this process's monotonic time `at` (a `performance.now()` already taken), as {@link now}. */
+  at(at: number): number | undefined {
+    return this.#offset === undefined ? undefined : at + this.#offset
+  }
+
   #learn(backendNow: number): void {
     this.#offset = backendNow - performance.now()
   }

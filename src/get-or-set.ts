@@ -57,10 +57,11 @@ export function getOrSet<T>(
   const l1 = core.l1
   if (l1 !== undefined && scope.l1 !== false && enabled && call.policy.ttl > 0) {
     l1.listen()
-    const entry = l1.get(full)
+    // One clock reading serves the call's latency, the tier's own expiry and the entry's freshness.
+    const entry = l1.get(full, startedAt)
     if (entry !== undefined && entry.schema === call.schema) {
       // The tier holds only what a backend read returned, so the backend's clock is known.
-      const backendNow = core.backend.now() as number
+      const backendNow = core.backend.at(startedAt) as number
       if (backendNow < entry.freshUntil) {
         core.telemetry.served(key, scope.namespace, call.category, 'hit', startedAt, 'l1')
         if (call.policy.earlyRefresh > 0) {

@@ -168,9 +168,9 @@ export async function readOnly(
   const { l1 } = c.core
   if (enabled && l1 !== undefined && c.scope.l1 !== false) {
     l1.listen()
-    const entry = l1.get(c.full)
+    const entry = l1.get(c.full, startedAt)
     if (entry !== undefined && entry.schema === c.call.schema) {
-      const backendNow = c.core.backend.now() as number
+      const backendNow = c.core.backend.at(startedAt) as number
       const servable = Math.max(entry.staleUntil, entry.errorUntil)
       const state =
         backendNow < entry.freshUntil ? 'hit' : c.call.allowStale && backendNow < servable ? 'stale' : 'miss'
