@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { formatInt } from './lib.js'
 import { renderHitsMisses } from './report/hits-misses.js'
 import { renderInvalidation } from './report/invalidation.js'
+import { renderL1 } from './report/l1.js'
 import { renderMachine } from './report/machine.js'
 import { renderMetrics } from './report/metrics.js'
 import { renderPeerConfigs, renderPeers } from './report/peers.js'
@@ -86,6 +87,10 @@ export function renderReport(r: StoredResults, source: string): string {
     '## Metrics cost on the hit path',
     '',
     renderMetrics(r.metrics),
+    '',
+    '## The in-process tier (l1)',
+    '',
+    renderL1(r.l1),
     '',
     '## Caveats',
     '',

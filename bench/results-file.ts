@@ -10,8 +10,8 @@ import type { StampedeMode } from './stampede-worker.js'
 
 /** The hit/miss cases' two kinds. */
 export type Kind = 'hits' | 'misses'
-/** Sections with their own shape and tables (bench/stampede.ts, invalidation.ts, peers.ts, metrics.ts). */
-export type Section = 'stampede' | 'invalidation' | 'peers' | 'metrics'
+/** Sections with their own shape and tables (bench/stampede.ts, invalidation.ts, peers.ts, metrics.ts, l1.ts). */
+export type Section = 'stampede' | 'invalidation' | 'peers' | 'metrics' | 'l1'
 /** What `--only` selects: one kind of hit/miss case, or one section. */
 export type Only = Kind | Section
 
@@ -280,6 +280,39 @@ export interface MetricsResult {
   anomalies: string[]
 }
 
+// ---- the in-process tier (l1.ts) -------------------------------------------------------------------
+
+/** The sides of the tier's hit cases. */
+export type L1Side =
+  | 'lru-cache (the limit)'
+  | 'cacheward l1'
+  | 'cacheward l1 + { ttl, tags }'
+  | 'bentocache L1'
+  | 'cacheable (no clone)'
+  | 'cacheable (clone)'
+
+/** Hits answered in process, one mode. */
+export interface L1HitCase {
+  mode: 'sequential' | 'concurrent'
+  opsPerSec: Record<L1Side, number>
+  p50Us: Record<L1Side, number>
+  spreadPercent: Record<L1Side, number>
+}
+
+/** The l1 section: tier hits beside the peers', propagation to other processes, memory-adapter hits, freezing. */
+export interface L1Result {
+  hits: L1HitCase[]
+  /** From an invalidation resolving here to other processes' tiers dropping the key (IPC hop included). */
+  propagation: { invalidations: number; processes: number; p50Ms: number; p99Ms: number; maxMs: number }
+  /** The default memory adapter's hits (no tier: its own synchronous path). */
+  memoryHits: { sequential: number; concurrent: number }
+  /** Decoding the ~1 KB value, and decoding plus deep-freezing it (what a tier fill adds on a miss), µs. */
+  freeze: { parseUs: number; parseAndFreezeUs: number }
+  /** The targets the verdicts were judged against. */
+  targets: { hits: number; hitsWithOptions: number; propagationP99Ms: number; memoryHits: number }
+  anomalies: string[]
+}
+
 // ---- the file -----------------------------------------------------------------------------------
 
 /** bench/results/*.json as a run writes it; a section the run left out is absent. */
@@ -290,6 +323,7 @@ export interface ResultsFile {
   invalidation?: InvalidationResult
   peers?: PeersResult
   metrics?: MetricsResult
+  l1?: L1Result
 }
 
 /** The parts of a results file the report reads; older files may lack the newer fields and sections. */
@@ -300,4 +334,5 @@ export interface StoredResults {
   invalidation?: InvalidationResult
   peers?: PeersResult
   metrics?: MetricsResult
+  l1?: L1Result
 }

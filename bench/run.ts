@@ -3,11 +3,11 @@
  * redis-server this process starts and stops. See bench/README.md for what each case measures and how to read it.
  *
  *   BENCH_QUICK=1 npm run bench       ~10x fewer operations (smoke test)
- *   npm run bench -- --only hits      only the hit cases (or: misses, stampede, invalidation, peers, metrics)
+ *   npm run bench -- --only hits      only the hit cases (or: misses, stampede, invalidation, peers, metrics, l1)
  *
  * This file runs the sections in order, prints their tables, writes the results file and, after a full run (not
  * quick, no --only), bench/results/latest.json and docs/benchmarks.md from it. The sections are their own modules:
- * hits-misses.ts, peers.ts, metrics.ts, stampede.ts, invalidation.ts; results-file.ts types what they return.
+ * hits-misses.ts, peers.ts, metrics.ts, stampede.ts, invalidation.ts, l1.ts; results-file.ts types what they return.
  * @module
  */
 import { execFileSync } from 'node:child_process'
@@ -20,6 +20,7 @@ import { Redis, type RedisOptions } from 'ioredis'
 import { type RedisServer, startRedisServer } from '../test/support/redis-server.js'
 import { formatHitsMisses, type HitsMissesEnv, runHitsMisses, selectCases, warmupOps } from './hits-misses.js'
 import { formatInvalidation, runInvalidation } from './invalidation.js'
+import { formatL1, runL1 } from './l1.js'
 import { formatInt } from './lib.js'
 import { formatMetrics, runMetrics } from './metrics.js'
 import { formatPeers, runPeers } from './peers.js'
@@ -27,6 +28,7 @@ import { writeReport } from './report.js'
 import type {
   CaseResult,
   InvalidationResult,
+  L1Result,
   Meta,
   MetricsResult,
   Only,
@@ -47,7 +49,7 @@ const QUICK = process.env.BENCH_QUICK === '1'
 /** Identical for the raw and the cacheward connection: ioredis defaults (no auto-pipelining). */
 const CLIENT_OPTIONS: RedisOptions = {}
 
-const ONLY: readonly Only[] = ['hits', 'misses', 'stampede', 'invalidation', 'peers', 'metrics']
+const ONLY: readonly Only[] = ['hits', 'misses', 'stampede', 'invalidation', 'peers', 'metrics', 'l1']
 
 function parseOnly(argv: readonly string[]): Only | undefined {
   const i = argv.indexOf('--only')
@@ -171,6 +173,11 @@ async function main(): Promise<void> {
       log('invalidation...')
       invalidation = await runInvalidation(sectionEnv)
     }
+    let l1: L1Result | undefined
+    if (only === undefined || only === 'l1') {
+      log('l1...')
+      l1 = await runL1({ ...sectionEnv, value, json })
+    }
 
     const anomalies = [
       ...results.flatMap((r) => r.anomalies.map((a) => `${r.label}: ${a}`)),
@@ -178,6 +185,7 @@ async function main(): Promise<void> {
       ...(invalidation?.anomalies ?? []),
       ...(peers?.anomalies ?? []),
       ...(metrics?.anomalies ?? []),
+      ...(l1?.anomalies ?? []),
     ]
     const out = ['', header(meta, results.length > 0)]
     if (results.length > 0) out.push('', formatHitsMisses(results))
@@ -185,6 +193,7 @@ async function main(): Promise<void> {
     if (invalidation) out.push('', formatInvalidation(invalidation))
     if (peers) out.push('', formatPeers(peers))
     if (metrics) out.push('', formatMetrics(metrics))
+    if (l1) out.push('', formatL1(l1))
     out.push(
       '',
       anomalies.length === 0
@@ -194,6 +203,7 @@ async function main(): Promise<void> {
             invalidation && 'invalidated entries are misses, others untouched, every hit a hit',
             peers && 'every peer hit loaded nothing, every peer miss loaded once and stored, stampede values right',
             metrics && 'metrics on/off: no hit loaded, no backend errors',
+            l1 && 'l1: every timed hit came from the tier, every process dropped every invalidated key',
           ]
             .filter(Boolean)
             .join(';\n        ')}`
@@ -211,6 +221,7 @@ async function main(): Promise<void> {
       ...(invalidation ? { invalidation } : {}),
       ...(peers ? { peers } : {}),
       ...(metrics ? { metrics } : {}),
+      ...(l1 ? { l1 } : {}),
     }
     const written: ResultsFile = { meta, cases: results, ...sections }
     writeFileSync(target, `${JSON.stringify(written, null, 2)}\n`)
