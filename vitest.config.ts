@@ -19,6 +19,7 @@ export default defineConfig({
           include: [
             'test/contract/redis.test.ts',
             'test/contract/cluster.test.ts',
+            'test/contract/node-redis*.test.ts',
             'test/contract/upstash*.test.ts',
             'test/integration/**/*.test.ts',
             'test/examples/**/*.test.ts',
