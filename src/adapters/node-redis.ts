@@ -81,9 +81,7 @@ export interface NodeRedisLikeClient {
   readonly masters?: readonly unknown[]
   /** Cluster only: the connection to one node of {@link NodeRedisLikeClient.masters}, opened on first use. */
   // biome-ignore lint/suspicious/noExplicitAny: the node type is node-redis' own
-  nodeClient?: (node: any) => Promise<NodeRedisLikeNodeClient>
-  /** Subscribes once to a client event: a cluster's `'connect'`, emitted once its topology is known. */
-  once?: Method
+  nodeClient?: (node: any) => NodeRedisLikeNodeClient | Promise<NodeRedisLikeNodeClient>
 }
 
 /** The subscriber the adapter opens: a duplicate of the user's client or cluster. */
@@ -135,13 +133,22 @@ export function nodeRedisAdapter(client: NodeRedisLikeClient): CacheAdapter {
     new Error('the node-redis cluster is not connected: call and await cluster.connect() before using the cache')
   let topology: Promise<void> | undefined
   const connected = (): Promise<void> => {
-    if (!client.isOpen || typeof client.once !== 'function') return Promise.reject(notConnected())
-    // One listener however many commands wait; it stays until a connect() succeeds, even a later one.
-    topology ??= new Promise<void>((resolve) => {
-      client.once?.('connect', () => {
-        topology = undefined
-        resolve()
-      })
+    if (!client.isOpen) return Promise.reject(notConnected())
+    // One check every few ms however many commands wait (connect() takes tens of ms), until the masters are
+    // known or connect() failed. Polled: node-redis 5.0 emits no event when its topology is known.
+    topology ??= new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (client.masters?.length) {
+          topology = undefined
+          resolve()
+        } else if (!client.isOpen) {
+          topology = undefined
+          reject(notConnected())
+        } else {
+          ;(setTimeout(check, 5) as { unref?: () => void }).unref?.()
+        }
+      }
+      check()
     })
     return topology
   }
@@ -198,8 +205,11 @@ export function nodeRedisAdapter(client: NodeRedisLikeClient): CacheAdapter {
     if (client.masters?.length === 0) await step(connected)
     const masters = client.masters ?? []
     if (masters.length === 0) throw notConnected()
-    const nodeClient = client.nodeClient as (node: unknown) => Promise<NodeRedisLikeNodeClient>
-    return Promise.all(masters.map((master) => step(() => nodeClient.call(client, master))))
+    const nodeClient = client.nodeClient as (
+      node: unknown,
+    ) => NodeRedisLikeNodeClient | Promise<NodeRedisLikeNodeClient>
+    // A promise while the node connects; node-redis 5.0 returns a connected node's client as it is.
+    return Promise.all(masters.map((master) => step(async () => nodeClient.call(client, master))))
   }
 
   // Waiters on another process's lock are woken by the writer's announcement (PUBLISH from inside the write
