@@ -77,6 +77,8 @@ export interface NodeRedisLikeClient {
   duplicate?: Method
   /** Whether `connect()` was called and the client was not closed since. */
   readonly isOpen?: boolean
+  /** node-redis 6 clusters: `false` until `connect()` has discovered the topology (5's have no such flag). */
+  readonly isReady?: boolean
   /** Cluster only: the master nodes, known once `connect()` has discovered the topology. */
   readonly masters?: readonly unknown[]
   /** Cluster only: the connection to one node of {@link NodeRedisLikeClient.masters}, opened on first use. */
@@ -125,12 +127,13 @@ export function nodeRedisAdapter(client: NodeRedisLikeClient): CacheAdapter {
   // Duck-typed, as node-redis is never imported: only a cluster has masters and a client per node.
   const cluster = typeof client.nodeClient === 'function' && Array.isArray(client.masters)
 
-  // A cluster learns its masters in connect(); until then node-redis fails every command with a TypeError
-  // from deep inside. While it is connecting, commands wait for the topology (as a client's commands wait in
-  // its offline queue, and bounded all the same by the cache's timeout); when it is not even connecting, they
-  // reject with a message that says what to do.
+  // A cluster learns its masters in connect(); until then node-redis fails every command (5: with a TypeError
+  // from deep inside; 6: "The client is offline"). While it is connecting, commands wait for the topology (as a
+  // client's commands wait in its offline queue, and bounded all the same by the cache's timeout); when it is not
+  // even connecting, they reject with a message that says what to do.
   const notConnected = () =>
     new Error('the node-redis cluster is not connected: call and await cluster.connect() before using the cache')
+  const topologyKnown = () => (client.masters?.length ?? 0) > 0 && client.isReady !== false
   let topology: Promise<void> | undefined
   const connected = (): Promise<void> => {
     if (!client.isOpen) return Promise.reject(notConnected())
@@ -138,7 +141,7 @@ export function nodeRedisAdapter(client: NodeRedisLikeClient): CacheAdapter {
     // known or connect() failed. Polled: node-redis 5.0 emits no event when its topology is known.
     topology ??= new Promise<void>((resolve, reject) => {
       const check = () => {
-        if (client.masters?.length) {
+        if (topologyKnown()) {
           topology = undefined
           resolve()
         } else if (!client.isOpen) {
@@ -157,9 +160,9 @@ export function nodeRedisAdapter(client: NodeRedisLikeClient): CacheAdapter {
   // reads off replicas even with `useReplicas`: a replica can lag behind an invalidation.
   const send: (key: string | undefined, args: readonly string[]) => Promise<unknown> = cluster
     ? (key, args) =>
-        client.masters?.length === 0
-          ? connected().then(() => client.sendCommand(key, false, args, DEFAULT_REPLIES))
-          : client.sendCommand(key, false, args, DEFAULT_REPLIES)
+        topologyKnown()
+          ? client.sendCommand(key, false, args, DEFAULT_REPLIES)
+          : connected().then(() => client.sendCommand(key, false, args, DEFAULT_REPLIES))
     : (_key, args) => client.sendCommand(args, DEFAULT_REPLIES)
 
   // Not async: the hit path pays for every promise, so this adds only the NOSCRIPT fallback's catch.
@@ -202,7 +205,7 @@ export function nodeRedisAdapter(client: NodeRedisLikeClient): CacheAdapter {
   // exactly then): wait for its topology, within one step.
   const scanTargets = async (step: Step): Promise<NodeRedisLikeNodeClient[]> => {
     if (!cluster) return [client]
-    if (client.masters?.length === 0) await step(connected)
+    if (!topologyKnown()) await step(connected)
     const masters = client.masters ?? []
     if (masters.length === 0) throw notConnected()
     const nodeClient = client.nodeClient as (
