@@ -1,5 +1,5 @@
 /**
- * `cacheward/node-redis`: standalone Redis and Redis Cluster through a client you built with node-redis v5
+ * `cacheward/node-redis`: standalone Redis and Redis Cluster through a client you built with node-redis 5 or 6
  * (`createClient()` or `createCluster()`, from `redis` or `@redis/client`).
  *
  * The adapter never imports node-redis (a structural type is enough). It stores exactly what the ioredis
@@ -63,7 +63,7 @@ export interface NodeRedisLikeNodeClient {
 }
 
 /**
- * The part of a node-redis v5 client (`createClient()`) or cluster (`createCluster()`) the adapter uses.
+ * The part of a node-redis 5 or 6 client (`createClient()`) or cluster (`createCluster()`) the adapter uses.
  * Both fit as they are, whatever their modules, scripts, RESP version or type mapping.
  */
 export interface NodeRedisLikeClient {
@@ -108,7 +108,7 @@ const DEFAULT_REPLIES = { typeMapping: {} } as const
 const ignore = () => {}
 
 /**
- * Creates an adapter over a node-redis v5 client or cluster you own and have connected (`await
+ * Creates an adapter over a node-redis 5 or 6 client or cluster you own and have connected (`await
  * client.connect()`); `close()` of the cache never closes it.
  * @example
  * import { createClient } from 'redis'
@@ -120,7 +120,7 @@ export function nodeRedisAdapter(client: NodeRedisLikeClient): CacheAdapter {
     throw new CacheOptionsError([
       {
         path: 'client',
-        message: `nodeRedisAdapter(client): expected a node-redis v5 client (createClient) or cluster (createCluster), got ${typeof client}`,
+        message: `nodeRedisAdapter(client): expected a node-redis 5 or 6 client (createClient) or cluster (createCluster), got ${typeof client}`,
       },
     ])
   }
