@@ -77,7 +77,10 @@ export interface NodeRedisLikeClient {
   duplicate?: Method
   /** Whether `connect()` was called and the client was not closed since. */
   readonly isOpen?: boolean
-  /** node-redis 6 clusters: `false` until `connect()` has discovered the topology (5's have no such flag). */
+  /**
+   * Whether the client is connected. Read on a cluster only, where node-redis 6 sets it once `connect()` has
+   * discovered the topology (node-redis 5 clusters have no such flag).
+   */
   readonly isReady?: boolean
   /** Cluster only: the master nodes, known once `connect()` has discovered the topology. */
   readonly masters?: readonly unknown[]

@@ -13,7 +13,7 @@ import type { CacheAdapter } from '../../src/adapters/adapter.js'
 import { ioredisAdapter } from '../../src/adapters/ioredis.js'
 import { nodeRedisAdapter } from '../../src/adapters/node-redis.js'
 import type { CacheClient } from '../../src/index.js'
-import { createCacheClient } from '../../src/index.js'
+import { CacheOptionsError, createCacheClient } from '../../src/index.js'
 import { keygen } from '../support/keygen.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -203,6 +203,23 @@ describe('a node-redis client whose replies are Buffers (typeMapping)', () => {
     expect(await cache.clear()).toBe(2)
     expect(await cache.get('a')).toBeUndefined()
     expect(cache.metrics().errors).toBe(0)
+  })
+})
+
+describe('what the adapter is given', () => {
+  it('refuses a URL or a client of another library with CacheOptionsError naming the parameter', () => {
+    for (const wrong of ['redis://127.0.0.1:6379', {}, null]) {
+      expect(() => nodeRedisAdapter(wrong as never)).toThrow(CacheOptionsError)
+      expect(() => nodeRedisAdapter(wrong as never)).toThrow(/nodeRedisAdapter\(client\): expected a node-redis/)
+    }
+  })
+
+  it('tells a client from a cluster, and says which in errors, events and health()', async () => {
+    const [client, cluster] = await Promise.all([nodeRedis(), nodeRedisCluster()])
+    expect(nodeRedisAdapter(client).name).toBe('node-redis')
+    expect(nodeRedisAdapter(cluster).name).toBe('node-redis-cluster')
+    const cache = cacheOver(nodeRedisAdapter(cluster), ns())
+    expect(await cache.health()).toMatchObject({ ok: true, adapter: 'node-redis-cluster' })
   })
 })
 
