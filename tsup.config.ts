@@ -6,6 +6,7 @@ export default defineConfig({
     index: 'src/index.ts',
     'adapters/memory': 'src/adapters/memory.ts',
     'adapters/ioredis': 'src/adapters/ioredis.ts',
+    'adapters/node-redis': 'src/adapters/node-redis.ts',
     'adapters/upstash': 'src/adapters/upstash.ts',
     'adapters/redlock': 'src/adapters/redlock.ts',
     'integrations/prometheus': 'src/integrations/prometheus.ts',

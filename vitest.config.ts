@@ -21,6 +21,7 @@ export default defineConfig({
             'test/contract/redis.test.ts',
             'test/contract/*-l1.test.ts',
             'test/contract/cluster.test.ts',
+            'test/contract/node-redis*.test.ts',
             'test/contract/upstash*.test.ts',
             'test/integration/**/*.test.ts',
             'test/examples/**/*.test.ts',

@@ -1,10 +1,13 @@
 /**
  * The hit and miss cases of `npm run bench`: raw ioredis (the limit), cacheward over ioredis and cacheward's
- * memory default, each case in 5 rounds of short interleaved slices, every slice checked. See bench/README.md.
+ * memory default, then raw node-redis and cacheward over node-redis (the same limit on the other client), each
+ * case in 5 rounds of short interleaved slices, every slice checked. See bench/README.md.
  * @module
  */
-import { type CacheClient, createCacheClient } from 'cacheward'
+import type { RedisClientType } from '@redis/client'
+import { type CacheAdapter, type CacheClient, createCacheClient } from 'cacheward'
 import { ioredisAdapter } from 'cacheward/ioredis'
+import { nodeRedisAdapter } from 'cacheward/node-redis'
 import type { Redis } from 'ioredis'
 import {
   collectGarbage,
@@ -19,13 +22,12 @@ import {
   table,
 } from './lib.js'
 import type { CaseResult, Kind, Only, SideName, SideResult } from './results-file.js'
+import { SIDES } from './results-file.js'
 import type { Room } from './value.js'
 import { CONCURRENCY, HIT_KEYS, ROUNDS, TTL_MS } from './workload.js'
 
 /** Warm-up operations per side before each case's measured rounds. */
 export const warmupOps = (quick: boolean): number => 2_000 / (quick ? 10 : 1)
-
-const SIDES: readonly SideName[] = ['raw', 'cacheward', 'memory']
 
 // ---- cases --------------------------------------------------------------------------------------
 
@@ -96,36 +98,75 @@ interface Side {
   dispose(): Promise<void>
 }
 
-/** What the cases run against: two ioredis connections with identical options, and the value. */
+/**
+ * What the cases run against: per Redis client, two connections with identical options (one for the raw side,
+ * one for cacheward), and the value.
+ */
 export interface HitsMissesEnv {
   runId: string
   raw: Redis
   cw: Redis
+  /** node-redis v5 clients (`createClient()` defaults), connected. */
+  nrRaw: RedisClientType
+  nrCw: RedisClientType
   value: Room
   json: string
 }
 
 const loaderOf = (value: Room) => () => value
 
-function rawSide(env: HitsMissesEnv, spec: CaseSpec): Side {
-  const prefix = `raw-${env.runId}-${spec.id}:`
+/** The commands a raw side sends, as an app would write them with that client. */
+interface RawClient {
+  get(key: string): Promise<string | null>
+  /** `SET key value PX ttl`. */
+  setPx(key: string, value: string, ttl: number): Promise<unknown>
+  /** Stores many keys in one round trip (before timing). */
+  setMany(keys: readonly string[], value: string, ttl: number): Promise<unknown>
+  dbsize(): Promise<number>
+}
+
+function ioredisRaw(client: Redis): RawClient {
+  return {
+    get: (key) => client.get(key),
+    setPx: (key, value, ttl) => client.set(key, value, 'PX', ttl),
+    setMany: (keys, value, ttl) => {
+      const pipeline = client.pipeline()
+      for (const key of keys) pipeline.set(key, value, 'PX', ttl)
+      return pipeline.exec()
+    },
+    dbsize: () => client.dbsize(),
+  }
+}
+
+function nodeRedisRaw(client: RedisClientType): RawClient {
+  return {
+    get: (key) => client.get(key),
+    setPx: (key, value, ttl) => client.set(key, value, { expiration: { type: 'PX', value: ttl } }),
+    setMany: (keys, value, ttl) => {
+      const multi = client.multi()
+      for (const key of keys) multi.set(key, value, { expiration: { type: 'PX', value: ttl } })
+      return multi.execAsPipeline()
+    },
+    dbsize: () => client.dbSize(),
+  }
+}
+
+function rawSide(env: HitsMissesEnv, spec: CaseSpec, raw: RawClient, name: SideName): Side {
+  const prefix = `${name}-${env.runId}-${spec.id}:`
   // Keys are built before timing, so the raw loop does no string work cacheward would not also do.
   const hitKeys = Array.from({ length: HIT_KEYS }, (_, i) => `${prefix}k${i}`)
-  const { raw } = env
   const loader = loaderOf(env.value)
   return {
     async prepare() {
       if (spec.kind !== 'hits') return
-      const pipeline = raw.pipeline()
-      for (const key of hitKeys) pipeline.set(key, env.json, 'PX', TTL_MS)
-      await pipeline.exec()
+      await raw.setMany(hitKeys, env.json, TTL_MS)
     },
     op(round) {
       if (spec.kind === 'hits') {
         return async (i) => {
           const text = await raw.get(hitKeys[i % HIT_KEYS] as string)
           // A raw "hit" that missed would make the baseline look faster than it is.
-          if (text === null) throw new Error(`raw hit case: key ${i % HIT_KEYS} missing`)
+          if (text === null) throw new Error(`${name} hit case: key ${i % HIT_KEYS} missing`)
           return JSON.parse(text) as Room
         }
       }
@@ -133,28 +174,38 @@ function rawSide(env: HitsMissesEnv, spec: CaseSpec): Side {
       return async (i) => {
         const key = keyPrefix + i
         const text = await raw.get(key)
-        if (text !== null) throw new Error(`raw miss case: key ${key} unexpectedly present`)
+        if (text !== null) throw new Error(`${name} miss case: key ${key} unexpectedly present`)
         // The loader's value is serialised per op, exactly as cacheward has to.
         const loaded = loader()
-        await raw.set(key, JSON.stringify(loaded), 'PX', TTL_MS)
+        await raw.setPx(key, JSON.stringify(loaded), TTL_MS)
         return loaded
       }
     },
     async verify(count) {
       if (spec.kind === 'hits') return undefined // the op itself throws on a missing key
       const size = await raw.dbsize()
-      return size === count ? undefined : `raw stored ${size} keys for ${count} misses`
+      return size === count ? undefined : `${name} stored ${size} keys for ${count} misses`
     },
     async dispose() {},
   }
 }
 
-function cachewardSide(env: HitsMissesEnv, spec: CaseSpec, memory: boolean): Side {
-  const name = memory ? 'memory' : 'cacheward'
-  const cache: CacheClient = memory
-    ? // The default backend, as a user gets it: context for what the Redis round trip costs.
-      createCacheClient()
-    : createCacheClient({ adapter: ioredisAdapter(env.cw), namespace: `bench-${env.runId}-${spec.id}`, ttl: '10m' })
+/** A cacheward side: over `adapter` (its connection's `dbsize` checks the misses), or the memory default. */
+function cachewardSide(
+  env: HitsMissesEnv,
+  spec: CaseSpec,
+  name: SideName,
+  backend: { adapter: CacheAdapter; dbsize(): Promise<number> } | 'memory',
+): Side {
+  const cache: CacheClient =
+    backend === 'memory'
+      ? // The default backend, as a user gets it: context for what the Redis round trip costs.
+        createCacheClient()
+      : createCacheClient({
+          adapter: backend.adapter,
+          namespace: `bench-${env.runId}-${spec.id}-${name === 'cacheward' ? 'io' : 'nr'}`,
+          ttl: '10m',
+        })
   const hitKeys = Array.from({ length: HIT_KEYS }, (_, i) => `k${i}`)
   const loader = loaderOf(env.value)
   return {
@@ -187,8 +238,8 @@ function cachewardSide(env: HitsMissesEnv, spec: CaseSpec, memory: boolean): Sid
       if (spec.kind === 'misses' && (m.misses !== count || m.loads !== count)) {
         problems.push(`${m.misses} misses and ${m.loads} loads of ${count}`)
       }
-      if (spec.kind === 'misses' && !memory) {
-        const size = await env.cw.dbsize()
+      if (spec.kind === 'misses' && backend !== 'memory') {
+        const size = await backend.dbsize()
         if (size !== count) problems.push(`stored ${size} keys for ${count} misses`)
       }
       return problems.length === 0 ? undefined : `${name}: ${problems.join(', ')}`
@@ -207,11 +258,19 @@ async function runCase(
 ): Promise<CaseResult> {
   await env.raw.flushdb()
   const sides: Record<SideName, Side> = {
-    raw: rawSide(env, spec),
-    cacheward: cachewardSide(env, spec, false),
-    memory: cachewardSide(env, spec, true),
+    raw: rawSide(env, spec, ioredisRaw(env.raw), 'raw'),
+    cacheward: cachewardSide(env, spec, 'cacheward', {
+      adapter: ioredisAdapter(env.cw),
+      dbsize: () => env.cw.dbsize(),
+    }),
+    memory: cachewardSide(env, spec, 'memory', 'memory'),
+    'raw-node-redis': rawSide(env, spec, nodeRedisRaw(env.nrRaw), 'raw-node-redis'),
+    'cacheward-node-redis': cachewardSide(env, spec, 'cacheward-node-redis', {
+      adapter: nodeRedisAdapter(env.nrCw),
+      dbsize: () => env.nrCw.dbSize(),
+    }),
   }
-  const runs: Record<SideName, Run[]> = { raw: [], cacheward: [], memory: [] }
+  const runs = Object.fromEntries(SIDES.map((name) => [name, [] as Run[]])) as Record<SideName, Run[]>
   const anomalies: string[] = []
   try {
     for (const name of SIDES) await sides[name].prepare()
@@ -231,16 +290,11 @@ async function runCase(
     }
     const perSlice = Math.ceil(spec.ops / spec.slices)
     for (let round = 0; round < ROUNDS; round++) {
-      const recorders = {
-        raw: new Recorder(spec.ops),
-        cacheward: new Recorder(spec.ops),
-        memory: new Recorder(spec.ops),
-      }
-      const ops = {
-        raw: sides.raw.op(`${round}`),
-        cacheward: sides.cacheward.op(`${round}`),
-        memory: sides.memory.op(`${round}`),
-      }
+      const recorders = Object.fromEntries(SIDES.map((name) => [name, new Recorder(spec.ops)])) as Record<
+        SideName,
+        Recorder
+      >
+      const ops = Object.fromEntries(SIDES.map((name) => [name, sides[name].op(`${round}`)])) as Record<SideName, Op>
       // Short slices in rotating order: on a shared 2-core machine the speed of loopback round trips changes
       // from one second to the next, and slices of ~0.1 s let every side see the same mix of good and bad moments.
       for (let s = 0; s < spec.slices; s++) {
@@ -261,9 +315,12 @@ async function runCase(
     await Promise.all(SIDES.map((name) => sides[name].dispose()))
   }
 
-  const result = (name: SideName): SideResult => ({ median: medianRun(runs[name]), rounds: runs[name] })
-  const sideResults = { raw: result('raw'), cacheward: result('cacheward'), memory: result('memory') }
+  const sideResults = Object.fromEntries(
+    SIDES.map((name) => [name, { median: medianRun(runs[name]), rounds: runs[name] } satisfies SideResult]),
+  ) as Record<SideName, SideResult>
   const ratio = sideResults.cacheward.median.opsPerSec / sideResults.raw.median.opsPerSec
+  const nodeRedisRatio =
+    sideResults['cacheward-node-redis'].median.opsPerSec / sideResults['raw-node-redis'].median.opsPerSec
   return {
     id: spec.id,
     label: spec.label,
@@ -273,6 +330,8 @@ async function runCase(
     target: spec.target,
     ratio,
     pass: ratio >= spec.target,
+    nodeRedisRatio,
+    nodeRedisPass: nodeRedisRatio >= spec.target,
     sides: sideResults,
     anomalies,
   }
@@ -291,7 +350,7 @@ export async function runHitsMisses(
 
 // ---- console ------------------------------------------------------------------------------------
 
-/** The section as `npm run bench` prints it: the median table, how to read it, every round. */
+/** The section as `npm run bench` prints it: the median tables (ioredis, then node-redis), how to read them, every round. */
 export function formatHitsMisses(results: readonly CaseResult[]): string {
   return [
     resultTable(results),
@@ -300,9 +359,17 @@ export function formatHitsMisses(results: readonly CaseResult[]): string {
     'it includes queueing behind the other workers. raw = GET + JSON.parse (hits), GET nil + JSON.stringify + SET PX',
     '(misses); cacheward = getOrSet over ioredisAdapter; memory = createCacheClient() defaults.',
     '',
+    nodeRedisTable(results),
+    '',
+    'The same cases on node-redis v5 (createClient() defaults; it pipelines commands issued in one tick): raw =',
+    'the same GET / SET PX through node-redis, cacheward = getOrSet over nodeRedisAdapter; ratio against raw node-redis.',
+    '',
     roundsTable(results),
   ].join('\n')
 }
+
+const cells = (run: Run) => [formatInt(run.opsPerSec), formatUs(run.p50Us), formatUs(run.p99Us)]
+const verdictOf = (pass: boolean) => (pass ? 'PASS' : 'BELOW target')
 
 function resultTable(results: readonly CaseResult[]): string {
   const head = [
@@ -321,19 +388,43 @@ function resultTable(results: readonly CaseResult[]): string {
     'p50 µs',
     'p99 µs',
   ]
-  const rows = results.map((r) => {
-    const cells = (run: Run) => [formatInt(run.opsPerSec), formatUs(run.p50Us), formatUs(run.p99Us)]
-    return [
-      r.label,
-      formatInt(r.ops),
-      ...cells(r.sides.raw.median),
-      ...cells(r.sides.cacheward.median),
-      `${r.ratio.toFixed(2)}x`,
-      `>= ${r.target.toFixed(2)}`,
-      r.pass ? 'PASS' : 'BELOW target',
-      ...cells(r.sides.memory.median),
-    ]
-  })
+  const rows = results.map((r) => [
+    r.label,
+    formatInt(r.ops),
+    ...cells(r.sides.raw.median),
+    ...cells(r.sides.cacheward.median),
+    `${r.ratio.toFixed(2)}x`,
+    `>= ${r.target.toFixed(2)}`,
+    verdictOf(r.pass),
+    ...cells(r.sides.memory.median),
+  ])
+  const align = head.map((_, c) => (c === 0 || c === 10 ? 'left' : 'right') as 'left' | 'right')
+  return table(head, rows, align)
+}
+
+function nodeRedisTable(results: readonly CaseResult[]): string {
+  const head = [
+    'case (node-redis)',
+    'ops',
+    'raw ops/s',
+    'p50 µs',
+    'p99 µs',
+    'cacheward ops/s',
+    'p50 µs',
+    'p99 µs',
+    'ratio',
+    'target',
+    'verdict',
+  ]
+  const rows = results.map((r) => [
+    r.label,
+    formatInt(r.ops),
+    ...cells(r.sides['raw-node-redis'].median),
+    ...cells(r.sides['cacheward-node-redis'].median),
+    `${r.nodeRedisRatio.toFixed(2)}x`,
+    `>= ${r.target.toFixed(2)}`,
+    verdictOf(r.nodeRedisPass),
+  ])
   const align = head.map((_, c) => (c === 0 || c === 10 ? 'left' : 'right') as 'left' | 'right')
   return table(head, rows, align)
 }

@@ -20,6 +20,8 @@ export interface Meta {
   date: string
   node: string
   ioredis: string
+  /** @redis/client, the node-redis the node-redis sides use (older results files lack it). */
+  nodeRedis: string
   redisServer: string
   cpu: string
   cpus: number
@@ -40,8 +42,14 @@ export interface Meta {
 
 // ---- hits and misses (hits-misses.ts) -----------------------------------------------------------
 
-/** The sides of a hit/miss case: raw ioredis, cacheward over ioredis, cacheward's memory default. */
-export type SideName = 'raw' | 'cacheward' | 'memory'
+/**
+ * The sides of a hit/miss case: raw ioredis, cacheward over ioredis, cacheward's memory default, raw node-redis,
+ * cacheward over node-redis.
+ */
+export type SideName = 'raw' | 'cacheward' | 'memory' | 'raw-node-redis' | 'cacheward-node-redis'
+
+/** Every side, in the order the tables show them. */
+export const SIDES: readonly SideName[] = ['raw', 'cacheward', 'memory', 'raw-node-redis', 'cacheward-node-redis']
 
 /** One side of one case: its median round (by throughput) and every round. */
 export interface SideResult {
@@ -57,8 +65,12 @@ export interface CaseResult {
   workers: number
   ops: number
   target: number
+  /** cacheward over ioredis ÷ raw ioredis (median ops/s). */
   ratio: number
   pass: boolean
+  /** cacheward over node-redis ÷ raw node-redis (median ops/s), against the same target. */
+  nodeRedisRatio: number
+  nodeRedisPass: boolean
   sides: Record<SideName, SideResult>
   anomalies: string[]
 }
@@ -328,8 +340,13 @@ export interface ResultsFile {
 
 /** The parts of a results file the report reads; older files may lack the newer fields and sections. */
 export interface StoredResults {
-  meta: Omit<Meta, 'os' | 'command'> & Partial<Pick<Meta, 'os' | 'command'>>
-  cases: Pick<CaseResult, 'id' | 'label' | 'ops' | 'target' | 'ratio' | 'pass' | 'sides'>[]
+  meta: Omit<Meta, 'os' | 'command' | 'nodeRedis'> & Partial<Pick<Meta, 'os' | 'command' | 'nodeRedis'>>
+  /** Files written before the node-redis sides lack them. */
+  cases: (Pick<CaseResult, 'id' | 'label' | 'ops' | 'target' | 'ratio' | 'pass'> &
+    Partial<Pick<CaseResult, 'nodeRedisRatio' | 'nodeRedisPass'>> & {
+      sides: Record<'raw' | 'cacheward' | 'memory', SideResult> &
+        Partial<Record<'raw-node-redis' | 'cacheward-node-redis', SideResult>>
+    })[]
   stampede?: StampedeResult
   invalidation?: InvalidationResult
   peers?: PeersResult

@@ -16,6 +16,7 @@ import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createClient, type RedisClientType } from '@redis/client'
 import { Redis, type RedisOptions } from 'ioredis'
 import { type RedisServer, startRedisServer } from '../test/support/redis-server.js'
 import { formatHitsMisses, type HitsMissesEnv, runHitsMisses, selectCases, warmupOps } from './hits-misses.js'
@@ -48,6 +49,8 @@ const require = createRequire(import.meta.url)
 const QUICK = process.env.BENCH_QUICK === '1'
 /** Identical for the raw and the cacheward connection: ioredis defaults (no auto-pipelining). */
 const CLIENT_OPTIONS: RedisOptions = {}
+/** node-redis' defaults too, for both of its connections (it pipelines what is issued in one tick). */
+const connectNodeRedis = (url: string): Promise<RedisClientType> => createClient({ url }).connect()
 
 const ONLY: readonly Only[] = ['hits', 'misses', 'stampede', 'invalidation', 'peers', 'metrics', 'l1']
 
@@ -89,12 +92,12 @@ function header(meta: Meta, withCases: boolean): string {
   const lines = [
     `cacheward benchmark (${meta.quick ? 'QUICK smoke test: numbers are indicative only' : 'full'})`,
     `date         ${meta.date}`,
-    `node         ${meta.node}    ioredis ${meta.ioredis}    redis-server ${meta.redisServer} (loopback TCP)`,
+    `node         ${meta.node}    ioredis ${meta.ioredis}    @redis/client ${meta.nodeRedis}    redis-server ${meta.redisServer} (loopback TCP)`,
     `cpu          ${meta.cpu} x ${meta.cpus}    ${meta.platform}`,
     `cacheward    ${meta.cacheward} (${meta.commit}), built dist/`,
     `workload     ~${meta.valueBytes} B JSON value; hits over ${formatInt(meta.hitKeys)} keys; misses on unique keys; ` +
       `${meta.rounds} rounds per side, median round shown; ${formatInt(meta.warmupOps)} warm-up ops per side`,
-    'targets      cacheward/raw ops/s: hits >= 0.90 (both modes), misses >= 0.80; memory column is context only',
+    'targets      cacheward/raw ops/s on the same client: hits >= 0.90 (both modes), misses >= 0.80; memory is context only',
   ]
   // The last two lines describe the hit/miss cases only.
   return (withCases ? lines : lines.slice(0, -2)).join('\n')
@@ -109,10 +112,12 @@ async function main(): Promise<void> {
 
   let server: RedisServer | undefined
   const clients: Redis[] = []
+  const nodeRedisClients: RedisClientType[] = []
   // Without this, Ctrl-C kills node before the server is stopped (signals skip 'exit' handlers' async work).
   const onSignal = (signal: NodeJS.Signals) => {
     log(`\n${signal}: stopping redis-server`)
     void Promise.all(clients.map((c) => c.disconnect()))
+    for (const c of nodeRedisClients) c.destroy()
     void (server?.stop() ?? Promise.resolve()).finally(() => process.exit(130))
   }
   process.once('SIGINT', onSignal)
@@ -124,6 +129,8 @@ async function main(): Promise<void> {
     const cw = new Redis(server.url, CLIENT_OPTIONS)
     clients.push(raw, cw)
     await Promise.all([raw.ping(), cw.ping()])
+    const [nrRaw, nrCw] = await Promise.all([connectNodeRedis(server.url), connectNodeRedis(server.url)])
+    nodeRedisClients.push(nrRaw, nrCw)
 
     const info = await raw.info('server')
     const value = makeRoom()
@@ -133,6 +140,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       node: process.version,
       ioredis: (require('ioredis/package.json') as { version: string }).version,
+      nodeRedis: (require('@redis/client/package.json') as { version: string }).version,
       redisServer: /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown',
       cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
       cpus: os.cpus().length,
@@ -148,7 +156,7 @@ async function main(): Promise<void> {
       rounds: ROUNDS,
       warmupOps: warmupOps(QUICK),
     }
-    const env: HitsMissesEnv = { runId: Date.now().toString(36), raw, cw, value, json }
+    const env: HitsMissesEnv = { runId: Date.now().toString(36), raw, cw, nrRaw, nrCw, value, json }
 
     log(`redis-server ${meta.redisServer} on ${server.url}; running ${cases.length} cases...`)
     const results: CaseResult[] = await runHitsMisses(env, cases, { quick: QUICK, log })
@@ -236,6 +244,7 @@ async function main(): Promise<void> {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     await quit(...clients)
+    await Promise.all(nodeRedisClients.map((c) => c.close().catch(() => c.destroy())))
     await server?.stop()
   }
 }

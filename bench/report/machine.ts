@@ -17,7 +17,11 @@ export function renderMachine(r: StoredResults): string {
     ['Node.js', m.node],
     ['redis-server', `${m.redisServer}, loopback TCP, started by the bench`],
   ]
-  const versions = { ioredis: m.ioredis, ...(r.peers?.versions ?? {}) }
+  const versions = {
+    ioredis: m.ioredis,
+    ...(m.nodeRedis ? { '@redis/client': m.nodeRedis } : {}),
+    ...(r.peers?.versions ?? {}),
+  }
   for (const [pkg, version] of Object.entries(versions)) rows.push([pkg, version])
   return md(['what', 'version / value'], rows, ['l', 'l'])
 }

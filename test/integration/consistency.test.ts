@@ -9,11 +9,13 @@
  * CONSISTENCY_CLIENTS=separate gives every reader and writer a client of its own instead (see `check`).
  */
 import { PGlite } from '@electric-sql/pglite'
+import { createClient } from '@redis/client'
 import { Redis as Upstash } from '@upstash/redis'
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { ioredisAdapter } from '../../src/adapters/ioredis.js'
 import { memoryAdapter } from '../../src/adapters/memory.js'
+import { nodeRedisAdapter } from '../../src/adapters/node-redis.js'
 import { upstashAdapter } from '../../src/adapters/upstash.js'
 import type { CacheAdapter, CacheClient, CacheClientOptions } from '../../src/index.js'
 import { createCacheClient } from '../../src/index.js'
@@ -71,6 +73,14 @@ const backends: Record<string, (count: number) => CacheAdapter[]> = {
       const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 })
       connections.push(redis)
       return ioredisAdapter(redis)
+    }),
+  'redis-server (node-redis)': (count) =>
+    Array.from({ length: count }, () => {
+      const client = createClient({ url: inject('redisUrl') })
+      client.on('error', () => {})
+      void client.connect()
+      connections.push({ quit: () => client.close() })
+      return nodeRedisAdapter(client)
     }),
   'redis cluster': (count) =>
     Array.from({ length: count }, () => {
@@ -220,7 +230,7 @@ describe('no read returns a value older than an invalidation that resolved befor
 
   // Stale values may be served; values invalidated before the read began may not (cacheward never serves an
   // invalidated entry stale). Half the operations: the main run above already covered these backends.
-  it.each(['memory', 'redis-server'])(
+  it.each(['memory', 'redis-server', 'redis-server (node-redis)'])(
     '%s: also while stale values are served and refreshed in the background (staleWhileRevalidate)',
     async (backend) => {
       const run = await check(backend, { ttl: SWR_TTL, staleWhileRevalidate: '1m' }, Math.ceil(OPS / 2))

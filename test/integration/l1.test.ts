@@ -4,11 +4,13 @@
  * its announcement arrives, never after), a lost subscription bypassing the tier until it is confirmed
  * again, a read whose reply an announcement overtook not filling the tier, and its metrics.
  */
+import { createClient, createCluster } from '@redis/client'
 import { Redis as Upstash } from '@upstash/redis'
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { ioredisAdapter } from '../../src/adapters/ioredis.js'
 import { memoryAdapter } from '../../src/adapters/memory.js'
+import { nodeRedisAdapter } from '../../src/adapters/node-redis.js'
 import { upstashAdapter } from '../../src/adapters/upstash.js'
 import type { CacheAdapter, CacheClient, CacheClientOptions } from '../../src/index.js'
 import { CacheOptionsError, createCacheClient } from '../../src/index.js'
@@ -256,6 +258,65 @@ describe('l1 over the cluster', () => {
     const namespace = ns()
     const reader = make({ adapter: ioredisAdapter(connectCluster()), namespace })
     const writer = make({ adapter: ioredisAdapter(connectCluster()), namespace })
+    await live(reader)
+    for (let i = 0; i < 20; i++) {
+      await warm(reader, `k${i}`, 'v1')
+      await reader.getOrSet(`k${i}`, () => 'v1')
+    }
+    expect(reader.metrics().l1Hits).toBe(20)
+    await Promise.all(Array.from({ length: 20 }, (_, i) => writer.delete(`k${i}`)))
+    for (let i = 0; i < 20; i++) await until(async () => (await reader.getOrSet(`k${i}`, () => 'v2')) === 'v2')
+  })
+})
+
+describe('l1 over node-redis', () => {
+  const connectNodeRedis = () => {
+    const client = createClient({ url: inject('redisUrl') })
+    client.on('error', () => {})
+    void client.connect()
+    cleanup.push(() => client.destroy())
+    return client
+  }
+
+  it('serves from the tier, hears an ioredis client’s delete, and is bypassed while its subscription is killed', async () => {
+    const namespace = ns()
+    const admin = connect()
+    const chaos = chaosAdapter(nodeRedisAdapter(connectNodeRedis()))
+    const reader = make({ adapter: chaos, namespace })
+    const writer = make({ adapter: ioredisAdapter(connect()), namespace })
+    await live(reader)
+    await warm(reader, 'k', 'v1')
+    const calls = chaos.calls()
+    expect(await reader.getOrSet('k', () => 'x')).toBe('v1')
+    expect(chaos.calls()).toBe(calls)
+    expect(reader.metrics().l1Hits).toBe(1)
+    await writer.delete('k')
+    await until(async () => (await reader.getOrSet('k', () => 'v2')) === 'v2')
+    await reader.getOrSet('k', () => 'v2')
+    // node-redis reconnects and resubscribes by itself; until it has, the tier must not serve.
+    await admin.client('KILL', 'TYPE', 'pubsub')
+    await writer.delete('k')
+    await until(async () => (await reader.getOrSet('k', () => 'v3')) === 'v3')
+    expect(await reader.getOrSet('k', () => 'v4')).toBe('v3')
+    await until(async () => reader.metrics().l1?.live === true, 5_000)
+    await reader.getOrSet('k', () => 'v4')
+    const before = reader.metrics().l1Hits
+    expect(await reader.getOrSet('k', () => 'v4')).toBe('v3')
+    expect(reader.metrics().l1Hits).toBe(before + 1)
+  })
+
+  it('a cluster client hears another client’s change through its subscriber on one master', async () => {
+    const rootNodes = inject('clusterNodes').map(({ host, port }) => ({ url: `redis://${host}:${port}` }))
+    const connectCluster = () => {
+      const cluster = createCluster({ rootNodes })
+      cluster.on('error', () => {})
+      void cluster.connect()
+      cleanup.push(() => cluster.destroy())
+      return cluster
+    }
+    const namespace = ns()
+    const reader = make({ adapter: nodeRedisAdapter(connectCluster()), namespace })
+    const writer = make({ adapter: nodeRedisAdapter(connectCluster()), namespace })
     await live(reader)
     for (let i = 0; i < 20; i++) {
       await warm(reader, `k${i}`, 'v1')

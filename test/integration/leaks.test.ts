@@ -6,12 +6,14 @@
  */
 import { Writable } from 'node:stream'
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
+import { createClient } from '@redis/client'
 import { Redis as Upstash } from '@upstash/redis'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import { Registry } from 'prom-client'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { ioredisAdapter } from '../../src/adapters/ioredis.js'
+import { nodeRedisAdapter } from '../../src/adapters/node-redis.js'
 import { upstashAdapter } from '../../src/adapters/upstash.js'
 import type { CacheAdapter, CacheClient, CacheEventName } from '../../src/index.js'
 import { createCacheClient } from '../../src/index.js'
@@ -121,6 +123,24 @@ describe('no password, token or cached value reaches an error, event, log line, 
     }
   })
 
+  it('a wrong password in the Redis URL, through node-redis', async () => {
+    const server = await startRedisServer({ extraArgs: ['--requirepass', 'correct-staple-4410'] })
+    cleanup.push(() => server.stop())
+    const client = createClient({ url: `redis://:wrong-horse-2283@127.0.0.1:${server.port}` })
+    client.on('error', () => {})
+    client.connect().catch(() => {})
+    cleanup.push(() => (client.isOpen ? client.destroy() : undefined))
+    const { cache, seen, everything } = observed(nodeRedisAdapter(client))
+    const { answered, thrown } = await exercise(cache, 'value-secret-3306')
+    expect(answered).toEqual({ note: 'value-secret-3306' })
+    expect(thrown.length).toBeGreaterThan(0)
+    expect(seen.some((line) => line.startsWith('error '))).toBe(true)
+    const text = await everything(thrown)
+    for (const secret of ['wrong-horse-2283', 'correct-staple-4410', 'value-secret-3306']) {
+      expect(text).not.toContain(secret)
+    }
+  })
+
   it.each<UpstashRestMode>(['unauthorized', 'error-500'])('an Upstash endpoint answering %s', async (mode) => {
     const endpoint = await startUpstashRest({ redisUrl: inject('redisUrl'), token: 'tok-upstash-5519' })
     cleanup.push(() => endpoint.stop())
@@ -150,5 +170,23 @@ describe('no password, token or cached value reaches an error, event, log line, 
     const text = await everything(thrown)
     expect(text).not.toContain('value-secret-oom-')
     expect(text).not.toContain('oom-pass-6620')
+  })
+
+  it('an out-of-memory Redis refusing a large value, through node-redis', async () => {
+    const server = await startRedisServer({ extraArgs: ['--requirepass', 'oom-pass-8127'] })
+    cleanup.push(() => server.stop())
+    const client = createClient({ url: `redis://:oom-pass-8127@127.0.0.1:${server.port}` })
+    client.on('error', () => {})
+    await client.connect()
+    cleanup.push(() => (client.isOpen ? client.destroy() : undefined))
+    await client.configSet('maxmemory', '1')
+    const { cache, everything } = observed(nodeRedisAdapter(client))
+    const big = 'value-secret-oom-nr-'.repeat(5_000)
+    const { answered, thrown } = await exercise(cache, big)
+    expect(answered).toEqual({ note: big })
+    expect(thrown.map((e) => String(e)).join('\n')).toMatch(/OOM/)
+    const text = await everything(thrown)
+    expect(text).not.toContain('value-secret-oom-nr-')
+    expect(text).not.toContain('oom-pass-8127')
   })
 })

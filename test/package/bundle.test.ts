@@ -52,10 +52,18 @@ const edgeOptions = {
 } satisfies BuildOptions
 
 /** Packages that must never be bundled into an edge entry point. */
-const forbiddenPackages = ['ioredis', 'redlock', '@upstash/redis', 'prom-client', '@opentelemetry/api']
-const forbiddenInput = /(?:^|\/)node_modules\/(?:ioredis|redlock|@upstash|prom-client|@opentelemetry)\//
+const forbiddenPackages = [
+  'ioredis',
+  'redis',
+  '@redis/client',
+  'redlock',
+  '@upstash/redis',
+  'prom-client',
+  '@opentelemetry/api',
+]
+const forbiddenInput = /(?:^|\/)node_modules\/(?:ioredis|redis|@redis|redlock|@upstash|prom-client|@opentelemetry)\//
 const forbiddenSpecifier =
-  /(?:from|import|require)\s*\(?\s*['"](?:ioredis|redlock|@upstash\/redis|prom-client|@opentelemetry\/api)(?:\/[^'"]*)?['"]/g
+  /(?:from|import|require)\s*\(?\s*['"](?:ioredis|redis|@redis\/client|redlock|@upstash\/redis|prom-client|@opentelemetry\/api)(?:\/[^'"]*)?['"]/g
 const nodeSpecifier = /(?:from|import|require)\s*\(?\s*['"]node:[^'"]*['"]/g
 // `__require` is esbuild's shim for a CommonJS require it could not inline; at runtime it throws on the edge.
 const requireCall = /\b(?:__)?require\s*\(/g

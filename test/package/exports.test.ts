@@ -16,6 +16,7 @@ const expectedValueExports: Record<string, readonly string[]> = {
   '.': ['CachewardError', 'createCacheClient', 'isCachewardError'],
   './memory': ['memoryAdapter'],
   './ioredis': ['ioredisAdapter'],
+  './node-redis': ['nodeRedisAdapter'],
   './upstash': ['upstashAdapter'],
   './redlock': ['redlockAdapter'],
   './prometheus': ['registerPrometheus'],
@@ -25,7 +26,7 @@ const expectedValueExports: Record<string, readonly string[]> = {
 
 /**
  * Peers linked into the consumer: those of the exporters, which exist to call them. The adapters' peers
- * (ioredis, @upstash/redis, redlock) stay out: adapters take a ready-made client and import its types only.
+ * (ioredis, node-redis, @upstash/redis, redlock) stay out: adapters take a ready-made client and import its types only.
  */
 const exporterPeers = ['prom-client', '@opentelemetry/api']
 

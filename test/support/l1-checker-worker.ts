@@ -15,15 +15,19 @@
  * With `lose: true` the process drops every entry announcement before its tier sees it: a tier that misses
  * announcements, which the checker must catch (the negative control).
  */
+
+import { createClient, createCluster } from '@redis/client'
 import { Redis as Upstash } from '@upstash/redis'
 import { Cluster, Redis } from 'ioredis'
 import { ioredisAdapter } from '../../src/adapters/ioredis.js'
+import { nodeRedisAdapter } from '../../src/adapters/node-redis.js'
 import { upstashAdapter } from '../../src/adapters/upstash.js'
 import type { CacheAdapter } from '../../src/index.js'
 import { createCacheClient, escapeGlob } from '../../src/index.js'
 
 export interface WorkerSettings {
-  backend: 'redis' | 'cluster' | 'upstash'
+  /** The cache's adapter: ioredis (redis, cluster), node-redis (node-redis, node-redis-cluster), or Upstash. */
+  backend: 'redis' | 'cluster' | 'upstash' | 'node-redis' | 'node-redis-cluster'
   redisUrl: string
   clusterNodes: { host: string; port: number }[]
   upstashUrl: string
@@ -50,18 +54,28 @@ const random = () => {
 const now = () => performance.now()
 
 // The source of truth and the cache's backend: a counter per key, read and written with a client of its own.
-const db =
-  settings.backend === 'cluster'
-    ? new Cluster(settings.clusterNodes, { redisOptions: { maxRetriesPerRequest: 1 } })
-    : new Redis(settings.redisUrl, { maxRetriesPerRequest: 1 })
+const onCluster = settings.backend === 'cluster' || settings.backend === 'node-redis-cluster'
+const db = onCluster
+  ? new Cluster(settings.clusterNodes, { redisOptions: { maxRetriesPerRequest: 1 } })
+  : new Redis(settings.redisUrl, { maxRetriesPerRequest: 1 })
+function nodeRedis(): Parameters<typeof nodeRedisAdapter>[0] {
+  const client = onCluster
+    ? createCluster({ rootNodes: settings.clusterNodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` })) })
+    : createClient({ url: settings.redisUrl })
+  client.on('error', () => {})
+  void client.connect()
+  return client
+}
 const adapter: CacheAdapter =
   settings.backend === 'upstash'
     ? upstashAdapter(new Upstash({ url: settings.upstashUrl, token: settings.upstashToken, enableTelemetry: false }))
-    : ioredisAdapter(
-        settings.backend === 'cluster'
-          ? new Cluster(settings.clusterNodes, { redisOptions: { maxRetriesPerRequest: 1 } })
-          : new Redis(settings.redisUrl, { maxRetriesPerRequest: 1 }),
-      )
+    : settings.backend === 'node-redis' || settings.backend === 'node-redis-cluster'
+      ? nodeRedisAdapter(nodeRedis())
+      : ioredisAdapter(
+          onCluster
+            ? new Cluster(settings.clusterNodes, { redisOptions: { maxRetriesPerRequest: 1 } })
+            : new Redis(settings.redisUrl, { maxRetriesPerRequest: 1 }),
+        )
 
 const report: WorkerReport = { reads: [], marks: [], metrics: { hits: 0, l1Hits: 0, misses: 0, errors: 0 } }
 const markPrefix = `{${namespace}:tags}:mark:`
