@@ -119,21 +119,20 @@ export class Backend {
 
   /**
    * Runs one backend operation within `timeout` (else `CacheTimeoutError`). The breaker, by `mode`:
-   * `counted` operations are skipped while it is open and move it; `quiet` ones (clean-up after a failure
-   * already counted) are skipped while it is open but never take its one probe nor move it; `bypass`
-   * (health's ping) ignores it.
+   * `counted` operations are skipped while it is open and move it; `uncounted` ones ignore it: health's
+   * ping, and clean-up after a failure already counted, which must be sent even while the breaker is open
+   * (a release after a read that timed out: the server may still run that read and take the lock).
    */
   #run<T>(
     operation: string,
     work: () => Promise<T>,
-    mode: 'counted' | 'quiet' | 'bypass' = 'counted',
+    mode: 'counted' | 'uncounted' = 'counted',
     onValue?: (value: T) => void,
   ): Promise<T> {
-    const breaker = mode === 'bypass' ? undefined : this.#circuit
-    if (breaker && (mode === 'quiet' ? breaker.isOpen : !breaker.allow())) {
+    const circuit = mode === 'counted' ? this.#circuit : undefined
+    if (circuit && !circuit.allow()) {
       return Promise.reject(new CacheCircuitOpenError(this.name, operation))
     }
-    const circuit = mode === 'counted' ? breaker : undefined
     return new Promise<T>((resolve, reject) => {
       let settled = false
       const cancel = watchDeadline(this.#timeout, () => {
@@ -202,9 +201,9 @@ export class Backend {
     return this.#adapter.extend !== undefined
   }
 
-  /** `quiet`: a release that cleans up after a read whose failure was already counted. */
+  /** `quiet`: a release that cleans up after a read whose failure was already counted (sent even while open). */
   release(key: string, token: string, quiet = false): Promise<void> {
-    return this.#run('release', () => this.#adapter.release(key, token), quiet ? 'quiet' : 'counted')
+    return this.#run('release', () => this.#adapter.release(key, token), quiet ? 'uncounted' : 'counted')
   }
 
   invalidate(keys: readonly string[], gen: string, ttl: number): Promise<void> {
@@ -230,7 +229,7 @@ export class Backend {
 
   /** Straight to the backend, past the breaker (health reports what the backend does now), within `timeout`. */
   ping(): Promise<void> {
-    return this.#run('ping', () => this.#adapter.ping(), 'bypass')
+    return this.#run('ping', () => this.#adapter.ping(), 'uncounted')
   }
 
   /** The adapter's announcements, when it can subscribe to them (see CacheAdapter.subscribe). */

@@ -181,7 +181,7 @@ export async function resolveFlight<T>(c: Call, loader: Loader<T>): Promise<Outc
   } catch (error) {
     // Reads degrade: without a fence we must not write, but the loader still answers.
     reportBackendError(core, c.scope, 'read', c.key, error)
-    forgetLock(c, token)
+    forgetLock(c, token, error)
     return loadOnly(c, loader)
   }
 

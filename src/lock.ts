@@ -7,6 +7,7 @@
 import type { Fence, LockRequest, ReadReply } from './adapters/adapter.js'
 import { watchDeadline } from './backend.js'
 import { type Call, type Core, FENCE_WINDOW_MS, type Outcome, reportBackendError, track } from './core.js'
+import { CacheCircuitOpenError } from './errors.js'
 import { classify } from './freshness.js'
 import { fillTier, usableEntry } from './read.js'
 import { noteStamps, stampsOf, tagReadOf } from './tags.js'
@@ -59,7 +60,7 @@ export async function waitForHolder(c: Call, token: string, stale: { value: unkn
       reply = await core.backend.read(c.full, lockRequest(core, token), tagRead)
     } catch (error) {
       reportBackendError(core, c.scope, 'read', c.key, error)
-      forgetLock(c, token)
+      forgetLock(c, token, error)
       return { fence: null, holding: false }
     }
     noteStamps(c, reply)
@@ -72,7 +73,7 @@ export async function waitForHolder(c: Call, token: string, stale: { value: unkn
         reply = await core.backend.read(c.full, lockRequest(core, token, true))
       } catch (error) {
         reportBackendError(core, c.scope, 'read', c.key, error)
-        forgetLock(c, token)
+        forgetLock(c, token, error)
         return { fence: null, holding: false }
       }
       found = await usableEntry(c, reply.slot)
@@ -133,10 +134,12 @@ export function releaseQuietly(c: Call, token: string | null) {
 
 /**
  * A read that timed out may still run later (clients replay queued commands after a reconnect) and
- * take the lock for a caller that has moved on. The release, sent on the same connection, runs after
- * it. Its own failure is neither reported nor counted by the breaker: the read's failure already was.
+ * take the lock for a caller that has moved on. The release, sent on the same connection (even while
+ * the breaker is open), runs after it. Its own failure is neither reported nor counted by the breaker:
+ * the read's failure already was. A read the open breaker skipped was never sent: nothing to release.
  */
-export function forgetLock(c: Call, token: string) {
+export function forgetLock(c: Call, token: string, error: unknown) {
+  if (error instanceof CacheCircuitOpenError) return
   track(
     c.core,
     c.core.backend.release(c.full, token, true).catch(() => {}),

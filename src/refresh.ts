@@ -77,7 +77,7 @@ export function maybeRefreshEarly<T>(
     })
     .catch((error) => {
       reportBackendError(core, c.scope, 'read', c.key, error)
-      forgetLock(c, token)
+      forgetLock(c, token, error)
     })
     .finally(() => core.refreshing.delete(c.full))
   track(core, task)

@@ -357,6 +357,37 @@ describe('a hung redis-server (SIGSTOP) behind the circuit breaker', () => {
   })
 })
 
+describe('a read that timed out as the breaker opened (SIGSTOP)', () => {
+  it('leaves no lock behind when the server resumes and runs it: the next caller does not wait out lockWait', async () => {
+    const server = await ownServer()
+    const admin = connect(server.url)
+    const namespace = ns()
+    const { cache } = cacheOver(connect(server.url), {
+      namespace,
+      timeout: 200,
+      lockWait: 3_000,
+      circuitBreaker: { threshold: 1, duration: 300 },
+    })
+    await cache.has('warm-up')
+    server.pause()
+    let resumed = false
+    try {
+      // The read is on the socket when it times out; its failure opens the breaker; the loader answers.
+      expect(await cache.getOrSet('k', () => 'v1')).toBe('v1')
+      server.resume()
+      resumed = true
+      // The server now runs the read (taking the lock for a caller that has moved on), then whatever followed it.
+      await sleep(400)
+      const raw = await admin.get(`${namespace}:k`)
+      const { value, ms } = await timed(cache.getOrSet('k', () => 'v2'))
+      expect(value).toBe('v2')
+      expect(ms, `the key held ${raw}`).toBeLessThan(1_000)
+    } finally {
+      if (!resumed) server.resume()
+    }
+  })
+})
+
 describe('process lifetime', () => {
   const INDEX = pathToFileURL(fileURLToPath(new URL('../../src/index.ts', import.meta.url))).href
 
