@@ -26,6 +26,11 @@ export class AnnouncementHub {
     this.#open()
   }
 
+  /** Whether the subscriber was opened and not closed since: an adapter opens none unless this holds. */
+  get started(): boolean {
+    return this.#opened
+  }
+
   /** A message from the channel: wakes the waiters of the keys it names, then tells every listener. */
   receive(message: unknown): void {
     const announcement = parseAnnouncement(message)
@@ -80,8 +85,12 @@ export class AnnouncementHub {
     }
   }
 
-  /** Ends every wait and tells listeners the subscription is gone (dispose). */
+  /**
+   * Ends every wait and tells listeners the subscription is gone (dispose). The next wait or listener opens
+   * the subscriber again: an adapter outlives the client that disposed it (a later client may use it).
+   */
   close(): void {
+    this.#opened = false
     this.live(false)
     for (const group of [...this.#waiting.values()]) for (const done of [...group]) done()
     this.#listeners.clear()

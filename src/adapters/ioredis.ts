@@ -179,10 +179,10 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
   // On a cluster it is a plain connection to one master (classic PUBLISH reaches every node), not the
   // Cluster's own subscriber, which switches nodes silently: the tier must know when it may have missed one.
   let subscriber: SubscriberLike | undefined
-  let disposed = false
   const hub = new AnnouncementHub(() => open())
   const open = (): void => {
-    if (disposed || typeof client.duplicate !== 'function') return
+    // Not after dispose (until the next use starts it again), and never a second one.
+    if (!hub.started || subscriber !== undefined || typeof client.duplicate !== 'function') return
     let source: IoredisLikeClient = client
     if (cluster) {
       const masters = client.nodes?.('master') ?? []
@@ -216,7 +216,7 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
     void confirm()
     // A cluster node that is gone for good: listen on another master.
     sub.on('end', () => {
-      if (subscriber !== sub || disposed) return
+      if (subscriber !== sub || !hub.started) return
       hub.live(false)
       subscriber = undefined
       if (cluster) open()
@@ -231,7 +231,6 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
     subscribe: (listener) => hub.subscribe(listener),
 
     async dispose(): Promise<void> {
-      disposed = true
       subscriber?.disconnect()
       subscriber = undefined
       hub.close()

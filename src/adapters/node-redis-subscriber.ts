@@ -44,13 +44,13 @@ export function nodeRedisAnnouncements(
   // On a cluster it is a plain client of one master (classic PUBLISH reaches every node), not the cluster's
   // own subscriber, which moves between nodes by itself: the tier must know when it may have missed one.
   let subscriber: SubscriberLike | undefined
-  let disposed = false
   const hub = new AnnouncementHub(() => open())
   const open = (): void => {
-    if (disposed || typeof client.duplicate !== 'function') return
+    // Not after dispose (until the next use starts it again), and never a second one.
+    if (!hub.started || subscriber !== undefined || typeof client.duplicate !== 'function') return
     void subscriberSource().then(
       (source) => {
-        if (disposed || subscriber !== undefined || typeof source?.client.duplicate !== 'function') return
+        if (!hub.started || subscriber !== undefined || typeof source?.client.duplicate !== 'function') return
         listen(source.client.duplicate() as SubscriberLike, source.node)
       },
       () => {
@@ -120,7 +120,6 @@ export function nodeRedisAnnouncements(
   return {
     hub,
     dispose() {
-      disposed = true
       const sub = subscriber
       subscriber = undefined
       if (sub?.isOpen) sub.destroy()

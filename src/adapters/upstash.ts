@@ -111,7 +111,6 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
   let heartbeat: ReturnType<typeof setInterval> | undefined
   let awaited: string | undefined
   let beats = 0
-  let disposed = false
   // Drawn when the subscription opens, not here: Workers forbid random values at a module's top level.
   let prefix = ''
   const hub = new AnnouncementHub(() => open())
@@ -121,7 +120,8 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
   }
   const open = () => {
     const { subscribe, publish } = client
-    if (disposed || !subscribe || !publish) return
+    // Not after dispose (until the next use starts it again), and never a second one.
+    if (!hub.started || subscriber !== undefined || !subscribe || !publish) return
     prefix ||= Math.random().toString(36).slice(2)
     const sub = subscribe.call(client, [WRITTEN_CHANNEL])
     subscriber = sub
@@ -162,8 +162,8 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
           waitForWrite: (key, ms) =>
             subscriber ? hub.waitForWrite(key, ms) : new Promise<void>((resolve) => setTimeout(resolve, ms)),
           async dispose() {
-            disposed = true
             clearInterval(heartbeat)
+            heartbeat = undefined
             await subscriber?.unsubscribe().catch(() => {})
             subscriber = undefined
             hub.close()

@@ -356,6 +356,44 @@ describe('l1 over Upstash (REST, subscribed through server-sent events)', () => 
   }, 20_000)
 })
 
+describe('l1 over an adapter a closed client disposed', () => {
+  // close() disposes the adapter (its subscriber closes); a later client over the same adapter opens it again.
+  const adapters: Record<string, () => Promise<CacheAdapter>> = {
+    ioredis: async () => ioredisAdapter(connect()),
+    'node-redis': async () => {
+      const client = createClient({ url: inject('redisUrl') })
+      client.on('error', () => {})
+      void client.connect()
+      cleanup.push(() => client.destroy())
+      return nodeRedisAdapter(client)
+    },
+    upstash: async () => {
+      const endpoint = await startUpstashRest({ redisUrl: inject('redisUrl') })
+      cleanup.push(() => endpoint.stop())
+      return upstashAdapter(
+        new Upstash({ url: endpoint.url, token: endpoint.token, enableTelemetry: false, retry: false }),
+      )
+    },
+  }
+  for (const [name, open] of Object.entries(adapters)) {
+    it(`${name}: the next client's tier goes live and hears another client's delete`, async () => {
+      const adapter = await open()
+      const namespace = ns()
+      const first = make({ adapter, namespace })
+      await live(first)
+      await first.close()
+      const second = make({ adapter, namespace })
+      const writer = make({ adapter: ioredisAdapter(connect()), namespace })
+      await live(second)
+      await warm(second, 'k', 'v1')
+      expect(await second.getOrSet('k', () => 'x')).toBe('v1')
+      expect(second.metrics().l1Hits).toBe(1)
+      await writer.delete('k')
+      await until(async () => (await second.getOrSet('k', () => 'v2')) === 'v2')
+    })
+  }
+})
+
 describe('l1 options', () => {
   it('is refused over the memory adapter, which is in-process already', () => {
     expect(() => createCacheClient({ l1: true })).toThrow(CacheOptionsError)
