@@ -108,7 +108,7 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
   const policies = { ...DEFAULT_POLICIES, ...options.policies }
   const cache = createCacheClient({
     namespace: 'builds',
-    ...(backend.adapter ? { adapter: backend.adapter } : {}),
+    ...backend.cacheOptions,
     ...options.cacheOptions,
   })
 

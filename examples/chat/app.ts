@@ -137,7 +137,7 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
   const presenceTtl = options.presenceTtlSeconds ?? 30
   const cache = createCacheClient({
     namespace: 'chat',
-    ...(backend.adapter ? { adapter: backend.adapter } : {}),
+    ...backend.cacheOptions,
     ...options.cacheOptions,
   })
 

@@ -15,6 +15,8 @@ export function describeInvalidation(i: Invalidation): string {
 }
 
 export function renderTable(result: DemoResult): string {
+  // On Redis and Upstash the apps run with l1: the share of hits the in-process tier answered.
+  const tier = result.backend !== 'memory'
   const header = [
     'app',
     'requests',
@@ -22,6 +24,7 @@ export function renderTable(result: DemoResult): string {
     'db queries on',
     'saved',
     'hit rate',
+    ...(tier ? ['hits from l1'] : []),
     'p50 ms off',
     'p50 ms on',
     'p99 ms off',
@@ -34,6 +37,7 @@ export function renderTable(result: DemoResult): string {
     String(a.with.queries),
     saved(a),
     pct(a.with.hitRate),
+    ...(tier ? [pct(a.with.hits === 0 ? 0 : a.with.l1Hits / a.with.hits)] : []),
     ms(a.without.p50),
     ms(a.with.p50),
     ms(a.without.p99),

@@ -32,6 +32,9 @@ export interface RunStats {
   requests: number
   queries: number
   hitRate: number
+  /** Hits answered by the in-process tier (`l1`, on Redis and Upstash), of all hits. */
+  hits: number
+  l1Hits: number
   p50: number
   p99: number
   /** Responses by status code. */
@@ -183,6 +186,8 @@ async function runOnce(
         requests: latencies.length,
         queries: db.queries,
         hitRate: metrics.hitRate,
+        hits: metrics.hits,
+        l1Hits: metrics.l1Hits,
         p50: percentile(sorted, 50),
         p99: percentile(sorted, 99),
         statuses: counts,
@@ -207,7 +212,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     if (!quiet) process.stderr.write(`${line}\n`)
   }
   const backend = await openBackend(options.env ?? process.env)
-  say(`cache backend: ${backend.kind}${backend.kind === 'memory' ? ' (set REDIS_URL to use Redis)' : ''}`)
+  say(
+    `cache backend: ${backend.kind}${backend.kind === 'memory' ? ' (set REDIS_URL to use Redis)' : ', with l1 (the in-process tier)'}`,
+  )
   say(`database: embedded PGlite, fresh and identically seeded for every run`)
   say(`${chosen.length} apps × ${requests} requests × 2 runs (cache off, then on), in-process app.request()`)
 

@@ -127,7 +127,7 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
 
   const cache = createCacheClient({
     namespace: 'meetings',
-    ...(backend.adapter ? { adapter: backend.adapter } : {}),
+    ...backend.cacheOptions,
     ...options.cacheOptions,
   })
 

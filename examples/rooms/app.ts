@@ -120,7 +120,7 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
   // These lines replace a hand-written RoomCacheService (getOrSet, delPattern, a metrics counter).
   const cache = createCacheClient({
     namespace: 'rooms',
-    ...(backend.adapter ? { adapter: backend.adapter } : {}),
+    ...backend.cacheOptions,
     enabled, // off under test by default, without touching any route
     ...options.cacheOptions,
   })

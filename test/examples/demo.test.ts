@@ -53,6 +53,9 @@ describe('npm run demo', () => {
     expect(result.backend).toBe('redis')
     const [rooms] = result.apps
     expect(rooms?.with.queries).toBeLessThan(rooms?.without.queries ?? 0)
+    // The apps run with l1 on Redis: repeated reads are answered in process.
+    expect(rooms?.with.l1Hits).toBeGreaterThan(0)
+    expect(rooms?.with.l1Hits).toBeLessThanOrEqual(rooms?.with.hits ?? 0)
     // The mix always writes at least once in 150 requests with this seed.
     expect(rooms?.invalidations).toEqual([
       expect.objectContaining({

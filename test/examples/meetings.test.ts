@@ -136,9 +136,11 @@ describe('meetings', () => {
       retryStrategy: () => null,
     })
     redis.on('error', () => {})
+    const adapter = ioredisAdapter(redis)
     const down: Backend = {
       kind: 'redis',
-      adapter: ioredisAdapter(redis),
+      adapter,
+      cacheOptions: { adapter, l1: true },
       redis,
       upstash: undefined,
       close: async () => redis.disconnect(),
