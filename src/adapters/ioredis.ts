@@ -23,6 +23,7 @@ import { AnnouncementHub } from './announcements.js'
 import { WRITTEN_CHANNEL } from './redis-scripts.js'
 import type { Script } from './redis-wire.js'
 import {
+  type AnnounceWrites,
   batches,
   checkTagInvalidation,
   checkTombstone,
@@ -112,28 +113,23 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
     ])
   }
   const cluster = client.isCluster === true
+  // A write is announced only when someone listens on a standalone server; always on a cluster (see WRITE_SCRIPT).
+  const announceWrites: AnnounceWrites = cluster ? 'always' : 'if-heard'
 
   // Not async: the hit path pays for every promise, so this adds only the NOSCRIPT fallback's catch.
-  const run = (target: IoredisLikeClient, s: Script, keys: readonly string[], args: readonly Arg[]): Promise<unknown> =>
-    target.evalsha(s.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
+  const run = (s: Script, keys: readonly string[], args: readonly Arg[]): Promise<unknown> =>
+    client.evalsha(s.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
       // First use on this node (or after SCRIPT FLUSH / a restart): send the source once.
       if (!isNoScript(error)) throw error
-      return target.eval(s.source, keys.length, ...keys, ...args)
+      return client.eval(s.source, keys.length, ...keys, ...args)
     })
 
-  const invalidatePage = async (
-    node: IoredisLikeClient,
-    keys: string[],
-    stone: string,
-    gen: string,
-    ttl: number,
-    step: Step,
-  ) => {
+  const invalidatePage = async (keys: string[], stone: string, gen: string, ttl: number, step: Step) => {
     if (keys.length === 0) return 0
     if (!cluster) {
       let count = 0
       for (const batch of batches(keys)) {
-        count += await step(() => run(node, scripts.invalidate, batch, [stone, ttl, gen]).then(parseInvalidateReply))
+        count += await step(() => run(scripts.invalidate, batch, [stone, ttl, gen]).then(parseInvalidateReply))
       }
       return count
     }
@@ -147,7 +143,7 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
     }
     const counts = await Promise.all(
       [...bySlot.values()].map((group) =>
-        step(() => run(client, scripts.invalidate, group, [stone, ttl, gen]).then(parseInvalidateReply)),
+        step(() => run(scripts.invalidate, group, [stone, ttl, gen]).then(parseInvalidateReply)),
       ),
     )
     return counts.reduce<number>((sum, n) => sum + n, 0)
@@ -238,12 +234,12 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
 
     read(key: string, lock?: LockRequest, tags?: TagRead): Promise<ReadReply> {
       const args = readArgs(lock, tags?.ttl ?? 0)
-      if (!tags || tags.keys.length === 0) return run(client, scripts.read, [key], args).then(parseReadReply)
-      if (!cluster) return run(client, scripts.read, [key, ...tags.keys], args).then(parseReadReply)
+      if (!tags || tags.keys.length === 0) return run(scripts.read, [key], args).then(parseReadReply)
+      if (!cluster) return run(scripts.read, [key, ...tags.keys], args).then(parseReadReply)
       // Tag records live in another slot: read them beside the entry. The load then counts from the
       // tag node's time (tagNow), the clock its invalidations are stamped with.
-      const stamps = run(client, scripts.readTags, tags.keys, [tags.ttl])
-      return Promise.all([stamps, run(client, scripts.read, [key], args)]).then(([t, r]) => {
+      const stamps = run(scripts.readTags, tags.keys, [tags.ttl])
+      return Promise.all([stamps, run(scripts.read, [key], args)]).then(([t, r]) => {
         const reply = parseReadReply(r)
         const tagReply = parseTagReply(t, tags.keys.length)
         reply.tagStamps = tagReply.stamps
@@ -267,31 +263,29 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
     async write(key: string, request: WriteRequest): Promise<WriteResult> {
       const tags = request.tags
       if (!tags || tags.keys.length === 0)
-        return parseWriteReply(await run(client, scripts.write, [key], writeArgs(request, true)))
+        return parseWriteReply(await run(scripts.write, [key], writeArgs(request, announceWrites)))
       if (!cluster) {
-        return parseWriteReply(await run(client, scripts.write, [key, ...tags.keys], writeArgs(request, true)))
+        return parseWriteReply(await run(scripts.write, [key, ...tags.keys], writeArgs(request, announceWrites)))
       }
       // The tag records live in another slot: check and keep them there first, then write the entry.
-      const ready = Number(await run(client, scripts.commitTags, tags.keys, [String(tags.startedAt), String(tags.ttl)]))
+      const ready = Number(await run(scripts.commitTags, tags.keys, [String(tags.startedAt), String(tags.ttl)]))
       if (ready !== 1) return 'refused'
-      return parseWriteReply(await run(client, scripts.write, [key], writeArgs(request, true)))
+      return parseWriteReply(await run(scripts.write, [key], writeArgs(request, announceWrites)))
     },
 
     async extend(key: string, token: string, ttl: number): Promise<boolean> {
-      return Number(await run(client, scripts.extend, [key], [token, ttl])) === 1
+      return Number(await run(scripts.extend, [key], [token, ttl])) === 1
     },
 
     async release(key: string, token: string): Promise<void> {
-      await run(client, scripts.release, [key], [token, '1'])
+      await run(scripts.release, [key], [token, '1'])
     },
 
     async invalidate(keys: readonly string[], gen: string, ttl: number): Promise<void> {
       const stone = tombstone(gen)
       // One script per key (multi-key would be CROSSSLOT on a cluster): the tombstone and its announcement in
       // one step; out of memory, the key is deleted instead (DEL still works) and the call still rejects.
-      await Promise.all(
-        keys.map((key) => run(client, scripts.tombstone, [key], [stone, ttl, gen]).then(checkTombstone)),
-      )
+      await Promise.all(keys.map((key) => run(scripts.tombstone, [key], [stone, ttl, gen]).then(checkTombstone)))
     },
 
     async invalidateMatching(pattern: string, gen: string, ttl: number, step: Step): Promise<number> {
@@ -307,7 +301,7 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
               string[],
             ]
             cursor = String(next)
-            count += await invalidatePage(node, keys, stone, gen, ttl, step)
+            count += await invalidatePage(keys, stone, gen, ttl, step)
           } while (cursor !== '0')
           return count
         }),
@@ -316,11 +310,11 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
     },
 
     async readTags(keys: readonly string[], ttl: number): Promise<TagReply> {
-      return parseTagReply(await run(client, scripts.readTags, keys, [ttl]), keys.length)
+      return parseTagReply(await run(scripts.readTags, keys, [ttl]), keys.length)
     },
 
     async invalidateTags(keys: readonly string[], ttl: number): Promise<void> {
-      checkTagInvalidation(await run(client, scripts.invalidateTags, keys, [ttl]))
+      checkTagInvalidation(await run(scripts.invalidateTags, keys, [ttl]))
     },
 
     async ping(): Promise<void> {

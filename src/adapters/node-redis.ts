@@ -24,6 +24,7 @@ import type {
 import { nodeRedisAnnouncements } from './node-redis-subscriber.js'
 import type { Script } from './redis-wire.js'
 import {
+  type AnnounceWrites,
   batches,
   checkTagInvalidation,
   checkTombstone,
@@ -116,6 +117,8 @@ export function nodeRedisAdapter(client: NodeRedisLikeClient): CacheAdapter {
   }
   // Duck-typed, as node-redis is never imported: only a cluster has masters and a client per node.
   const cluster = typeof client.nodeClient === 'function' && Array.isArray(client.masters)
+  // A write is announced only when someone listens on a standalone server; always on a cluster (see WRITE_SCRIPT).
+  const announceWrites: AnnounceWrites = cluster ? 'always' : 'if-heard'
 
   // A cluster learns its masters in connect(); until then node-redis fails every command (5: with a TypeError
   // from deep inside; 6: "The client is offline"). While it is connecting, commands wait for the topology (as a
@@ -252,13 +255,14 @@ export function nodeRedisAdapter(client: NodeRedisLikeClient): CacheAdapter {
     async write(key: string, request: WriteRequest): Promise<WriteResult> {
       const tags = request.tags
       if (!tags || tags.keys.length === 0) {
-        return parseWriteReply(await run(scripts.write, [key], writeArgs(request, true)))
+        return parseWriteReply(await run(scripts.write, [key], writeArgs(request, announceWrites)))
       }
-      if (!cluster) return parseWriteReply(await run(scripts.write, [key, ...tags.keys], writeArgs(request, true)))
+      if (!cluster)
+        return parseWriteReply(await run(scripts.write, [key, ...tags.keys], writeArgs(request, announceWrites)))
       // The tag records live in another slot: check and keep them there first, then write the entry.
       const ready = Number(await run(scripts.commitTags, tags.keys, [String(tags.startedAt), String(tags.ttl)]))
       if (ready !== 1) return 'refused'
-      return parseWriteReply(await run(scripts.write, [key], writeArgs(request, true)))
+      return parseWriteReply(await run(scripts.write, [key], writeArgs(request, announceWrites)))
     },
 
     async extend(key: string, token: string, ttl: number): Promise<boolean> {

@@ -25,14 +25,24 @@
 export const WRITTEN_CHANNEL = 'cacheward:written'
 
 /**
- * Lua: `announce(kind, keys, gen)` publishes `[kind, gen?, key…]` on {@link WRITTEN_CHANNEL}, each a JSON
- * string (quotes, backslashes and control bytes escaped; UTF-8 passes through as JSON allows).
+ * Lua: `announce(kind, keys, gen, ifHeard)` publishes `[kind, gen?, key…]` on {@link WRITTEN_CHANNEL}, each a
+ * JSON string (quotes, backslashes and control bytes escaped; UTF-8 passes through as JSON allows). With
+ * `ifHeard`, only when the channel has a subscriber on this server: a write nobody listens to skips the
+ * message (measured: about 8 µs of a 19 µs write script). Standalone servers only: on a cluster a
+ * subscriber on another node hears a PUBLISH that this node's count does not include. Skipping is safe:
+ * the server runs commands one at a time, so a subscription confirmed after this write misses nothing
+ * that a tier may hold (it trusts only reads sent after the confirmation) or a waiter needs (it polls).
  */
 const ANNOUNCE = `local function json(s)
+  if not string.find(s, '[%c"\\\\]') then return '"' .. s .. '"' end
   return '"' .. (string.gsub(s, '[%c"\\\\]', function(c) return string.format('\\\\u%04x', string.byte(c)) end)) .. '"'
 end
-local function announce(kind, keys, gen)
+local function announce(kind, keys, gen, ifHeard)
   if #keys == 0 then return end
+  if ifHeard then
+    local n = redis.pcall('PUBSUB', 'NUMSUB', '${WRITTEN_CHANNEL}')
+    if type(n) == 'table' and n[2] == 0 then return end
+  end
   local out = {}
   if gen then out[1] = json(gen) end
   for _, k in ipairs(keys) do out[#out + 1] = json(k) end
@@ -110,7 +120,8 @@ end`
  * KEYS[1] entry key, KEYS[2..] the tag records the entry carries (where they share its node: standalone,
  * Upstash). ARGV: 1 'f' fenced | 'u' unconditional, 2 fence generation, 3 backend ms of the read that
  * fenced it, 4 fence window ms, 5 deadline (backend ms, '' for none), 6 new generation, 7 ttl, 8 swr,
- * 9 sie, 10 expire-in ms, 11 body, 12 '1' to announce the write on {@link WRITTEN_CHANNEL}, 13 backend ms
+ * 9 sie, 10 expire-in ms, 11 body, 12 announce the write on {@link WRITTEN_CHANNEL}: '1' always, '2' when
+ * someone listens on this server, '0' never, 13 backend ms
  * the load began (for the tag check), 14 ms to keep the tag records.
  * Returns 1 written; 0 refused (the key is absent or holds another generation, the fence window has
  * passed, or a tag record is missing or stamped at or after the load's start); -1 past the deadline.
@@ -126,7 +137,7 @@ end
 ${tagsReady(2, 'ARGV[13]', 'ARGV[14]')}
 local fu = now + tonumber(ARGV[7])
 redis.call('SET', KEYS[1], 'cw1|' .. ARGV[6] .. '||0|' .. precise .. '|' .. fu .. '|' .. (fu + tonumber(ARGV[8])) .. '|' .. (fu + tonumber(ARGV[9])) .. '\\n' .. ARGV[11], 'PX', ARGV[10])
-if ARGV[12] == '1' then announce('k', { KEYS[1] }, ARGV[6]) end
+if ARGV[12] ~= '0' then announce('k', { KEYS[1] }, ARGV[6], ARGV[12] == '2') end
 return 1`
 
 /**

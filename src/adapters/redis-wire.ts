@@ -248,7 +248,13 @@ export function isNoScript(error: unknown): boolean {
 }
 
 /** Args for {@link WRITE_SCRIPT}. */
-export function writeArgs(r: WriteRequest, announce = false): string[] {
+/**
+ * Whether a write is announced: `always`, or `if-heard` (only when the channel has a subscriber on the
+ * server that runs it: standalone servers only, see the WRITE script), or `never`.
+ */
+export type AnnounceWrites = 'always' | 'if-heard' | 'never'
+
+export function writeArgs(r: WriteRequest, announce: AnnounceWrites = 'never'): string[] {
   const { fence, tags } = r
   return [
     fence ? 'f' : 'u',
@@ -262,7 +268,7 @@ export function writeArgs(r: WriteRequest, announce = false): string[] {
     String(r.staleIfError),
     String(Math.max(1, Math.round(r.expireIn))),
     r.body,
-    announce ? '1' : '0',
+    announce === 'always' ? '1' : announce === 'if-heard' ? '2' : '0',
     tags ? String(tags.startedAt) : '',
     tags ? String(tags.ttl) : '',
   ]

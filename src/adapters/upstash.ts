@@ -189,9 +189,10 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
     },
 
     async write(key: string, request: WriteRequest): Promise<WriteResult> {
-      // One database, no slots: the tag records travel with the entry into one script.
+      // One database, no slots: the tag records travel with the entry into one script. Always announced: the
+      // subscribers of a REST endpoint may sit on servers a PUBSUB count there does not see.
       const keys = request.tags ? [key, ...request.tags.keys] : [key]
-      return parseWriteReply(await run(scripts.write, keys, writeArgs(request, true)))
+      return parseWriteReply(await run(scripts.write, keys, writeArgs(request, 'always')))
     },
 
     async extend(key: string, token: string, ttl: number): Promise<boolean> {

@@ -182,7 +182,8 @@ describe('writeArgs', () => {
       '',
       '',
     ])
-    expect(writeArgs(request, true)[11]).toBe('1')
+    expect(writeArgs(request, 'always')[11]).toBe('1')
+    expect(writeArgs(request, 'if-heard')[11]).toBe('2')
   })
 
   it('marks an unconditional write (no fence) with u and an empty fence', () => {
