@@ -21,11 +21,15 @@ import { createLifetime } from './lifetime.js'
 import type { MetricsSnapshot } from './metrics.js'
 import { resolveClientOptions, resolveNamespaceOptions } from './option-checks.js'
 import type { CacheClientOptions, GetOptions, GetOrSetOptions, NamespaceOptions, SetOptions } from './options.js'
+import { PresentKeys } from './present.js'
 import { readOnly } from './read.js'
 import { requestBoundIo } from './runtime.js'
 import { jsonSerializer } from './serializer.js'
 import { Telemetry } from './telemetry.js'
 import { storeGiven } from './write.js'
+
+/** Most keys remembered as recently fresh (see {@link PresentKeys}). */
+const MAX_PRESENT_KEYS = 10_000
 
 /** What `health()` resolves. */
 export interface HealthReport {
@@ -145,7 +149,7 @@ export function createCacheClient(options: CacheClientOptions = {}): CacheClient
     backoff: new Map(),
     refreshing: new Set(),
     loads: new Set(),
-    present: new Map(),
+    present: new PresentKeys(MAX_PRESENT_KEYS),
     l1,
   }
   const namespaces = o.namespace === undefined ? [] : [o.namespace]

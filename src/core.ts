@@ -11,6 +11,7 @@ import type { SingleFlight } from './flight.js'
 import type { L1 } from './l1.js'
 import type { Lifetime } from './lifetime.js'
 import type { Policy, ResolvedCall } from './options.js'
+import type { PresentKeys } from './present.js'
 import type { Serializer } from './serializer.js'
 import type { Telemetry } from './telemetry.js'
 
@@ -65,7 +66,7 @@ export interface Core {
   /** Stops each load under way (aborts its signal, ends its wait for the loader); called by close(). */
   readonly loads: Set<(reason: unknown) => void>
   /** Keys this process recently found fresh or wrote: read first with the adapter's `peek`. */
-  readonly present: Map<string, true>
+  readonly present: PresentKeys
   /** The in-process tier, when `l1` is on. */
   readonly l1: L1 | undefined
 }

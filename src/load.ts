@@ -86,14 +86,13 @@ export async function load<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promi
   }
   // close() ends the load even when the loader ignores its signal (a query without a timeout), so a
   // closed client never waits on it, nor keeps extending its lock.
+  // One promise settled by whichever comes first, the loader or stop(): no race of two promises per load.
   let stopped: ((reason: unknown) => void) | undefined
-  const closed = new Promise<never>((_, reject) => {
-    stopped = reject
-  })
-  closed.catch(() => {})
+  let stoppedEarly: { reason: unknown } | undefined
   const stop = (reason: unknown) => {
     abort?.abort(reason)
-    stopped?.(reason)
+    if (stopped) stopped(reason)
+    else stoppedEarly = { reason }
   }
   core.loads.add(stop)
   const ctx = contextFor<T>(c, plan, () => controller().signal, choices)
@@ -107,7 +106,12 @@ export async function load<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promi
   const heartbeat = plan.token ? keepLock(c, plan.token) : undefined
   let value: T
   try {
-    value = await Promise.race([withHardTimeout(c, controller, () => loader(ctx)), closed])
+    value = await new Promise<T>((resolve, reject) => {
+      // A listener of the load's start event may have closed the client already.
+      if (stoppedEarly) return reject(stoppedEarly.reason)
+      stopped = reject
+      withHardTimeout(c, controller, () => loader(ctx)).then(resolve, reject)
+    })
   } catch (error) {
     core.telemetry.loadFailed(site, error, core.clock.now() - started, error instanceof CacheLoadTimeoutError)
     releaseQuietly(c, plan.token)

@@ -43,9 +43,6 @@ export function freshHit(c: Omit<Call, 'core'> & { core: Core }): unknown {
 /** An entry fit to serve, `'invalidated'` (a tag was invalidated after its load began), or nothing usable. */
 export type Usable = Required<EntryBody> | 'invalidated' | undefined
 
-/** Most keys remembered as present; the oldest are forgotten first. */
-const MAX_PRESENT_KEYS = 10_000
-
 /**
  * Puts what a read found fresh into the in-process tier (when this call's namespace uses it), unless its
  * key or one of its tags was dropped since the call took its ticket. The value is deeply frozen there: the
@@ -80,12 +77,7 @@ const NO_TAGS: readonly string[] = Object.freeze([])
 export function markPresent(c: Call): void {
   const { core } = c
   if (!core.backend.canPeek(false)) return
-  core.present.delete(c.full)
-  core.present.set(c.full, true)
-  if (core.present.size > MAX_PRESENT_KEYS) {
-    const oldest = core.present.keys().next()
-    if (!oldest.done) core.present.delete(oldest.value)
-  }
+  core.present.add(c.full)
 }
 
 /**

@@ -27,7 +27,13 @@ describeOnBackends('circuit breaker', ({ backend, make }) => {
 
   it('opens after threshold consecutive failures; then reads come from the loader without touching the backend and writes reject [F5]', async () => {
     const { cache, link, transitions } = breaker({ circuitBreaker: { threshold: 3, duration: '10s' } })
-    expect(await cache.getOrSet('warm', () => 'w')).toBe('w')
+    // A new connection's first request can pass the 100 ms timeout on a busy machine (seen on Upstash):
+    // warm until one call goes through cleanly, which also resets the breaker's count of failures.
+    for (let tries = 0; tries < 5; tries++) {
+      const errors = cache.metrics().errors
+      expect(await cache.getOrSet('warm', () => 'w')).toBe('w')
+      if (cache.metrics().errors === errors) break
+    }
     link.setFaults({ errorRate: 1 })
     expect(await failUntilOpen(cache, transitions, 10)).toBe(3)
     expect(transitions).toEqual([{ open: { adapter: link.name, failures: 3, retryInMs: 10_000 } }])
