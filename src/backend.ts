@@ -133,6 +133,7 @@ export class Backend {
     if (circuit && !circuit.allow()) {
       return Promise.reject(new CacheCircuitOpenError(this.name, operation))
     }
+    const mark = circuit?.mark
     return new Promise<T>((resolve, reject) => {
       let settled = false
       const cancel = watchDeadline(this.#timeout, () => {
@@ -150,7 +151,7 @@ export class Backend {
           onValue?.(value as T)
           resolve(value as T)
         } else {
-          circuit?.failure()
+          circuit?.failure(mark)
           reject(error)
         }
       }

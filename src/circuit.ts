@@ -12,6 +12,8 @@ export type CircuitChange = { state: 'open'; failures: number; retryInMs: number
 
 export class CircuitBreaker {
   #failures = 0
+  /** Failures counted since construction; a call notes it when it starts (see {@link mark}). */
+  #counted = 0
   #openUntil = 0
   #open = false
   #probing = false
@@ -48,7 +50,23 @@ export class CircuitBreaker {
     }
   }
 
-  failure(): void {
+  /**
+   * What a call notes when it starts, to pass to {@link failure} if it fails. A failure of a call that was
+   * already in flight when another failure was counted belongs to the same incident: a connection reset
+   * fails every command in flight at once (node-redis does), and that is one failure, not one per command.
+   */
+  get mark(): number {
+    return this.#counted
+  }
+
+  /**
+   * Counts a failure. With the `mark` the call noted when it started, a failure of the same incident as
+   * one already counted is ignored. Timeouts pass no mark: each one that expires counts, so a hung server
+   * opens the breaker after `threshold` timeouts however many calls were waiting together.
+   */
+  failure(mark?: number): void {
+    if (mark !== undefined && mark < this.#counted) return
+    this.#counted++
     this.#failures++
     if (this.#open) {
       // The probe failed: stay open for another period.

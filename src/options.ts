@@ -142,7 +142,8 @@ export interface CacheClientOptions extends FreshnessOptions {
   waitUntil?: (promise: Promise<unknown>) => void
   /**
    * After `threshold` consecutive backend failures, skip the backend for `duration` (reads go straight
-   * to the loader, writes reject at once), then let one call probe it. `false` turns it off.
+   * to the loader, writes reject at once), then let one call probe it. `false` turns it off. Errors of
+   * operations in flight together (a connection reset) count once; each timeout counts.
    * @default { threshold: 5, duration: '5s' }
    */
   circuitBreaker?:
