@@ -153,7 +153,12 @@ export function redlockAdapter(
   // Every optional capability of the wrapped adapter is passed on: the entries, the hit shortcuts, scans and
   // the write announcements (which wake waiters, whoever holds the lock) are the wrapped adapter's. `extend`
   // is this wrapper's own (the quorum lock's).
-  const { peek, peekTagged, invalidateMatching, waitForWrite, dispose } = adapter
+  // The wrapped adapter's announcements keep an l1 tier coherent (its scripts announce every change), and an
+  // in-process store's synchronous reads answer fresh hits only, which take no lock: both are passed on too.
+  const { peek, peekTagged, invalidateMatching, waitForWrite, dispose, subscribe, freshSync, stampsSync } = adapter
+  if (subscribe) wrapped.subscribe = (listener) => subscribe.call(adapter, listener)
+  if (freshSync) wrapped.freshSync = (key) => freshSync.call(adapter, key)
+  if (stampsSync) wrapped.stampsSync = (keys) => stampsSync.call(adapter, keys)
   if (peek) wrapped.peek = (key) => peek.call(adapter, key)
   if (peekTagged) wrapped.peekTagged = (key, tagKeys) => peekTagged.call(adapter, key, tagKeys)
   if (invalidateMatching) {

@@ -46,6 +46,27 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 describe('redlock quorum lock', () => {
   const ns = keygen('rl')
 
+  it('keeps an l1 tier coherent: the wrapped adapter announcements reach it, with no ttl of its own', async () => {
+    const namespace = ns()
+    const reader = createCacheClient({ adapter: makeAdapter(), namespace, l1: true })
+    const writer = createCacheClient({ adapter: makeAdapter(), namespace })
+    await reader.has('start')
+    for (let i = 0; i < 400 && reader.metrics().l1?.live !== true; i++) await sleep(5)
+    expect(reader.metrics().l1?.live).toBe(true)
+    await reader.getOrSet('k', () => 'v1')
+    await reader.getOrSet('k', () => 'v1')
+    expect(await reader.getOrSet('k', () => 'v1')).toBe('v1')
+    expect(reader.metrics().l1Hits).toBeGreaterThan(0)
+    await writer.delete('k')
+    let seen = 'v1'
+    for (let i = 0; i < 200 && seen === 'v1'; i++) {
+      seen = await reader.getOrSet('k', () => 'v2')
+      if (seen === 'v1') await sleep(2)
+    }
+    expect(seen).toBe('v2')
+    await Promise.all([reader.close(), writer.close()])
+  })
+
   it('lets one of two processes load a cold key; the other gets its value', async () => {
     const namespace = ns()
     const a = createCacheClient({ adapter: makeAdapter(), namespace })
