@@ -72,8 +72,17 @@ function adapter(kind: ClientKind): CacheAdapter {
   return nodeRedisAdapter(client)
 }
 
+/**
+ * The breaker is per client, not per master: a dead master's failures open it for every slot. A 1 s break (default
+ * 5 s) keeps the measured recovery about the cluster; with the default, add up to 5 s (8.6 s measured once).
+ */
 function cacheOn(kind: ClientKind, namespace: string): CacheClient {
-  const cache = createCacheClient({ adapter: adapter(kind), namespace, timeout: TIMEOUT })
+  const cache = createCacheClient({
+    adapter: adapter(kind),
+    namespace,
+    timeout: TIMEOUT,
+    circuitBreaker: { duration: '1s' },
+  })
   closers.push(() => cache.close())
   return cache
 }
