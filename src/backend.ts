@@ -76,7 +76,13 @@ export class Backend {
    * ahead of the backend (by more than the two clocks drift apart meanwhile).
    */
   #offset: number | undefined
-  #probe: Promise<void> | undefined
+  /**
+   * The same per server, where the adapter names the server of each key (a cluster's masters may disagree on the
+   * time by seconds: an entry is judged on the clock of the master holding it, never on another's).
+   */
+  readonly #offsets = new Map<string, number>()
+  readonly #clockOf: ((key: string) => string) | undefined
+  readonly #probes = new Map<string, Promise<void>>()
 
   /** The adapter's synchronous fresh read, when it is an in-process store (see CacheAdapter.freshSync). */
   readonly freshSync: CacheAdapter['freshSync']
@@ -91,6 +97,7 @@ export class Backend {
     this.stampsSync = adapter.stampsSync?.bind(adapter)
     this.#timeout = timeout
     this.#circuit = circuit
+    this.#clockOf = adapter.clockOf?.bind(adapter)
   }
 
   /** Whether the adapter has a cheap `peek` (and `peekTagged`, for tagged calls). */
@@ -103,18 +110,29 @@ export class Backend {
     return circuitState(this.#circuit)
   }
 
-  /** The backend's current time as far as this process can tell (a lower bound), or undefined before any reply. */
-  now(): number | undefined {
-    return this.#offset === undefined ? undefined : performance.now() + this.#offset
+  /**
+   * The backend's current time as far as this process can tell (a lower bound), or undefined before any reply:
+   * on the clock of the server holding `key` where the adapter tells servers apart.
+   */
+  now(key?: string): number | undefined {
+    const offset = this.#offsetOf(key)
+    return offset === undefined ? undefined : performance.now() + offset
   }
 
   /** The backend's time at this process's monotonic time `at` (a `performance.now()` already taken), as {@link now}. */
-  at(at: number): number | undefined {
-    return this.#offset === undefined ? undefined : at + this.#offset
+  at(at: number, key?: string): number | undefined {
+    const offset = this.#offsetOf(key)
+    return offset === undefined ? undefined : at + offset
   }
 
-  #learn(backendNow: number): void {
-    this.#offset = backendNow - performance.now()
+  #offsetOf(key: string | undefined): number | undefined {
+    return this.#clockOf === undefined || key === undefined ? this.#offset : this.#offsets.get(this.#clockOf(key))
+  }
+
+  #learn(backendNow: number, key?: string): void {
+    const offset = backendNow - performance.now()
+    this.#offset = offset
+    if (this.#clockOf !== undefined && key !== undefined) this.#offsets.set(this.#clockOf(key), offset)
   }
 
   /**
@@ -171,7 +189,8 @@ export class Backend {
   readonly #learnReply = (reply: { now: number }) => this.#learn(reply.now)
 
   read(key: string, lock?: LockRequest, tags?: TagRead): Promise<ReadReply> {
-    return this.#run('read', () => this.#adapter.read(key, lock, tags), 'counted', this.#learnReply)
+    const learn = this.#clockOf === undefined ? this.#learnReply : (reply: ReadReply) => this.#learn(reply.now, key)
+    return this.#run('read', () => this.#adapter.read(key, lock, tags), 'counted', learn)
   }
 
   peek(key: string): Promise<Slot | null | 'garbage'> {
@@ -220,7 +239,8 @@ export class Backend {
   }
 
   readTags(keys: readonly string[], ttl: number): Promise<TagReply> {
-    return this.#run('readTags', () => this.#adapter.readTags(keys, ttl), 'counted', this.#learnReply)
+    const learn = this.#clockOf === undefined ? this.#learnReply : (reply: TagReply) => this.#learn(reply.now, keys[0])
+    return this.#run('readTags', () => this.#adapter.readTags(keys, ttl), 'counted', learn)
   }
 
   invalidateTags(keys: readonly string[], ttl: number): Promise<void> {
@@ -251,13 +271,21 @@ export class Backend {
    * concurrent callers share that one read.
    */
   knowClock(key: string): Promise<void> | undefined {
-    if (this.#offset !== undefined) return undefined
-    this.#probe ??= this.read(key)
-      .then(() => undefined)
-      .finally(() => {
-        this.#probe = undefined
-      })
-    return this.#probe
+    if (this.#offsetOf(key) !== undefined) return undefined
+    const server = this.#clockOf?.(key) ?? ''
+    // A cluster client still connecting cannot tell which server holds the key: it reads the key itself, so the
+    // reply teaches that server's clock (a probe shared with keys of other servers would not).
+    if (server === '' && this.#clockOf !== undefined) return this.read(key).then(() => undefined)
+    let probe = this.#probes.get(server)
+    if (!probe) {
+      probe = this.read(key)
+        .then(() => undefined)
+        .finally(() => {
+          this.#probes.delete(server)
+        })
+      this.#probes.set(server, probe)
+    }
+    return probe
   }
 
   dispose(): Promise<void> {

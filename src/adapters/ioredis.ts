@@ -350,6 +350,9 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
       checkTagInvalidation(await run(scripts.invalidateTags, keys, [ttl]))
     },
 
+    // Masters' clocks may disagree: each key is judged on its own master's (the slot map as the client knows it).
+    ...(cluster ? { clockOf: (key: string) => client.slots?.[clusterSlot(key)]?.[0] ?? '' } : {}),
+
     async ping(): Promise<void> {
       await client.ping()
     },

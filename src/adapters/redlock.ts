@@ -153,8 +153,9 @@ export function redlockAdapter(
   // Every optional capability of the wrapped adapter is passed on: the entries, the hit shortcuts, scans and
   // the write announcements (which wake waiters, whoever holds the lock) are the wrapped adapter's. `extend`
   // is this wrapper's own (the quorum lock's).
-  const { peek, peekTagged, invalidateMatching, waitForWrite, dispose } = adapter
+  const { peek, peekTagged, invalidateMatching, waitForWrite, dispose, clockOf } = adapter
   if (peek) wrapped.peek = (key) => peek.call(adapter, key)
+  if (clockOf) wrapped.clockOf = (key) => clockOf.call(adapter, key)
   if (peekTagged) wrapped.peekTagged = (key, tagKeys) => peekTagged.call(adapter, key, tagKeys)
   if (invalidateMatching) {
     wrapped.invalidateMatching = (pattern, gen, ttl, step) => invalidateMatching.call(adapter, pattern, gen, ttl, step)
