@@ -187,6 +187,8 @@ export interface WorkloadOptions {
   readerPauseMs?: number
   /** Ends the run early once it returns true (a run that must last as long as a fault does). */
   stop?: () => boolean
+  /** Added to every load's sequence number, so runs in several processes sharing one backend never reuse one. */
+  loadBase?: number
 }
 
 /**
@@ -236,7 +238,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<History> {
   const started = performance.now()
 
   const loaderFor = (client: number, id: number) => async (): Promise<Item> => {
-    const load = ++loads
+    const load = (options.loadBase ?? 0) + ++loads
     const start = performance.now()
     const before = loaderRng() < 0.5 ? below(loaderRng, loaderDelayMs + 1) : 0
     const after = loaderRng() < 0.5 ? below(loaderRng, loaderDelayMs + 1) : 0
