@@ -23,6 +23,11 @@ import type { CircuitState } from './metrics.js'
 import { requestBoundIo } from './runtime.js'
 
 const BUCKET_MS = 10
+/**
+ * Servers whose learned clocks differ by less than this are judged on one clock (the last learned), as a
+ * single server is: the difference is within what a reply's travel and a busy event loop already blur.
+ */
+const SKEW_TOLERANCE_MS = 100
 
 /**
  * Timeouts of concurrent backend operations share one timer per 10 ms bucket: a timer per operation
@@ -83,6 +88,8 @@ export class Backend {
   readonly #offsets = new Map<string, number>()
   readonly #clockOf: ((key: string) => string) | undefined
   readonly #probes = new Map<string, Promise<void>>()
+  /** Whether the servers' learned clocks disagree by more than {@link SKEW_TOLERANCE_MS}. */
+  #skewed = false
 
   /** The adapter's synchronous fresh read, when it is an in-process store (see CacheAdapter.freshSync). */
   readonly freshSync: CacheAdapter['freshSync']
@@ -126,13 +133,24 @@ export class Backend {
   }
 
   #offsetOf(key: string | undefined): number | undefined {
-    return this.#clockOf === undefined || key === undefined ? this.#offset : this.#offsets.get(this.#clockOf(key))
+    // Servers that agree (the usual case) share the last offset learned: an l1 hit then names no server, which
+    // would cost more than the hit itself.
+    if (!this.#skewed || key === undefined) return this.#offset
+    return this.#offsets.get((this.#clockOf as (key: string) => string)(key))
   }
 
   #learn(backendNow: number, key?: string): void {
     const offset = backendNow - performance.now()
     this.#offset = offset
-    if (this.#clockOf !== undefined && key !== undefined) this.#offsets.set(this.#clockOf(key), offset)
+    if (this.#clockOf === undefined || key === undefined) return
+    this.#offsets.set(this.#clockOf(key), offset)
+    let low = offset
+    let high = offset
+    for (const known of this.#offsets.values()) {
+      if (known < low) low = known
+      else if (known > high) high = known
+    }
+    this.#skewed = high - low > SKEW_TOLERANCE_MS
   }
 
   /**
@@ -271,11 +289,18 @@ export class Backend {
    * concurrent callers share that one read.
    */
   knowClock(key: string): Promise<void> | undefined {
-    if (this.#offsetOf(key) !== undefined) return undefined
-    const server = this.#clockOf?.(key) ?? ''
-    // A cluster client still connecting cannot tell which server holds the key: it reads the key itself, so the
-    // reply teaches that server's clock (a probe shared with keys of other servers would not).
-    if (server === '' && this.#clockOf !== undefined) return this.read(key).then(() => undefined)
+    const clockOf = this.#clockOf
+    let server = ''
+    if (clockOf === undefined) {
+      if (this.#offset !== undefined) return undefined
+    } else {
+      // Each server's own clock, even while the others agree: a server not heard from yet may be the one off.
+      server = clockOf(key)
+      if (this.#offsets.has(server) && server !== '') return undefined
+      // A cluster client still connecting cannot tell which server holds the key: it reads the key itself, so the
+      // reply teaches that server's clock (a probe shared with keys of other servers would not).
+      if (server === '') return this.read(key).then(() => undefined)
+    }
     let probe = this.#probes.get(server)
     if (!probe) {
       probe = this.read(key)

@@ -165,16 +165,18 @@ describe.each([
     expect(loads).toBe(3) // v1, b, v2
   }, 20_000)
 
-  it('set() to the master 2 s ahead right after a reply from the master 2 s behind is stored, not refused as late [C8]', async () => {
+  it('set() to the master 2 s ahead, when the client has heard only from the master 2 s behind, is stored, not refused as late [C8]', async () => {
     const namespace = ns()
     const [[onAhead, onAhead2], [onBehind]] = await Promise.all([keysOn(namespace, 2, 2), keysOn(namespace, 0, 1)])
     const cache = cacheOn(kind, { namespace, ...(l1 ? { l1: true } : {}) })
-    await cache.set(onAhead!, 'first') // the client knows the ahead master's clock too
+    // The first reply comes from the master behind: the one ahead has not been heard from yet.
     await cache.getOrSet(onBehind!, async () => 'b')
-    await cache.set(onAhead2!, 'stored')
-    await cache.set(onAhead!, 'second', { tags: ['t'] })
-    expect(await cache.get(onAhead2!)).toBe('stored')
-    expect(await cache.get(onAhead!)).toBe('second')
+    await cache.set(onAhead!, 'first')
+    // The last reply again from the master behind; the tags' master may be a third one.
+    await cache.getOrSet(onBehind!, async () => 'b')
+    await cache.set(onAhead2!, 'second', { tags: ['t'] })
+    expect(await cache.get(onAhead!)).toBe('first')
+    expect(await cache.get(onAhead2!)).toBe('second')
   }, 20_000)
 })
 
