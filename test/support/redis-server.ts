@@ -32,6 +32,12 @@ export interface RedisServer {
   stop(): Promise<void>
   pause(): void
   resume(): void
+  /**
+   * SIGKILLs the server and starts it again on the same port and directory (a crash and a restart: no data, as
+   * nothing is persisted, but a cluster node keeps its identity from nodes.conf). Resolves the new server; the old
+   * object's stop() then does nothing.
+   */
+  restart(): Promise<RedisServer>
 }
 
 export interface RedisCluster {
@@ -133,8 +139,13 @@ class StartError extends Error {
   }
 }
 
-async function spawnOnce(port: number, extraArgs: string[], env?: NodeJS.ProcessEnv): Promise<RedisServer> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'cacheward-redis-'))
+async function spawnOnce(
+  port: number,
+  extraArgs: string[],
+  env?: NodeJS.ProcessEnv,
+  reuseDir?: string,
+): Promise<RedisServer> {
+  const dir = reuseDir ?? mkdtempSync(path.join(os.tmpdir(), 'cacheward-redis-'))
   const args = [
     '--port',
     String(port),
@@ -219,6 +230,14 @@ async function spawnOnce(port: number, extraArgs: string[], env?: NodeJS.Process
     stop,
     pause: () => child.kill('SIGSTOP'),
     resume: () => child.kill('SIGCONT'),
+    restart: async () => {
+      if (stopped) throw new Error(`redis-server on port ${port} was stopped`)
+      stopped = true
+      child.kill('SIGKILL')
+      await exited
+      live.delete(child)
+      return spawnOnce(port, extraArgs, env, dir)
+    },
   }
 }
 
