@@ -122,7 +122,7 @@ function checkCoverage(slots: ReadonlyArray<readonly string[] | undefined>, node
     if (owner !== undefined && owner === checked) continue
     if (owner === undefined || !scanned.has(owner)) {
       throw new Error(
-        `no reachable master serves slot ${slot} (a failover may be under way); nothing was skipped silently`,
+        `no reachable master serves slot ${slot} (a failover may be under way): nothing was invalidated; retry once the cluster has recovered`,
       )
     }
     checked = owner
