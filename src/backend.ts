@@ -23,6 +23,11 @@ import type { CircuitState } from './metrics.js'
 import { requestBoundIo } from './runtime.js'
 
 const BUCKET_MS = 10
+/**
+ * Servers whose learned clocks differ by less than this are judged on one clock (the last learned), as a
+ * single server is: the difference is within what a reply's travel and a busy event loop already blur.
+ */
+const SKEW_TOLERANCE_MS = 100
 
 /**
  * Timeouts of concurrent backend operations share one timer per 10 ms bucket: a timer per operation
@@ -76,7 +81,15 @@ export class Backend {
    * ahead of the backend (by more than the two clocks drift apart meanwhile).
    */
   #offset: number | undefined
-  #probe: Promise<void> | undefined
+  /**
+   * The same per server, where the adapter names the server of each key (a cluster's masters may disagree on the
+   * time by seconds: an entry is judged on the clock of the master holding it, never on another's).
+   */
+  readonly #offsets = new Map<string, number>()
+  readonly #clockOf: ((key: string) => string) | undefined
+  readonly #probes = new Map<string, Promise<void>>()
+  /** Whether the servers' learned clocks disagree by more than {@link SKEW_TOLERANCE_MS}. */
+  #skewed = false
 
   /** The adapter's synchronous fresh read, when it is an in-process store (see CacheAdapter.freshSync). */
   readonly freshSync: CacheAdapter['freshSync']
@@ -91,6 +104,7 @@ export class Backend {
     this.stampsSync = adapter.stampsSync?.bind(adapter)
     this.#timeout = timeout
     this.#circuit = circuit
+    this.#clockOf = adapter.clockOf?.bind(adapter)
   }
 
   /** Whether the adapter has a cheap `peek` (and `peekTagged`, for tagged calls). */
@@ -103,18 +117,40 @@ export class Backend {
     return circuitState(this.#circuit)
   }
 
-  /** The backend's current time as far as this process can tell (a lower bound), or undefined before any reply. */
-  now(): number | undefined {
-    return this.#offset === undefined ? undefined : performance.now() + this.#offset
+  /**
+   * The backend's current time as far as this process can tell (a lower bound), or undefined before any reply:
+   * on the clock of the server holding `key` where the adapter tells servers apart.
+   */
+  now(key?: string): number | undefined {
+    const offset = this.#offsetOf(key)
+    return offset === undefined ? undefined : performance.now() + offset
   }
 
   /** The backend's time at this process's monotonic time `at` (a `performance.now()` already taken), as {@link now}. */
-  at(at: number): number | undefined {
-    return this.#offset === undefined ? undefined : at + this.#offset
+  at(at: number, key?: string): number | undefined {
+    const offset = this.#offsetOf(key)
+    return offset === undefined ? undefined : at + offset
   }
 
-  #learn(backendNow: number): void {
-    this.#offset = backendNow - performance.now()
+  #offsetOf(key: string | undefined): number | undefined {
+    // Servers that agree (the usual case) share the last offset learned: an l1 hit then names no server, which
+    // would cost more than the hit itself.
+    if (!this.#skewed || key === undefined) return this.#offset
+    return this.#offsets.get((this.#clockOf as (key: string) => string)(key))
+  }
+
+  #learn(backendNow: number, key?: string): void {
+    const offset = backendNow - performance.now()
+    this.#offset = offset
+    if (this.#clockOf === undefined || key === undefined) return
+    this.#offsets.set(this.#clockOf(key), offset)
+    let low = offset
+    let high = offset
+    for (const known of this.#offsets.values()) {
+      if (known < low) low = known
+      else if (known > high) high = known
+    }
+    this.#skewed = high - low > SKEW_TOLERANCE_MS
   }
 
   /**
@@ -172,7 +208,8 @@ export class Backend {
   readonly #learnReply = (reply: { now: number }) => this.#learn(reply.now)
 
   read(key: string, lock?: LockRequest, tags?: TagRead): Promise<ReadReply> {
-    return this.#run('read', () => this.#adapter.read(key, lock, tags), 'counted', this.#learnReply)
+    const learn = this.#clockOf === undefined ? this.#learnReply : (reply: ReadReply) => this.#learn(reply.now, key)
+    return this.#run('read', () => this.#adapter.read(key, lock, tags), 'counted', learn)
   }
 
   peek(key: string): Promise<Slot | null | 'garbage'> {
@@ -221,7 +258,8 @@ export class Backend {
   }
 
   readTags(keys: readonly string[], ttl: number): Promise<TagReply> {
-    return this.#run('readTags', () => this.#adapter.readTags(keys, ttl), 'counted', this.#learnReply)
+    const learn = this.#clockOf === undefined ? this.#learnReply : (reply: TagReply) => this.#learn(reply.now, keys[0])
+    return this.#run('readTags', () => this.#adapter.readTags(keys, ttl), 'counted', learn)
   }
 
   invalidateTags(keys: readonly string[], ttl: number): Promise<void> {
@@ -252,13 +290,28 @@ export class Backend {
    * concurrent callers share that one read.
    */
   knowClock(key: string): Promise<void> | undefined {
-    if (this.#offset !== undefined) return undefined
-    this.#probe ??= this.read(key)
-      .then(() => undefined)
-      .finally(() => {
-        this.#probe = undefined
-      })
-    return this.#probe
+    const clockOf = this.#clockOf
+    let server = ''
+    if (clockOf === undefined) {
+      if (this.#offset !== undefined) return undefined
+    } else {
+      // Each server's own clock, even while the others agree: a server not heard from yet may be the one off.
+      server = clockOf(key)
+      if (this.#offsets.has(server) && server !== '') return undefined
+      // A cluster client still connecting cannot tell which server holds the key: it reads the key itself, so the
+      // reply teaches that server's clock (a probe shared with keys of other servers would not).
+      if (server === '') return this.read(key).then(() => undefined)
+    }
+    let probe = this.#probes.get(server)
+    if (!probe) {
+      probe = this.read(key)
+        .then(() => undefined)
+        .finally(() => {
+          this.#probes.delete(server)
+        })
+      this.#probes.set(server, probe)
+    }
+    return probe
   }
 
   dispose(): Promise<void> {

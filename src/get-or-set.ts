@@ -60,8 +60,9 @@ export function getOrSet<T>(
     // One clock reading serves the call's latency, the tier's own expiry and the entry's freshness.
     const entry = l1.get(full, startedAt)
     if (entry !== undefined && entry.schema === call.schema) {
-      // The tier holds only what a backend read returned, so the backend's clock is known.
-      const backendNow = core.backend.at(startedAt) as number
+      // The tier holds only what a backend read returned, so the backend's clock is known (undefined only if the
+      // key's server changed since, a failover: then every comparison below is false and the call reads).
+      const backendNow = core.backend.at(startedAt, full) as number
       if (backendNow < entry.freshUntil) {
         core.telemetry.served(key, scope.namespace, call.category, 'hit', startedAt, 'l1')
         if (call.policy.earlyRefresh > 0) {
@@ -140,7 +141,7 @@ export async function resolveFlight<T>(c: Call, loader: Loader<T>): Promise<Outc
     policy.earlyRefresh === 0 &&
     core.present.has(c.full) &&
     core.backend.canPeek(c.call.tags.length > 0) &&
-    core.backend.now() !== undefined
+    core.backend.now(c.full) !== undefined
   ) {
     try {
       const hit = await peekHit(c)

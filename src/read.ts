@@ -133,7 +133,7 @@ export async function peekHit(c: Call): Promise<Outcome | undefined> {
     known = new Map(tags.map((tag, i) => [tag, reply.stamps[i] as number]))
   }
   // Judged once the reply is in, on the learned clock (a lower bound of the backend's): never older than the read.
-  const backendNow = backend.now()
+  const backendNow = backend.now(c.full)
   if (slot === null || slot === 'garbage' || slot.body === '' || backendNow === undefined) return undefined
   if (backendNow >= slot.freshUntil) return undefined
   const checked = usableEntry(c, slot, known)
@@ -162,7 +162,7 @@ export async function readOnly(
     l1.listen()
     const entry = l1.get(c.full, startedAt)
     if (entry !== undefined && entry.schema === c.call.schema) {
-      const backendNow = c.core.backend.at(startedAt) as number
+      const backendNow = c.core.backend.at(startedAt, c.full) as number
       const servable = Math.max(entry.staleUntil, entry.errorUntil)
       const state =
         backendNow < entry.freshUntil ? 'hit' : c.call.allowStale && backendNow < servable ? 'stale' : 'miss'

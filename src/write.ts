@@ -120,13 +120,14 @@ export async function storeGiven(c: Call, value: unknown): Promise<void> {
     const reply = await core.backend.readTags(tagKeys(c, tags), FENCE_WINDOW_MS).catch(fail('readTags'))
     startedAt = reply.now
     body = encode(c, value, tags, 0, startedAt)
-  } else {
-    await core.backend.knowClock(c.full)?.catch(fail('read'))
   }
+  // On a cluster the tag records' master is not the entry's: its clock may be seconds off.
+  await core.backend.knowClock(c.full)?.catch(fail('read'))
   // The caller is told the write failed once `timeout` has passed; a client may still deliver it later (a
-  // replayed offline queue, a stalled link), so it carries that moment on the backend clock and is refused
-  // after it. The learned clock never runs ahead of the backend, so neither does the deadline.
-  const deadline = (core.backend.now() ?? 0) + core.timeout
+  // replayed offline queue, a stalled link), so it carries that moment on the clock of the server that checks it
+  // and is refused after it. The learned clock never runs ahead of that server (by more than servers that count as
+  // agreeing may differ, see Backend), so neither does the deadline.
+  const deadline = (core.backend.now(c.full) ?? core.backend.now() ?? 0) + core.timeout
   const { ttl } = c.call.policy
   const result = await writeEntry(c, body, { ttl, tags, startedAt, fence: null, deadline })
     .catch(fail('write'))

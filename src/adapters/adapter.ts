@@ -290,6 +290,13 @@ export interface CacheAdapter {
    * bound on how long another process's change takes to reach it.
    */
   subscribe?(listener: AnnouncementListener): () => void
+  /**
+   * Which server's clock stamps the replies about `key`: on a cluster, its slot's master (`host:port`). Optional:
+   * without it the backend is one clock. With it the client learns one clock per server, since masters' clocks
+   * may disagree by seconds, and judges each entry (freshness, a write's deadline) on the clock of the server
+   * that holds it.
+   */
+  clockOf?(key: string): string
   /** Round trip to the backend; rejects when it is unreachable. */
   ping(): Promise<void>
   /** Stops the adapter's own timers. Never closes a client the user passed in. */

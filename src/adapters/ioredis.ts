@@ -95,6 +95,38 @@ export interface IoredisLikeClient {
   /** Cluster only: the master nodes, each a standalone client. */
   // biome-ignore lint/suspicious/noExplicitAny: ioredis overloads, as above
   nodes?: (...args: any[]) => IoredisLikeClient[]
+  /** Cluster only: per slot, the `host:port` of its master (then its replicas), as the client last learned them. */
+  readonly slots?: ReadonlyArray<readonly string[] | undefined>
+  /** The client's options; a cluster node's `host` and `port` name it in {@link IoredisLikeClient.slots}. */
+  readonly options?: object
+}
+
+const SLOTS = 16_384
+
+/**
+ * Throws unless every slot's master is one of `nodes`. ioredis drops a master from `nodes('master')` as soon as
+ * its connection closes, while the slot map still gives it its slots (until its replica is promoted): a scan of
+ * the others would resolve without its keys, and they would be served again from the promoted replica.
+ */
+function checkCoverage(slots: ReadonlyArray<readonly string[] | undefined>, nodes: readonly IoredisLikeClient[]) {
+  const scanned = new Set(
+    nodes.map((node) => {
+      const { host, port } = (node.options ?? {}) as { host?: string; port?: number }
+      return `${host}:${port}`
+    }),
+  )
+  let checked: string | undefined
+  for (let slot = 0; slot < SLOTS; slot++) {
+    const owner = slots[slot]?.[0]
+    // Slots come in long runs of one owner: each owner is looked up once per run.
+    if (owner !== undefined && owner === checked) continue
+    if (owner === undefined || !scanned.has(owner)) {
+      throw new Error(
+        `no reachable master serves slot ${slot} (a failover may be under way): nothing was invalidated; retry once the cluster has recovered`,
+      )
+    }
+    checked = owner
+  }
 }
 
 /**
@@ -166,6 +198,7 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
     }
     const nodes = client.nodes('master')
     if (nodes.length === 0) throw new Error('the cluster client knows no master yet')
+    if (client.slots) checkCoverage(client.slots, nodes)
     return nodes
   }
 
@@ -316,6 +349,9 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
     async invalidateTags(keys: readonly string[], ttl: number): Promise<void> {
       checkTagInvalidation(await run(scripts.invalidateTags, keys, [ttl]))
     },
+
+    // Masters' clocks may disagree: each key is judged on its own master's (the slot map as the client knows it).
+    ...(cluster ? { clockOf: (key: string) => client.slots?.[clusterSlot(key)]?.[0] ?? '' } : {}),
 
     async ping(): Promise<void> {
       await client.ping()

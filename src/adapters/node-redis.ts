@@ -87,6 +87,8 @@ export interface NodeRedisLikeClient {
   readonly isReady?: boolean
   /** Cluster only: the master nodes, known once `connect()` has discovered the topology. */
   readonly masters?: readonly unknown[]
+  /** Cluster only: per slot, its shard (`{ master: { host, port } }`), once the topology is known. */
+  readonly slots?: readonly unknown[]
   /** Cluster only: the connection to one node of {@link NodeRedisLikeClient.masters}, opened on first use. */
   // biome-ignore lint/suspicious/noExplicitAny: the node type is node-redis' own
   nodeClient?: (node: any) => NodeRedisLikeNodeClient | Promise<NodeRedisLikeNodeClient>
@@ -311,6 +313,18 @@ export function nodeRedisAdapter(client: NodeRedisLikeClient): CacheAdapter {
     async invalidateTags(keys: readonly string[], ttl: number): Promise<void> {
       checkTagInvalidation(await run(scripts.invalidateTags, keys, [String(ttl)]))
     },
+
+    // Masters' clocks may disagree: each key is judged on its own master's (the slot map as the client knows it).
+    ...(cluster
+      ? {
+          clockOf: (key: string) => {
+            const master = (
+              client.slots?.[clusterSlot(key)] as { master?: { host?: string; port?: number } } | undefined
+            )?.master
+            return master ? `${master.host}:${master.port}` : ''
+          },
+        }
+      : {}),
 
     async ping(): Promise<void> {
       await send(undefined, ['PING'])

@@ -155,11 +155,13 @@ export function redlockAdapter(
   // is this wrapper's own (the quorum lock's).
   // The wrapped adapter's announcements keep an l1 tier coherent (its scripts announce every change), and an
   // in-process store's synchronous reads answer fresh hits only, which take no lock: both are passed on too.
-  const { peek, peekTagged, invalidateMatching, waitForWrite, dispose, subscribe, freshSync, stampsSync } = adapter
+  const { peek, peekTagged, invalidateMatching, waitForWrite, dispose, clockOf, subscribe, freshSync, stampsSync } =
+    adapter
   if (subscribe) wrapped.subscribe = (listener) => subscribe.call(adapter, listener)
   if (freshSync) wrapped.freshSync = (key) => freshSync.call(adapter, key)
   if (stampsSync) wrapped.stampsSync = (keys) => stampsSync.call(adapter, keys)
   if (peek) wrapped.peek = (key) => peek.call(adapter, key)
+  if (clockOf) wrapped.clockOf = (key) => clockOf.call(adapter, key)
   if (peekTagged) wrapped.peekTagged = (key, tagKeys) => peekTagged.call(adapter, key, tagKeys)
   if (invalidateMatching) {
     wrapped.invalidateMatching = (pattern, gen, ttl, step) => invalidateMatching.call(adapter, pattern, gen, ttl, step)

@@ -185,6 +185,10 @@ export interface WorkloadOptions {
   writerPauseMs?: number
   /** Most pause (ms) a reader takes between reads (with probability 1/4). Default 2. */
   readerPauseMs?: number
+  /** Ends the run early once it returns true (a run that must last as long as a fault does). */
+  stop?: () => boolean
+  /** Added to every load's sequence number, so runs in several processes sharing one backend never reuse one. */
+  loadBase?: number
 }
 
 /**
@@ -216,14 +220,15 @@ export async function runWorkload(options: WorkloadOptions): Promise<History> {
   let tickets = options.ops
   let writes = 0
   const take = () => {
-    if (tickets <= 0) return false
+    if (tickets <= 0 || options.stop?.()) return false
     tickets--
     history.ops++
     return true
   }
   /** A writer waits while writes are ahead of their share, so the mix does not depend on the backend's speed. */
   const takeWrite = async (rng: Rng) => {
-    while (tickets > 0 && writes + 1 > writeShare * (history.ops + 1)) await sleep(1 + below(rng, writerPauseMs + 1))
+    while (tickets > 0 && !options.stop?.() && writes + 1 > writeShare * (history.ops + 1))
+      await sleep(1 + below(rng, writerPauseMs + 1))
     if (!take()) return false
     writes++
     return true
@@ -233,7 +238,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<History> {
   const started = performance.now()
 
   const loaderFor = (client: number, id: number) => async (): Promise<Item> => {
-    const load = ++loads
+    const load = (options.loadBase ?? 0) + ++loads
     const start = performance.now()
     const before = loaderRng() < 0.5 ? below(loaderRng, loaderDelayMs + 1) : 0
     const after = loaderRng() < 0.5 ? below(loaderRng, loaderDelayMs + 1) : 0

@@ -32,11 +32,21 @@ export interface RedisServer {
   stop(): Promise<void>
   pause(): void
   resume(): void
+  /**
+   * SIGKILLs the server and starts it again on the same port and directory (a crash and a restart: no data, as
+   * nothing is persisted, but a cluster node keeps its identity from nodes.conf). Resolves the new server; the old
+   * object's stop() then does nothing.
+   */
+  restart(): Promise<RedisServer>
 }
 
 export interface RedisCluster {
+  /** The masters as created (seed nodes for a client). */
   nodes: { host: '127.0.0.1'; port: number }[]
+  /** Every server: the masters first, then (with `replicas`) one replica per master, in the masters' order. */
   servers: RedisServer[]
+  /** With `replicas`: `replicaOf[i]` is the server replicating `servers[i]` when the cluster was created. */
+  replicaOf: RedisServer[]
   stop(): Promise<void>
 }
 
@@ -129,8 +139,13 @@ class StartError extends Error {
   }
 }
 
-async function spawnOnce(port: number, extraArgs: string[], env?: NodeJS.ProcessEnv): Promise<RedisServer> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'cacheward-redis-'))
+async function spawnOnce(
+  port: number,
+  extraArgs: string[],
+  env?: NodeJS.ProcessEnv,
+  reuseDir?: string,
+): Promise<RedisServer> {
+  const dir = reuseDir ?? mkdtempSync(path.join(os.tmpdir(), 'cacheward-redis-'))
   const args = [
     '--port',
     String(port),
@@ -215,6 +230,14 @@ async function spawnOnce(port: number, extraArgs: string[], env?: NodeJS.Process
     stop,
     pause: () => child.kill('SIGSTOP'),
     resume: () => child.kill('SIGCONT'),
+    restart: async () => {
+      if (stopped) throw new Error(`redis-server on port ${port} was stopped`)
+      stopped = true
+      child.kill('SIGKILL')
+      await exited
+      live.delete(child)
+      return spawnOnce(port, extraArgs, env, dir)
+    },
   }
 }
 
@@ -257,21 +280,49 @@ function runRedisCli(args: string[], timeoutMs: number): Promise<string> {
   })
 }
 
+/** The first line of `CLUSTER NODES` of every node, parsed: id, port, flags, master id. */
+async function clusterNodes(port: number) {
+  const text = await rawCommand(port, ['CLUSTER', 'NODES'])
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [id = '', address = '', flags = '', master = ''] = line.split(' ')
+      return { id, port: Number(address.split('@')[0]?.split(':')[1]), flags: flags.split(','), master }
+    })
+}
+
+/**
+ * Starts a Redis Cluster of `masters` masters (3 by default) on free loopback ports. With `replicas: 1`, each
+ * master also gets a replica (started only by the tests that kill masters; `nodeTimeout` small so a failover
+ * takes seconds). Resolves once every node reports the full slot map and every replica's link is up.
+ */
 export async function startRedisCluster(
-  options: { masters?: number; env?: (index: number) => NodeJS.ProcessEnv | undefined } = {},
+  options: {
+    masters?: number
+    replicas?: 0 | 1
+    /** cluster-node-timeout (ms): how long a silent master takes to be failed over. Default 2000. */
+    nodeTimeout?: number
+    env?: (index: number) => NodeJS.ProcessEnv | undefined
+  } = {},
 ): Promise<RedisCluster> {
   const masters = options.masters ?? 3
+  const replicas = options.replicas ?? 0
   if (masters < 3) throw new Error(`startRedisCluster: Redis Cluster needs at least 3 masters, got ${masters}`)
+  const total = masters * (1 + replicas)
   const clusterArgs = [
     '--cluster-enabled',
     'yes',
     '--cluster-config-file',
     'nodes.conf',
     '--cluster-node-timeout',
-    '2000',
+    String(options.nodeTimeout ?? 2000),
+    // A replica's first sync starts at once, not after the default 5 s wait for more replicas to join it.
+    '--repl-diskless-sync-delay',
+    '0',
   ]
   const started = await Promise.allSettled(
-    Array.from({ length: masters }, (_, i) => {
+    Array.from({ length: total }, (_, i) => {
       const env = options.env?.(i)
       return startRedisServer({ extraArgs: clusterArgs, ...(env ? { env } : {}) })
     }),
@@ -280,26 +331,63 @@ export async function startRedisCluster(
   const stop = async () => {
     await Promise.all(servers.map((s) => s.stop()))
   }
+  const replicaOf: RedisServer[] = []
   try {
     const failed = started.find((s) => s.status === 'rejected')
     if (failed) throw failed.reason
     const deadline = Date.now() + CLUSTER_TIMEOUT_MS
     await runRedisCli(
-      ['--cluster', 'create', ...servers.map((s) => `${HOST}:${s.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+      [
+        '--cluster',
+        'create',
+        ...servers.slice(0, masters).map((s) => `${HOST}:${s.port}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ],
       CLUSTER_TIMEOUT_MS,
     )
-    // redis-cli returns once the config is consistent; wait until every node also reports the full slot map.
+    // Replicas are attached by hand, so which one follows which master is ours to choose (redis-cli's
+    // --cluster-replicas shuffles them when every node is on one host).
+    if (replicas > 0) {
+      const ids = await clusterNodes(servers[0]!.port)
+      for (let i = 0; i < masters; i++) {
+        const master = servers[i]!
+        const replica = servers[masters + i]!
+        const id = ids.find((n) => n.port === master.port)?.id
+        if (!id) throw new Error(`cluster: no node id for master ${master.port}`)
+        await rawCommand(replica.port, ['CLUSTER', 'MEET', HOST, String(master.port)])
+        // The replica must know the master's id before it can follow it: retry until the MEET has spread.
+        for (;;) {
+          const ok = await rawCommand(replica.port, ['CLUSTER', 'REPLICATE', id]).then(
+            () => true,
+            () => false,
+          )
+          if (ok) break
+          if (Date.now() > deadline) throw new Error(`cluster: ${replica.port} could not replicate ${master.port}`)
+          await sleep(50)
+        }
+        replicaOf.push(replica)
+      }
+    }
+    // redis-cli returns once the config is consistent; wait until every node also reports the full slot map
+    // (and every replica's link to its master is up).
     for (;;) {
       const infos = await Promise.all(servers.map((s) => rawCommand(s.port, ['CLUSTER', 'INFO']).catch(String)))
-      const ready = infos.every(
-        (info) =>
-          info.includes('cluster_state:ok') &&
-          info.includes('cluster_slots_ok:16384') &&
-          info.includes(`cluster_known_nodes:${masters}\r\n`),
-      )
+      const links = await Promise.all(replicaOf.map((s) => rawCommand(s.port, ['INFO', 'replication']).catch(String)))
+      const ready =
+        infos.every(
+          (info) =>
+            info.includes('cluster_state:ok') &&
+            info.includes('cluster_slots_ok:16384') &&
+            info.includes(`cluster_known_nodes:${total}\r\n`),
+        ) && links.every((info) => info.includes('master_link_status:up'))
       if (ready) break
       if (Date.now() > deadline) {
-        throw new Error(`cluster did not reach cluster_state:ok within ${CLUSTER_TIMEOUT_MS} ms:\n${infos.join('\n')}`)
+        const down = links.filter((info) => !info.includes('master_link_status:up'))
+        throw new Error(
+          `cluster did not reach cluster_state:ok within ${CLUSTER_TIMEOUT_MS} ms:\n${[...infos, ...down].join('\n')}`,
+        )
       }
       await sleep(50)
     }
@@ -307,5 +395,28 @@ export async function startRedisCluster(
     await stop()
     throw error
   }
-  return { nodes: servers.map((s) => ({ host: HOST, port: s.port })), servers, stop }
+  return { nodes: servers.slice(0, masters).map((s) => ({ host: HOST, port: s.port })), servers, replicaOf, stop }
 }
+
+/**
+ * The slot map as the node at `port` sees it now: a function from a slot to the port of the master serving it
+ * (undefined while no live master has it, e.g. between a master's failure and its replica's promotion).
+ */
+export async function slotOwners(port: number): Promise<(slot: number) => number | undefined> {
+  const text = await rawCommand(port, ['CLUSTER', 'NODES'])
+  const ranges: [from: number, to: number, port: number][] = []
+  for (const line of text.trim().split('\n')) {
+    const parts = line.split(' ')
+    const flags = parts[2]?.split(',') ?? []
+    if (!flags.includes('master') || flags.includes('fail') || flags.includes('fail?')) continue
+    const owner = Number(parts[1]?.split('@')[0]?.split(':')[1])
+    for (const range of parts.slice(8)) {
+      if (range.startsWith('[')) continue
+      const [from = 0, to = from] = range.split('-').map(Number)
+      ranges.push([from, to, owner])
+    }
+  }
+  return (slot) => ranges.find(([from, to]) => slot >= from && slot <= to)?.[2]
+}
+
+export { rawCommand as rawRedisCommand }
