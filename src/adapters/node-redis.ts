@@ -87,6 +87,8 @@ export interface NodeRedisLikeClient {
   readonly isReady?: boolean
   /** Cluster only: the master nodes, known once `connect()` has discovered the topology. */
   readonly masters?: readonly unknown[]
+  /** Adds an event listener: on a cluster, the adapter follows failovers (see `node-reconnecting`). */
+  on?: Method
   /** Cluster only: per slot, its shard (`{ master: { host, port } }`), once the topology is known. */
   readonly slots?: readonly unknown[]
   /** Cluster only: the connection to one node of {@link NodeRedisLikeClient.masters}, opened on first use. */
@@ -210,6 +212,8 @@ export function nodeRedisAdapter(client: NodeRedisLikeClient): CacheAdapter {
     return Promise.all(masters.map((master) => step(async () => nodeClient.call(client, master))))
   }
 
+  if (cluster) followFailovers(client)
+
   // The adapter's own subscriber (node-redis-subscriber.ts): wakes waiters, feeds `l1`.
   const announcements = nodeRedisAnnouncements(client, cluster, async () => {
     if (!topologyKnown()) await connected()
@@ -330,4 +334,33 @@ export function nodeRedisAdapter(client: NodeRedisLikeClient): CacheAdapter {
       await send(undefined, ['PING'])
     },
   }
+}
+
+/** What {@link followFailovers} reaches for inside a node-redis cluster (not part of its typed API). */
+interface ClusterInternals {
+  _slots?: { rediscover?: (startWith: unknown) => Promise<void> }
+  masters?: readonly { client?: { isReady?: boolean } }[]
+}
+
+/**
+ * node-redis 5 re-reads a cluster's slot map only when a node answers MOVED or ASK. A master that died never
+ * answers again, so after its replica is promoted, the commands for its slots still go to the dead node, for
+ * good (measured: writes to them still failing 3 s after the promotion, while ioredis recovered in 2-3 s).
+ * While a node is reconnecting, ask the cluster to re-read its map from a master that is up, at most once a
+ * second. node-redis 6 refreshes on reconnection attempts itself; a second refresh there is harmless.
+ */
+function followFailovers(client: NodeRedisLikeClient): void {
+  const internals = client as unknown as ClusterInternals
+  if (typeof client.on !== 'function' || typeof internals._slots?.rediscover !== 'function') return
+  let last = 0
+  client.on('node-reconnecting', () => {
+    const now = Date.now()
+    if (now - last < 1_000) return
+    const startWith = internals.masters?.map((m) => m.client).find((c) => c?.isReady === true)
+    if (startWith === undefined) return
+    last = now
+    internals._slots?.rediscover?.(startWith).catch(() => {
+      // The next reconnection attempt tries again; commands meanwhile fail within the cache's timeout.
+    })
+  })
 }
