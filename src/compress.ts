@@ -1,0 +1,102 @@
+/**
+ * The stored form of an entry body: as the serializer wrote it, or gzipped and base64-encoded behind a marker,
+ * so any reader (with or without `compress` configured, over any adapter, Upstash's JSON transport included) can
+ * tell the two apart. Only web-standard globals (`CompressionStream`, `Blob`, `Response`, `btoa`/`atob`): the
+ * core runs in Workers, Deno and Bun too. Gzip is asynchronous there, so a compressed body is never decoded on a
+ * synchronous path; those paths hand it to the asynchronous one.
+ * @module
+ */
+
+/**
+ * Prefix of a compressed body. U+0001 starts no JSON text (nor any serializer's output we know of), so a body the
+ * serializer wrote is never mistaken for a compressed one; `gz1` names the format should another one follow.
+ */
+export const PACKED_PREFIX = '\u0001gz1:'
+
+/** Whether a stored body is compressed (and must be unpacked, asynchronously, before it is decoded). */
+export const isPacked = (body: string): boolean => body.startsWith(PACKED_PREFIX)
+
+/** `compress`, resolved: bodies of at least `threshold` bytes are gzipped when that makes them smaller. */
+export interface Compression {
+  readonly threshold: number
+}
+
+/** Bodies below this many bytes are stored as they are when `compress: true` takes the defaults. */
+export const DEFAULT_COMPRESS_THRESHOLD = 8 * 1024
+
+/**
+ * UTF-8 bytes of `text`, the size a backend stores. Counted without allocating (a 5 MB body is not copied to be
+ * measured); `limit` lets a body that is clearly over or under it skip the count, so the answer is exact only
+ * up to `limit` (anything over it is reported as at least `limit + 1`).
+ */
+export function utf8Bytes(text: string, limit = Number.POSITIVE_INFINITY): number {
+  // Each UTF-16 unit is 1 to 3 bytes (a surrogate pair, two units, is 4).
+  if (text.length > limit) return text.length
+  let bytes = 0
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i)
+    bytes += unit < 0x80 ? 1 : unit < 0x800 || (unit >= 0xd800 && unit < 0xe000) ? 2 : 3
+  }
+  return bytes
+}
+
+/** What {@link pack} made of a body: the form to store and its size in bytes. */
+export interface Packed {
+  body: string
+  bytes: number
+}
+
+/**
+ * The form to store: gzipped when `compression` is on, the body has at least `threshold` bytes and the packed
+ * form is smaller; else the body itself. Synchronous when nothing is compressed (the common, small case).
+ */
+export function pack(body: string, compression: Compression | undefined, limit: number): Packed | Promise<Packed> {
+  // Counted exactly only when compression may apply; otherwise just far enough to compare with `limit`.
+  if (compression === undefined || body.length * 3 < compression.threshold) {
+    return { body, bytes: utf8Bytes(body, limit) }
+  }
+  const raw = new TextEncoder().encode(body)
+  if (raw.length < compression.threshold) return { body, bytes: raw.length }
+  return gzip(raw).then((zipped) => {
+    const packed = PACKED_PREFIX + toBase64(zipped)
+    // Base64 is ASCII: one byte per character.
+    return packed.length < raw.length ? { body: packed, bytes: packed.length } : { body, bytes: raw.length }
+  })
+}
+
+/** The body the serializer wrote, from a packed one; rejects when it is not valid base64 of gzip data. */
+export async function unpack(packed: string): Promise<string> {
+  const zipped = fromBase64(packed.slice(PACKED_PREFIX.length))
+  const stream = new Blob([zipped]).stream().pipeThrough(new DecompressionStream('gzip'))
+  return new Response(stream).text()
+}
+
+async function gzip(raw: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
+  const stream = new Blob([raw]).stream().pipeThrough(new CompressionStream('gzip'))
+  return new Uint8Array(await new Response(stream).arrayBuffer())
+}
+
+// Where the runtime has them (Node 25+, recent browsers), the native base64 methods; else btoa/atob over
+// binary strings, in chunks so no call takes millions of arguments.
+type Base64Native = { toBase64?: (this: Uint8Array) => string }
+type Base64Ctor = { fromBase64?: (text: string) => Uint8Array<ArrayBuffer> }
+const CHUNK = 0x8000
+
+function toBase64(bytes: Uint8Array): string {
+  const native = (bytes as unknown as Base64Native).toBase64
+  if (typeof native === 'function') return native.call(bytes)
+  let binary = ''
+  for (let i = 0; i < bytes.length; i += CHUNK) {
+    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + CHUNK) as unknown as number[])
+  }
+  return btoa(binary)
+}
+
+function fromBase64(text: string): Uint8Array<ArrayBuffer> {
+  const native = (Uint8Array as unknown as Base64Ctor).fromBase64
+  if (typeof native === 'function') return native(text)
+  const binary = atob(text)
+  const bytes = new Uint8Array(binary.length)
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
+  return bytes
+}
