@@ -1,15 +1,17 @@
 /**
- * Big values (L4) on real backends: redis-server through ioredis, the Upstash REST endpoint through
+ * Big values (L4) on real backends: redis-server through ioredis and node-redis, the Upstash REST endpoint through
  * @upstash/redis (JSON over HTTP), and the memory store. Values up to 5 MB: over `maxValueBytes` they are
  * served and not stored (counted, emitted, the lock released); with `compress` they are stored gzipped, read back
  * by any client (one without `compress` too), and only when gzip makes them smaller.
  */
 import { Redis as Upstash } from '@upstash/redis'
 import { Redis } from 'ioredis'
+import { createClient } from 'redis'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import type { CacheAdapter } from '../../src/adapters/adapter.js'
 import { ioredisAdapter } from '../../src/adapters/ioredis.js'
 import { memoryAdapter } from '../../src/adapters/memory.js'
+import { nodeRedisAdapter } from '../../src/adapters/node-redis.js'
 import { upstashAdapter } from '../../src/adapters/upstash.js'
 import { type CacheClient, createCacheClient } from '../../src/client.js'
 import { PACKED_PREFIX } from '../../src/compress.js'
@@ -20,8 +22,10 @@ import { keygen } from '../support/keygen.js'
 const MB = 1024 * 1024
 const admin = new Redis(inject('redisUrl'))
 const connections: Array<{ disconnect(): void }> = [admin]
-afterAll(() => {
+const nodeRedisClients: Array<{ close(): Promise<unknown> }> = []
+afterAll(async () => {
   for (const c of connections) c.disconnect()
+  await Promise.allSettled(nodeRedisClients.map((c) => c.close()))
 })
 
 /** Rows of a listing, about `bytes` of JSON: compressible the way real API payloads are (repeated field names). */
@@ -54,6 +58,13 @@ const ioredis = (): CacheAdapter => {
   connections.push(redis)
   return ioredisAdapter(redis)
 }
+const nodeRedis = (): CacheAdapter => {
+  const client = createClient({ url: inject('redisUrl') })
+  client.on('error', () => {})
+  void client.connect()
+  nodeRedisClients.push(client)
+  return nodeRedisAdapter(client)
+}
 const upstash = (): CacheAdapter =>
   upstashAdapter(new Upstash({ url: inject('upstashUrl'), token: inject('upstashToken'), enableTelemetry: false }))
 const rawBody = async (full: string) => {
@@ -64,6 +75,7 @@ const shared = memoryAdapter()
 
 const TARGETS: Target[] = [
   { name: 'redis-server (ioredis)', adapter: ioredis, raw: rawBody },
+  { name: 'redis-server (node-redis)', adapter: nodeRedis, raw: rawBody },
   { name: 'Upstash REST (@upstash/redis)', adapter: upstash, raw: rawBody },
   { name: 'memory', adapter: () => shared },
 ]
