@@ -38,7 +38,7 @@ function encode(c: Call, value: unknown, tags: readonly string[], loadMs: number
 }
 
 /**
- * The form a body is stored in (compressed when `compress` says so), or `undefined` when that is over the
+ * The form a body is stored in (compressed when `compress` says so), or its size when that is over the
  * namespace's `maxValueBytes`: then counted and emitted as `oversized`, and the caller stores nothing.
  */
 function storable(c: Call, body: string, operation: 'getOrSet' | 'set'): Stored | Promise<Stored> {
