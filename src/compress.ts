@@ -1,7 +1,7 @@
 /**
  * The stored form of an entry body: as the serializer wrote it, or gzipped and base64-encoded behind a marker,
  * so any reader (with or without `compress` configured, over any adapter, Upstash's JSON transport included) can
- * tell the two apart. Only web-standard globals (`CompressionStream`, `Blob`, `Response`, `btoa`/`atob`): the
+ * tell the two apart. Only web-standard globals (`CompressionStream`, `DecompressionStream`, `btoa`/`atob`): the
  * core runs in Workers, Deno and Bun too. Gzip is asynchronous there, so a compressed body is never decoded on a
  * synchronous path; those paths hand it to the asynchronous one.
  * @module
@@ -21,8 +21,12 @@ export interface Compression {
   readonly threshold: number
 }
 
-/** Bodies below this many bytes are stored as they are when `compress: true` takes the defaults. */
-export const DEFAULT_COMPRESS_THRESHOLD = 8 * 1024
+/**
+ * Bodies below this many bytes are stored as they are when `compress: true` takes the defaults. Each gzip or gunzip
+ * costs about 0.6 ms whatever the size (stream set-up, Node 20), against about 0.03 ms to parse 10 KB of JSON: below
+ * this, a hit would pay far more than the bytes saved are worth.
+ */
+export const DEFAULT_COMPRESS_THRESHOLD = 64 * 1024
 
 /**
  * UTF-8 bytes of `text`, the size a backend stores. Counted without allocating (a 5 MB body is not copied to be
@@ -66,14 +70,42 @@ export function pack(body: string, compression: Compression | undefined, limit: 
 
 /** The body the serializer wrote, from a packed one; rejects when it is not valid base64 of gzip data. */
 export async function unpack(packed: string): Promise<string> {
-  const zipped = fromBase64(packed.slice(PACKED_PREFIX.length))
-  const stream = new Blob([zipped]).stream().pipeThrough(new DecompressionStream('gzip'))
-  return new Response(stream).text()
+  const chunks = await through(new DecompressionStream('gzip'), fromBase64(packed.slice(PACKED_PREFIX.length)))
+  const decoder = new TextDecoder()
+  let text = ''
+  for (const chunk of chunks) text += decoder.decode(chunk, { stream: true })
+  return text + decoder.decode()
 }
 
 async function gzip(raw: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
-  const stream = new Blob([raw]).stream().pipeThrough(new CompressionStream('gzip'))
-  return new Uint8Array(await new Response(stream).arrayBuffer())
+  const chunks = await through(new CompressionStream('gzip'), raw)
+  if (chunks.length === 1) return chunks[0] as Uint8Array
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
+  let at = 0
+  for (const chunk of chunks) {
+    out.set(chunk, at)
+    at += chunk.length
+  }
+  return out
+}
+
+/**
+ * Runs `bytes` through a (de)compression stream, straight to its writer and from its reader: about half the
+ * per-call cost of going through `Blob` and `Response` (0.6 against 1.1 ms for a 9 KB body on Node 20), which is
+ * most of what a small body pays.
+ */
+async function through(stream: CompressionStream | DecompressionStream, bytes: Uint8Array<ArrayBuffer>) {
+  const writer = stream.writable.getWriter()
+  // Not awaited: the writes settle as the reader drains, and a bad input surfaces as the reader's rejection.
+  writer.write(bytes).catch(() => {})
+  writer.close().catch(() => {})
+  const reader = stream.readable.getReader()
+  const chunks: Uint8Array[] = []
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) return chunks
+    chunks.push(value as Uint8Array)
+  }
 }
 
 // Where the runtime has them (Node 25+, recent browsers), the native base64 methods; else btoa/atob over

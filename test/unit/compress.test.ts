@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { createCacheClient } from '../../src/client.js'
 import { isPacked, PACKED_PREFIX, pack, unpack, utf8Bytes } from '../../src/compress.js'
 import { CacheOptionsError } from '../../src/errors.js'
+import { resolveClientOptions } from '../../src/option-checks.js'
 
 describe('the stored form of a body', () => {
   it('counts UTF-8 bytes as TextEncoder does, without encoding', () => {
@@ -60,6 +61,13 @@ describe('maxValueBytes and compress options', () => {
     expect(error).toBeInstanceOf(CacheOptionsError)
     expect((error as CacheOptionsError).issues.map((i) => i.path)).toEqual([path])
     expect((error as Error).message).toContain(`"${path}"`)
+  })
+
+  it('defaults to 1 MiB and, with compress: true, a 64 KiB threshold [L4]', () => {
+    expect(resolveClientOptions({}).maxValueBytes).toBe(1_048_576)
+    expect(resolveClientOptions({}).compress).toBeUndefined()
+    expect(resolveClientOptions({ compress: true }).compress).toEqual({ threshold: 65_536 })
+    expect(resolveClientOptions({ compress: { threshold: 10 } }).compress).toEqual({ threshold: 10 })
   })
 
   it('accepts Infinity (no bound), true and a threshold, and a namespace override [L4]', () => {
