@@ -44,6 +44,8 @@ export function utf8Bytes(text: string, limit = Number.POSITIVE_INFINITY): numbe
   return bytes
 }
 
+const canGzip = () => typeof CompressionStream === 'function'
+
 /** What {@link pack} made of a body: the form to store and its size in bytes. */
 export interface Packed {
   body: string
@@ -56,7 +58,8 @@ export interface Packed {
  */
 export function pack(body: string, compression: Compression | undefined, limit: number): Packed | Promise<Packed> {
   // Counted exactly only when compression may apply; otherwise just far enough to compare with `limit`.
-  if (compression === undefined || body.length * 3 < compression.threshold) {
+  // Without CompressionStream (Vercel's edge-runtime emulator has none), bodies are stored as they are.
+  if (compression === undefined || body.length * 3 < compression.threshold || !canGzip()) {
     return { body, bytes: utf8Bytes(body, limit) }
   }
   const raw = new TextEncoder().encode(body)

@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createCacheClient } from '../../src/client.js'
 import { isPacked, PACKED_PREFIX, pack, unpack, utf8Bytes } from '../../src/compress.js'
 import { CacheOptionsError } from '../../src/errors.js'
@@ -34,6 +34,16 @@ describe('the stored form of a body', () => {
     expect(packed.bytes).toBe(packed.body.length)
     expect(packed.bytes).toBeLessThan(body.length / 3)
     expect(await unpack(packed.body)).toBe(body)
+  })
+
+  it('stores a body plain where the runtime has no CompressionStream [L4]', () => {
+    vi.stubGlobal('CompressionStream', undefined)
+    try {
+      const body = 'x'.repeat(10_000)
+      expect(pack(body, { threshold: 0 }, Number.POSITIVE_INFINITY)).toEqual({ body, bytes: 10_000 })
+    } finally {
+      vi.unstubAllGlobals()
+    }
   })
 
   it('rejects a marked body that is not base64 of gzip data', async () => {
