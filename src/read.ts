@@ -5,7 +5,7 @@
  * @module
  */
 import type { Slot } from './adapters/adapter.js'
-import { isPacked, unpack } from './compress.js'
+import { isPacked, MAX_INFLATION, unpack } from './compress.js'
 import { type Call, type Core, countServed, type Outcome, reportBackendError } from './core.js'
 import { decodeEntry, type EntryBody } from './entry.js'
 import { classify } from './freshness.js'
@@ -97,9 +97,10 @@ export function markPresent(c: Call): void {
  */
 export function usableEntry(c: Call, slot: Slot | null, known?: TagStamps): Usable | Promise<Usable> {
   if (!slot || slot.body === '') return undefined
-  // Compressed (by this client or another, `compress` on or off here): unpacked first; bad gzip is corrupt data.
+  // Compressed (by this client or another, `compress` on or off here): unpacked first; bad gzip is corrupt data,
+  // and so is a body that inflates far past what this namespace would store.
   if (isPacked(slot.body)) {
-    return unpack(slot.body).then(
+    return unpack(slot.body, c.scope.maxValueBytes * MAX_INFLATION).then(
       (body) => usableBody(c, slot, body, known),
       () => usableBody(c, slot, undefined, known),
     )

@@ -218,6 +218,19 @@ describe.each(TARGETS)('big values over $name', (target) => {
     await cache.close()
   })
 
+  it('refuses to inflate a body far past its own maxValueBytes: a miss, reported, whoever planted it [L4]', async () => {
+    const { cache: writer, namespace } = make({ compress: true, maxValueBytes: 16 * MB })
+    // 8 MB of one letter gzips to a few kB: fine for the writer, a bomb for a reader bounded at 64 KiB (4 MiB inflated).
+    await writer.set('bomb', 'a'.repeat(8 * MB))
+    const reader = createCacheClient({ adapter: target.adapter(), namespace, timeout: '5s', maxValueBytes: 64 * 1024 })
+    const errors: string[] = []
+    reader.on('error', (e) => errors.push(e.operation))
+    expect(await reader.getOrSet('bomb', () => 'fresh')).toBe('fresh')
+    expect(errors).toContain('decode')
+    expect(await writer.get('bomb')).toBe('fresh')
+    await Promise.all([writer.close(), reader.close()])
+  })
+
   it('treats a compressed body that does not unpack as corrupt data: a miss, reported, replaced [L4]', async () => {
     if (!target.raw) return
     const { cache, namespace } = make({ compress: { threshold: 0 } })

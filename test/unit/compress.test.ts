@@ -46,6 +46,14 @@ describe('the stored form of a body', () => {
     }
   })
 
+  it('stops inflating a body past the bound it is given: a planted gzip bomb is refused, not read to its end [L4]', async () => {
+    const zeros = '0'.repeat(8 * 1024 * 1024)
+    const bomb = (await pack(zeros, { threshold: 0 }, Number.POSITIVE_INFINITY)).body
+    expect(bomb.length).toBeLessThan(20_000)
+    await expect(unpack(bomb, 1024 * 1024)).rejects.toThrow(RangeError)
+    expect(await unpack(bomb, 8 * 1024 * 1024)).toBe(zeros)
+  })
+
   it('rejects a marked body that is not base64 of gzip data', async () => {
     await expect(unpack(`${PACKED_PREFIX}not gzip`)).rejects.toThrow()
     await expect(unpack(`${PACKED_PREFIX}AAAA`)).rejects.toThrow()
