@@ -11,7 +11,7 @@ import type { StampedeMode } from './stampede-worker.js'
 /** The hit/miss cases' two kinds. */
 export type Kind = 'hits' | 'misses'
 /** Sections with their own shape and tables (bench/stampede.ts, invalidation.ts, peers.ts, metrics.ts, l1.ts). */
-export type Section = 'stampede' | 'invalidation' | 'peers' | 'metrics' | 'l1'
+export type Section = 'stampede' | 'invalidation' | 'peers' | 'metrics' | 'l1' | 'big-values'
 /** What `--only` selects: one kind of hit/miss case, or one section. */
 export type Only = Kind | Section
 
@@ -325,6 +325,36 @@ export interface L1Result {
   anomalies: string[]
 }
 
+// ---- big values (big-values.ts) -----------------------------------------------------------------
+
+/** Latency of sequential operations (ms), and the longest event-loop stall while they ran (ms). */
+export interface Latency {
+  p50Ms: number
+  p99Ms: number
+  maxStallMs: number
+}
+
+/** One value size: raw GET + parse beside cacheward's hit and miss, plain and gzipped. */
+export interface BigValueCase {
+  label: string
+  /** The value's JSON, UTF-8 bytes. */
+  jsonBytes: number
+  ops: number
+  raw: Latency
+  plain: { hit: Latency; miss: Latency; storedBytes: number }
+  compressed: { hit: Latency; miss: Latency; storedBytes: number }
+  /** Stored bytes gzipped (base64 included) ÷ stored bytes plain. */
+  ratio: number
+  gzipMsPerMB: number
+  gunzipMsPerMB: number
+}
+
+/** The big-values section. */
+export interface BigValuesResult {
+  cases: BigValueCase[]
+  anomalies: string[]
+}
+
 // ---- the file -----------------------------------------------------------------------------------
 
 /** bench/results/*.json as a run writes it; a section the run left out is absent. */
@@ -336,6 +366,7 @@ export interface ResultsFile {
   peers?: PeersResult
   metrics?: MetricsResult
   l1?: L1Result
+  bigValues?: BigValuesResult
 }
 
 /** The parts of a results file the report reads; older files may lack the newer fields and sections. */
@@ -352,4 +383,5 @@ export interface StoredResults {
   peers?: PeersResult
   metrics?: MetricsResult
   l1?: L1Result
+  bigValues?: BigValuesResult
 }

@@ -151,6 +151,7 @@ export function createCacheClient(options: CacheClientOptions = {}): CacheClient
     loads: new Set(),
     present: new PresentKeys(MAX_PRESENT_KEYS),
     l1,
+    compression: o.compress,
   }
   const namespaces = o.namespace === undefined ? [] : [o.namespace]
   // Whatever the namespace holds, every tag record of this client starts with the same `{…` up to the
@@ -163,6 +164,7 @@ export function createCacheClient(options: CacheClientOptions = {}): CacheClient
     namespace: o.namespace,
     policy: o.policy,
     l1: o.l1 ? { ttl: o.l1.ttl } : false,
+    maxValueBytes: o.maxValueBytes,
   }
   return makeClient(core, scope, o.enabled)
 }
@@ -235,9 +237,9 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
 
     namespace(name, options) {
       assertNamespace(name)
-      const { policy, l1 } = resolveNamespaceOptions(scope, options, core.l1 !== undefined)
+      const settings = resolveNamespaceOptions(scope, options, core.l1 !== undefined)
       const path = scope.namespace === undefined ? name : `${scope.namespace}:${name}`
-      return makeClient(core, { ...scope, prefix: `${scope.prefix}${name}:`, namespace: path, policy, l1 }, enabled)
+      return makeClient(core, { ...scope, ...settings, prefix: `${scope.prefix}${name}:`, namespace: path }, enabled)
     },
 
     define: (options) => defineEntry(client, options),

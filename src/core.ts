@@ -5,6 +5,7 @@
  */
 import type { Backend } from './backend.js'
 import type { Clock } from './clock.js'
+import type { Compression } from './compress.js'
 import { CacheCircuitOpenError } from './errors.js'
 import { backendError } from './events.js'
 import type { SingleFlight } from './flight.js'
@@ -69,6 +70,8 @@ export interface Core {
   readonly present: PresentKeys
   /** The in-process tier, when `l1` is on. */
   readonly l1: L1 | undefined
+  /** `compress`, when on: bodies over its threshold are stored gzipped. */
+  readonly compression: Compression | undefined
 }
 
 /** Where a call runs: its namespace prefix and merged options. */
@@ -80,6 +83,8 @@ export interface Scope {
   readonly policy: Policy
   /** This namespace's use of the in-process tier: its ttl (undefined: the tier's own), or `false` (bypassed, or off). */
   readonly l1: { readonly ttl: number | undefined } | false
+  /** Largest stored body (bytes, after compression) this namespace writes; larger values are served, not stored. */
+  readonly maxValueBytes: number
 }
 
 /** How one flight ended; every caller sharing it counts the same kind (a joined load is a miss). */

@@ -250,3 +250,20 @@ export class CacheValueError extends CachewardError {
     this.key = key
   }
 }
+
+/**
+ * `set()` of a value whose stored form is larger than `maxValueBytes`: nothing was written (the key keeps what it
+ * held). A `CacheValueError`, with the same code, so code that handles unstorable values handles this one too.
+ */
+export class CacheValueTooLargeError extends CacheValueError {
+  override name = 'CacheValueTooLargeError'
+  /** Bytes the value would have taken in the backend (after compression, when on). */
+  readonly bytes: number
+  /** The `maxValueBytes` in force. */
+  readonly limit: number
+  constructor(key: string, bytes: number, limit: number) {
+    super(key, `it takes ${bytes} bytes stored, over maxValueBytes (${limit}); raise maxValueBytes or turn on compress`)
+    this.bytes = bytes
+    this.limit = limit
+  }
+}

@@ -56,6 +56,18 @@ export interface CacheEventMap {
     /** What started the refresh. */
     reason: RefreshReason
   }
+  /**
+   * A value's stored form was larger than `maxValueBytes`: `getOrSet` returned it without storing it (the lock
+   * released), `set()` rejected with `CacheValueTooLargeError`. Carries sizes, never the value.
+   */
+  oversized: EventSite & {
+    /** Bytes the value would have taken in the backend (after compression, when on). */
+    bytes: number
+    /** The `maxValueBytes` in force. */
+    limit: number
+    /** The call that produced it. */
+    operation: 'getOrSet' | 'set'
+  }
   /** A `delete`, `invalidateTags`, `invalidatePattern` or `clear` call succeeded; narrow on `kind` for its fields. */
   invalidate: InvalidateEvent
   /** The circuit breaker opened: the backend is skipped for `retryInMs`. */

@@ -45,6 +45,7 @@ export {
   CacheTimeoutError,
   CacheUnsupportedError,
   CacheValueError,
+  CacheValueTooLargeError,
   CachewardError,
   isCacheBackendError,
   isCacheKeyError,
@@ -73,6 +74,7 @@ export type {
 } from './metrics.js'
 export type {
   CacheClientOptions,
+  CompressOptions,
   FreshnessOptions,
   GetOptions,
   GetOrSetOptions,

@@ -27,6 +27,8 @@ export interface Counters {
   lockTimeouts: number
   /** Background refreshes that loaded a new value (stale-while-revalidate, early refresh, soft timeout). */
   refreshes: number
+  /** Values not stored because their stored form was over `maxValueBytes` (returned by `getOrSet`, refused by `set`). */
+  oversized: number
   /** Successful `delete`, `invalidateTags`, `invalidatePattern` and `clear` calls (totals only: they have no category). */
   invalidations: number
 }
@@ -104,6 +106,7 @@ const zero = (): Counters => ({
   lockWaits: 0,
   lockTimeouts: 0,
   refreshes: 0,
+  oversized: 0,
   invalidations: 0,
 })
 

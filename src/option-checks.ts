@@ -5,6 +5,7 @@
  */
 import type { CacheAdapter } from './adapters/adapter.js'
 import type { Clock } from './clock.js'
+import { DEFAULT_COMPRESS_THRESHOLD } from './compress.js'
 import { durationExpected, parseDuration } from './duration.js'
 import { CacheOptionsError, type OptionIssue } from './errors.js'
 import {
@@ -99,6 +100,18 @@ const L1_CHECKS = {
   ttl: positiveDuration,
 }
 
+const maxValueBytes = checkWith(
+  (v) => (v === Number.POSITIVE_INFINITY || (typeof v === 'number' && Number.isInteger(v) && v >= 1) ? v : undefined),
+  () => 'a whole number of bytes, at least 1 (or Infinity for no bound)',
+)
+
+const COMPRESS_CHECKS = {
+  threshold: checkWith(
+    (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined),
+    () => 'a whole number of bytes, at least 0',
+  ),
+}
+
 /** `true`, `false`, or an object of `checks` (the tier's bounds). */
 const l1Check = <C extends Record<string, Check<unknown>>>(checks: C, shape: string) =>
   ((value, path, issues) => {
@@ -113,11 +126,14 @@ const l1Check = <C extends Record<string, Check<unknown>>>(checks: C, shape: str
 const NAMESPACE_CHECKS = {
   ...FRESHNESS_CHECKS,
   l1: l1Check({ ttl: L1_CHECKS.ttl }, '{ ttl?: Duration }'),
+  maxValueBytes,
 }
 
 const CLIENT_CHECKS = {
   ...FRESHNESS_CHECKS,
   l1: l1Check(L1_CHECKS, '{ maxEntries?: number, maxBytes?: number, ttl?: Duration }'),
+  maxValueBytes,
+  compress: l1Check(COMPRESS_CHECKS, '{ threshold?: number }'),
   adapter: accepted(
     (a): a is CacheAdapter => hasFunctions(a, ['read', 'write', 'invalidate']),
     'a cacheward adapter such as memoryAdapter(), ioredisAdapter(redis) or upstashAdapter(redis)',
@@ -227,6 +243,13 @@ export function resolveClientOptions(options: unknown): ResolvedClientOptions {
             maxBytes: o.l1 === true ? undefined : o.l1.maxBytes,
             ttl: o.l1 === true ? undefined : o.l1.ttl,
           }),
+    maxValueBytes: o.maxValueBytes ?? DEFAULTS.maxValueBytes,
+    compress:
+      o.compress === undefined || o.compress === false
+        ? undefined
+        : Object.freeze({
+            threshold: (o.compress === true ? undefined : o.compress.threshold) ?? DEFAULT_COMPRESS_THRESHOLD,
+          }),
   })
 }
 
@@ -238,6 +261,7 @@ export interface NamespaceSettings {
   policy: Policy
   /** The tier's ttl for this namespace (`undefined` inside: the client's); `false`: bypassed. */
   l1: { ttl: number | undefined } | false
+  maxValueBytes: number
 }
 
 /**
@@ -256,7 +280,7 @@ export function resolveNamespaceOptions(
       fail('l1', 'a namespace can use the in-process tier only when the client has l1 on')
     l1 = o.l1 === false ? false : { ttl: o.l1 === true ? (parent.l1 || { ttl: undefined }).ttl : o.l1.ttl }
   }
-  return { policy: resolvePolicy(parent.policy, o), l1 }
+  return { policy: resolvePolicy(parent.policy, o), l1, maxValueBytes: o.maxValueBytes ?? parent.maxValueBytes }
 }
 
 export function checkSignal(value: unknown): asserts value is AbortSignal {

@@ -90,8 +90,35 @@ export interface L1Options {
   ttl?: Duration
 }
 
+/** Gzip for large bodies (`compress`): `true` takes the defaults. */
+export interface CompressOptions {
+  /**
+   * Bodies of at least this many bytes (as the serializer wrote them) are gzipped, and stored so only when that
+   * makes them smaller. Each gzip or gunzip costs about 0.6 ms whatever the size, so small bodies are left alone.
+   * @default 65536
+   * @example { threshold: 64 * 1024 }
+   */
+  threshold?: number
+}
+
 /** Options of `createCacheClient`. */
 export interface CacheClientOptions extends FreshnessOptions {
+  /**
+   * Largest value stored, in bytes of its stored form (the serializer's output, UTF-8, after compression when
+   * `compress` is on). A larger value is returned by `getOrSet` but not stored (counted as `oversized`, emitted as
+   * an `oversized` event); `set()` of one rejects with `CacheValueTooLargeError`. `Infinity` removes the bound.
+   * @default 1048576 (1 MiB)
+   * @example { maxValueBytes: 256 * 1024 }
+   */
+  maxValueBytes?: number
+  /**
+   * Gzip bodies of at least `threshold` bytes (with `CompressionStream`, in every runtime) when that makes them
+   * smaller. Compressed entries are marked, so every client reads them, with `compress` or without.
+   * @default off
+   * @example { compress: true }
+   * @example { compress: { threshold: 64 * 1024 } }
+   */
+  compress?: boolean | CompressOptions
   /**
    * An in-process tier in front of the backend: hits answered with no backend command, values deeply frozen,
    * kept coherent across processes by the backend's change announcements (see docs/16). Off unless set;
@@ -188,6 +215,12 @@ export interface NamespaceOptions extends FreshnessOptions {
    * @example { l1: false }
    */
   l1?: boolean | Pick<L1Options, 'ttl'>
+  /**
+   * As the client's `maxValueBytes`, for everything under this prefix.
+   * @default the client's
+   * @example { maxValueBytes: 5 * 1024 * 1024 }
+   */
+  maxValueBytes?: number
 }
 
 /** Options of one `getOrSet` call. */
@@ -260,6 +293,9 @@ export interface ResolvedClientOptions {
   readonly logger: Logger | undefined
   /** The in-process tier, resolved; undefined when off. */
   readonly l1: ResolvedL1 | undefined
+  readonly maxValueBytes: number
+  /** `compress`, resolved; undefined when off. */
+  readonly compress: { readonly threshold: number } | undefined
 }
 
 /** `l1`, resolved. */
@@ -283,6 +319,7 @@ export const DEFAULTS = Object.freeze({
   circuitDuration: 5_000,
   lockTtl: 10_000,
   lockWait: 5_000,
+  maxValueBytes: 1_048_576,
 })
 
 /** What a call's options resolve to. */

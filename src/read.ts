@@ -5,6 +5,7 @@
  * @module
  */
 import type { Slot } from './adapters/adapter.js'
+import { isPacked, MAX_INFLATION, unpack } from './compress.js'
 import { type Call, type Core, countServed, type Outcome, reportBackendError } from './core.js'
 import { decodeEntry, type EntryBody } from './entry.js'
 import { classify } from './freshness.js'
@@ -25,7 +26,8 @@ export const NO_HIT: unique symbol = Symbol('no hit')
 export function freshHit(c: Omit<Call, 'core'> & { core: Core }): unknown {
   const { backend } = c.core
   const found = (backend.freshSync as NonNullable<typeof backend.freshSync>)(c.full)
-  if (found === undefined) return NO_HIT
+  // A compressed body needs gzip, which is asynchronous everywhere: the full path unpacks it.
+  if (found === undefined || isPacked(found.slot.body)) return NO_HIT
   const entry = decodeEntry(found.slot.body, c.core.serializer)
   if (entry === undefined) return NO_HIT
   if (entry.tags.length > 0) {
@@ -87,7 +89,20 @@ export function markPresent(c: Call): void {
  */
 export function usableEntry(c: Call, slot: Slot | null, known?: TagStamps): Usable | Promise<Usable> {
   if (!slot || slot.body === '') return undefined
-  const entry = decodeEntry(slot.body, c.core.serializer)
+  // Compressed (by this client or another, `compress` on or off here): unpacked first; bad gzip is corrupt data,
+  // and so is a body that inflates far past what this namespace would store.
+  if (isPacked(slot.body)) {
+    return unpack(slot.body, c.scope.maxValueBytes * MAX_INFLATION).then(
+      (body) => usableBody(c, slot, body, known),
+      () => usableBody(c, slot, undefined, known),
+    )
+  }
+  return usableBody(c, slot, slot.body, known)
+}
+
+/** {@link usableEntry} once the body is as the serializer wrote it (`undefined`: it could not be unpacked). */
+function usableBody(c: Call, slot: Slot, body: string | undefined, known?: TagStamps): Usable | Promise<Usable> {
+  const entry = body === undefined ? undefined : decodeEntry(body, c.core.serializer)
   if (!entry) {
     reportBackendError(c.core, c.scope, 'decode', c.key, new Error('corrupted or foreign entry; treated as a miss'))
     return undefined

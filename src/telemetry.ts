@@ -129,6 +129,31 @@ export class Telemetry {
     if (timedOut) this.metrics.count('lockTimeouts', site.category)
   }
 
+  /** A value was too large to store (`operation` says whether `getOrSet` served it or `set` refused it). */
+  oversized(site: Site, bytes: number, limit: number, operation: 'getOrSet' | 'set'): void {
+    this.metrics.count('oversized', site.category)
+    this.events.emit('oversized', {
+      key: site.key,
+      namespace: site.namespace,
+      category: site.category,
+      bytes,
+      limit,
+      operation,
+    })
+    this.#logger?.debug(
+      {
+        event: 'oversized',
+        key: site.key,
+        namespace: site.namespace,
+        category: site.category,
+        bytes,
+        limit,
+        operation,
+      },
+      'cacheward: value over maxValueBytes, not stored',
+    )
+  }
+
   /** The backend failed (`error` is already typed and redacted). */
   backendFailed(operation: string, key: string | undefined, namespace: string | undefined, error: CachewardError) {
     this.metrics.count('errors')

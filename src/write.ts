@@ -4,9 +4,10 @@
  * @module
  */
 import type { Fence, WriteRequest, WriteResult } from './adapters/adapter.js'
-import { type Call, FENCE_WINDOW_MS, reportBackendError } from './core.js'
+import { type Packed, pack } from './compress.js'
+import { type Call, FENCE_WINDOW_MS, reportBackendError, siteOf } from './core.js'
 import { encodeEntry } from './entry.js'
-import { CacheTimeoutError, CacheValueError } from './errors.js'
+import { CacheTimeoutError, CacheValueError, CacheValueTooLargeError } from './errors.js'
 import { expiryOf, jitter } from './freshness.js'
 import { releaseQuietly } from './lock.js'
 import { markPresent } from './read.js'
@@ -34,6 +35,32 @@ function encode(c: Call, value: unknown, tags: readonly string[], loadMs: number
   } catch (error) {
     throw new CacheValueError(c.key, error instanceof Error ? error.message : String(error))
   }
+}
+
+/**
+ * The form a body is stored in (compressed when `compress` says so), or its size when that is over the
+ * namespace's `maxValueBytes`: then counted and emitted as `oversized`, and the caller stores nothing.
+ */
+function storable(c: Call, body: string, operation: 'getOrSet' | 'set'): Stored | Promise<Stored> {
+  const limit = c.scope.maxValueBytes
+  const sized = (packed: Packed): Stored => {
+    if (packed.bytes <= limit) return packed.body
+    c.core.telemetry.oversized(siteOf(c), packed.bytes, limit, operation)
+    return { over: packed.bytes }
+  }
+  // Synchronous unless gzip runs: a small miss's write path gains no extra turn of the event loop.
+  const packing = pack(body, c.core.compression, limit)
+  return packing instanceof Promise ? packing.then(sized) : sized(packing)
+}
+
+/** A body's stored form, or how many bytes it would have taken when that is over `maxValueBytes`. */
+type Stored = string | { over: number }
+
+/** `set()`'s stored form of `body`; rejects with {@link CacheValueTooLargeError} when it is over the limit. */
+async function storableGiven(c: Call, body: string): Promise<string> {
+  const stored = await storable(c, body, 'set')
+  if (typeof stored !== 'string') throw new CacheValueTooLargeError(c.key, stored.over, c.scope.maxValueBytes)
+  return stored
 }
 
 /** Sends one entry write: the backend checks the fence, the deadline and the tag records in the same step. */
@@ -83,6 +110,21 @@ export async function storeLoaded(c: Call, value: unknown, l: Loaded): Promise<v
     releaseQuietly(c, l.token)
     return
   }
+  try {
+    const storing = storable(c, body, 'getOrSet')
+    const stored = storing instanceof Promise ? await storing : storing
+    // Too large: served, not stored. The lock goes now, so another process's waiters load for themselves
+    // rather than wait out lockWait for a value that will never land; this process's callers share this load.
+    if (typeof stored !== 'string') {
+      releaseQuietly(c, l.token)
+      return
+    }
+    body = stored
+  } catch (error) {
+    reportBackendError(c.core, c.scope, 'encode', c.key, error)
+    releaseQuietly(c, l.token)
+    return
+  }
   if (l.tags.length > 0 && !(await tagRecordsReady(c, l.tags, l.known, l.startedAt))) {
     releaseQuietly(c, l.token)
     return
@@ -113,13 +155,16 @@ export async function storeGiven(c: Call, value: unknown): Promise<void> {
     throw reportBackendError(core, scope, operation, key, error)
   }
   let body = encode(c, value, tags, 0, 0)
+  // Sized before any backend call: a value too large is refused whole, and the key keeps what it held.
+  body = await storableGiven(c, body)
   let startedAt = 0
   if (tags.length > 0) {
     // Tag records must exist before the entry is written, or the first read would not trust it; the entry
     // counts from this read's time, after the records' creation stamp. The read also teaches the clock.
     const reply = await core.backend.readTags(tagKeys(c, tags), FENCE_WINDOW_MS).catch(fail('readTags'))
     startedAt = reply.now
-    body = encode(c, value, tags, 0, startedAt)
+    // Now with its start: a few digits longer, so packed and sized again (a tagged, compressed set gzips twice).
+    body = await storableGiven(c, encode(c, value, tags, 0, startedAt))
   }
   // On a cluster the tag records' master is not the entry's: its clock may be seconds off.
   await core.backend.knowClock(c.full)?.catch(fail('read'))

@@ -31,6 +31,7 @@ const COUNTER_NAMES = [
   'lockWaits',
   'lockTimeouts',
   'refreshes',
+  'oversized',
   'invalidations',
 ] as const satisfies readonly (keyof Counters)[]
 // Every counter, or this does not compile: a counter missing here would be exported as 0.
@@ -129,6 +130,12 @@ export const COUNTER_FAMILIES: readonly CounterFamily[] = [
     help: 'Background refreshes that loaded a new value.',
     perCategory: true,
     value: (c) => c.refreshes,
+  },
+  {
+    name: 'oversized',
+    help: 'Values not stored because their stored form was over maxValueBytes (returned by getOrSet, refused by set).',
+    perCategory: true,
+    value: (c) => c.oversized,
   },
   {
     name: 'backend_errors',

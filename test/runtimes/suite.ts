@@ -76,6 +76,20 @@ export function describeRuntime(runtime: string, start: (app: PreparedApp) => Pr
     })
   })
 
+  describe(`${runtime}: compress over Upstash`, () => {
+    test('caches with compress on (gzipped with the runtime’s CompressionStream, plain where it has none), and a client without compress reads it [L4]', async () => {
+      const first = await app().get('/get?client=compressed&key=zipped&size=400')
+      expect(first.status, JSON.stringify(first.body)).toBe(200)
+      expect(first.body.value).toMatchObject({ key: 'zipped', load: 1 })
+      expect((await app().get('/get?client=compressed&key=zipped&size=400')).body.value.load).toBe(1)
+      const plain = await app().get('/get?client=upstash&key=zipped&size=400')
+      expect(plain.body.value).toMatchObject({ key: 'zipped', load: 1 })
+      expect(plain.body.value.filler).toHaveLength(400 * 'a meeting room with a view '.length)
+      expect(plain.body.loads).toBe(0)
+      expect((await app().get('/errors?client=compressed')).body.errors).toEqual([])
+    })
+  })
+
   describe(`${runtime}: a client whose Upstash URL refuses connections`, () => {
     test('answers every request with the loader, reports the failure, and never shows the token', async () => {
       const replies = [await app().get('/get?client=refused&key=down'), await app().get('/get?client=refused&key=down')]

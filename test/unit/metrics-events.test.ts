@@ -60,6 +60,7 @@ const ZERO_COUNTERS = {
   lockWaits: 0,
   lockTimeouts: 0,
   refreshes: 0,
+  oversized: 0,
   invalidations: 0,
 }
 const ZERO_TOTALS = { ...ZERO_COUNTERS, hitRate: 0 }

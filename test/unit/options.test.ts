@@ -667,6 +667,8 @@ const reference = (() => {
                 },
           metrics: o.metrics ?? true,
           logger: o.logger,
+          // Added after the checks replaced zod (not drawn by the arbitraries): the default only.
+          maxValueBytes: DEFAULTS.maxValueBytes,
         },
       }
     },
@@ -815,7 +817,12 @@ describe('option checks agree with the zod schema they replaced', () => {
         ),
         (input) => {
           expect(
-            sorted(outcome(() => resolveNamespaceOptions({ policy: base, l1: false }, input, false).policy)),
+            sorted(
+              outcome(
+                () =>
+                  resolveNamespaceOptions({ policy: base, l1: false, maxValueBytes: 1_048_576 }, input, false).policy,
+              ),
+            ),
           ).toEqual(sorted(reference.namespace(base, input)))
         },
       ),

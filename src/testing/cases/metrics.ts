@@ -26,6 +26,7 @@ export function metricsCases(s: Suite): void {
       lockWaits: 0,
       lockTimeouts: 0,
       refreshes: 0,
+      oversized: 0,
       invalidations: 0,
     }
 

@@ -15,7 +15,7 @@ export interface Platform {
   upstash?: { url: string; token: string }
 }
 
-type ClientName = 'memory' | 'upstash' | 'refused' | 'hanging'
+type ClientName = 'memory' | 'upstash' | 'refused' | 'hanging' | 'compressed'
 
 /** A fetch handler: `GET /<action>?client=<name>&key=…` (see the switch below for each action's parameters). */
 export type Handler = (request: Request) => Promise<Response>
@@ -38,6 +38,12 @@ export function createApp(platform: Platform = {}): Handler {
     upstash: createCacheClient({ ...base, adapter: upstash(secrets.url, secrets.token) }),
     refused: createCacheClient({ ...base, adapter: upstash(config.refusedUrl, config.upstashToken) }),
     hanging: createCacheClient({ ...base, adapter: upstash(config.hangingUrl, config.upstashToken) }),
+    // Gzips every body it can shrink: CompressionStream of the runtime itself, base64 over Upstash's JSON.
+    compressed: createCacheClient({
+      ...base,
+      adapter: upstash(secrets.url, secrets.token),
+      compress: { threshold: 0 },
+    }),
   }
   const errors: Record<string, string[]> = {}
   for (const [name, client] of Object.entries(clients)) {
@@ -62,13 +68,14 @@ export function createApp(platform: Platform = {}): Handler {
           const counter = `${name}:${key}`
           const delay = Number(q.get('delay') ?? 0)
           const abortAfter = Number(q.get('abortAfter') ?? 0)
+          const filler = 'a meeting room with a view '.repeat(Number(q.get('size') ?? 0))
           const value = await client.getOrSet(
             key,
             async (ctx) => {
               const load = (loads.get(counter) ?? 0) + 1
               loads.set(counter, load)
               if (delay > 0) await sleep(delay, ctx.signal)
-              return { key, load }
+              return filler ? { key, load, filler } : { key, load }
             },
             {
               tags: q.getAll('tag'),
