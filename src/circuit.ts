@@ -12,8 +12,10 @@ export type CircuitChange = { state: 'open'; failures: number; retryInMs: number
 
 export class CircuitBreaker {
   #failures = 0
-  /** Failures counted since construction; a call notes it when it starts (see {@link mark}). */
-  #counted = 0
+  /** Distinct incidents among the failures since the last success (see {@link failure}). */
+  #incidents = 0
+  /** Incidents since construction; a call notes it when it starts (see {@link mark}). */
+  #epoch = 0
   #openUntil = 0
   #open = false
   #probing = false
@@ -43,6 +45,7 @@ export class CircuitBreaker {
 
   success(): void {
     this.#failures = 0
+    this.#incidents = 0
     if (this.#open) {
       this.#open = false
       this.#probing = false
@@ -53,26 +56,32 @@ export class CircuitBreaker {
   /**
    * What a call notes when it starts, to pass to {@link failure} if it fails. A failure of a call that was
    * already in flight when another failure was counted belongs to the same incident: a connection reset
-   * fails every command in flight at once (node-redis does), and that is one failure, not one per command.
+   * fails every command in flight at once (node-redis does), and so does a client flushing its offline queue.
    */
   get mark(): number {
-    return this.#counted
+    return this.#epoch
   }
 
   /**
-   * Counts a failure. With the `mark` the call noted when it started, a failure of the same incident as
-   * one already counted is ignored. Timeouts pass no mark: each one that expires counts, so a hung server
-   * opens the breaker after `threshold` timeouts however many calls were waiting together.
+   * Counts a failure; `threshold` of them open the breaker, as long as they come from two incidents at least
+   * (one, with a threshold of 1). So one reset that fails many commands at once, after which the next call
+   * succeeds, never opens it, while a server that stays down fails the calls made after it too and opens it
+   * one attempt later. `mark` is what the call noted when it started; timeouts pass none, so each is an
+   * incident of its own and a hung server opens the breaker after `threshold` timeouts, as before.
    */
   failure(mark?: number): void {
-    if (mark !== undefined && mark < this.#counted) return
-    this.#counted++
+    const incident = mark === undefined || mark >= this.#epoch
+    if (incident) {
+      this.#epoch++
+      this.#incidents++
+    }
     this.#failures++
     if (this.#open) {
-      // The probe failed: stay open for another period.
+      // The probe failed (not a call from before it opened): stay open for another period.
+      if (!incident) return
       this.#probing = false
       this.#openUntil = this.#clock.now() + this.#duration
-    } else if (this.#failures >= this.#threshold) {
+    } else if (this.#failures >= this.#threshold && this.#incidents >= Math.min(2, this.#threshold)) {
       this.#open = true
       this.#openUntil = this.#clock.now() + this.#duration
       this.#onChange({ state: 'open', failures: this.#failures, retryInMs: this.#duration })

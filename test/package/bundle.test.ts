@@ -23,7 +23,9 @@ import { assertBuilt, root } from './helpers.js'
  * taken by a Map-based LRU of under 1 kB, and ~2 kB gz trimmed from cacheward's own code. The ceilings leave ~5 %
  * headroom over the figures above; raise them deliberately, in a reviewed change that says what the bytes buy.
  */
-const CORE_GZIP_CEILING = 23.75 * 1024
+// Raised from 23.75 kB when big values, per-server clocks (clock skew on a cluster), the two-generation set of
+// present keys and the breaker's incidents met on main: 54.0 kB of cacheward minified, 24.1 kB gz with lru-cache.
+const CORE_GZIP_CEILING = 24.75 * 1024
 /**
  * Cacheward's own share of the same bundle (lru-cache left external). Raised from 14.25 kB for the fence of issue 11
  * (absent keys, the backend-clock window, set() deadlines and their clock probe, tag records committed by the write,
