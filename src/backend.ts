@@ -169,7 +169,6 @@ export class Backend {
     if (circuit && !circuit.allow()) {
       return Promise.reject(new CacheCircuitOpenError(this.name, operation))
     }
-    const mark = circuit?.mark
     return new Promise<T>((resolve, reject) => {
       let settled = false
       const cancel = watchDeadline(this.#timeout, () => {
@@ -187,7 +186,7 @@ export class Backend {
           onValue?.(value as T)
           resolve(value as T)
         } else {
-          circuit?.failure(mark)
+          circuit?.failure()
           reject(error)
         }
       }

@@ -169,9 +169,7 @@ export interface CacheClientOptions extends FreshnessOptions {
   waitUntil?: (promise: Promise<unknown>) => void
   /**
    * After `threshold` consecutive backend failures, skip the backend for `duration` (reads go straight
-   * to the loader, writes reject at once), then let one call probe it. `false` turns it off. Those failures
-   * must come from two incidents at least: one reset that fails every command in flight, followed by a
-   * success, does not open it.
+   * to the loader, writes reject at once), then let one call probe it. `false` turns it off.
    * @default { threshold: 5, duration: '5s' }
    */
   circuitBreaker?:
