@@ -77,3 +77,57 @@ describe('a per-item {error} in an auto-pipelined reply', () => {
     expect(await cache.get('healthy')).toBe('written')
   })
 })
+
+// @upstash/redis with a static `signal` (an AbortSignal, not a function returning one): once it has aborted, the
+// client does not reject its requests, it resolves each with the abort reason as if the server had answered it.
+describe.each([
+  ['auto-pipelining on (client default)', {}],
+  ['auto-pipelining off', { enableAutoPipelining: false }],
+  ['auto-pipelining and deserialization off', { enableAutoPipelining: false, automaticDeserialization: false }],
+] as const)('a client built with a static signal that has aborted, %s', (_, options) => {
+  it('is never taken for a miss, a stored value or a done write: reads go to the loader and count an error, writes, deletes and tag invalidations reject, health is not ok, and the server is left unchanged [U3]', async () => {
+    const server = await endpoint()
+    const namespace = ns()
+    const aborted = new AbortController()
+    const client = new Upstash({ url: server.url, token: server.token, signal: aborted.signal, ...options })
+    const cache = createCacheClient({ adapter: upstashAdapter(client), namespace, circuitBreaker: false })
+    const plain = createCacheClient({
+      adapter: upstashAdapter(new Upstash({ url: server.url, token: server.token })),
+      namespace,
+    })
+    cleanup.push(
+      () => cache.close(),
+      () => plain.close(),
+    )
+    await plain.set('cached', 'stored')
+    await plain.set('tagged', 'stored', { tags: ['tag'] })
+    aborted.abort()
+
+    let loads = 0
+    expect(await cache.getOrSet('cached', () => `loaded ${++loads}`)).toBe('loaded 1')
+    expect(await cache.getOrSet('fresh', () => `loaded ${++loads}`)).toBe('loaded 2')
+    const readErrors = cache.metrics().errors
+    expect(readErrors).toBeGreaterThanOrEqual(2)
+    expect(await cache.get('cached')).toBeUndefined()
+    expect(cache.metrics().errors).toBeGreaterThan(readErrors) // not a plain miss
+
+    const refused = async (work: Promise<unknown>) => {
+      const outcome = await work.then(
+        () => 'resolved',
+        (e: unknown) => e,
+      )
+      expect(outcome).toBeInstanceOf(CacheBackendError)
+    }
+    await refused(cache.set('cached', 'written'))
+    await refused(cache.delete('cached'))
+    await refused(cache.invalidateTags(['tag']))
+    await refused(cache.invalidatePattern('*'))
+    expect(await cache.health()).toMatchObject({ ok: false })
+
+    // Nothing reached the server: a resolved delete() or invalidateTags() above would have been a lie.
+    expect(await plain.get('cached')).toBe('stored')
+    expect(await plain.get('tagged')).toBe('stored')
+    expect(await plain.get('fresh')).toBeUndefined()
+    expect(server.requests).toBeGreaterThan(0) // only the plain client's
+  })
+})
