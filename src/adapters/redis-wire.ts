@@ -17,18 +17,24 @@ import {
 } from './redis-scripts.js'
 import { formatSlot, markerSlot } from './slot.js'
 
-/** Throws when the reply of {@link INVALIDATE_TAGS_SCRIPT} says a record was deleted instead of stamped. */
+/**
+ * Throws when the reply of {@link INVALIDATE_TAGS_SCRIPT} says a record was deleted instead of stamped, or is not
+ * its reply at all (@upstash/redis built with a static `signal` resolves an aborted request with the abort reason:
+ * taken for done, the invalidation would be lost without a word).
+ */
 export function checkTagInvalidation(raw: unknown): void {
   if (typeof raw === 'string' && raw.startsWith('D|')) {
     throw new Error(`${raw.slice(2)} (the tag records were deleted instead, so no entry carrying them is served)`)
   }
+  if (Number(raw) !== 1) throw new TypeError('unexpected reply to invalidateTags')
 }
 
-/** Throws when the reply of {@link TOMBSTONE_SCRIPT} says the key was deleted instead of tombstoned. */
+/** Throws when the reply of {@link TOMBSTONE_SCRIPT} says the key was deleted instead of tombstoned, or is not its reply. */
 export function checkTombstone(raw: unknown): void {
   if (typeof raw === 'string' && raw.startsWith('D|')) {
     throw new Error(`${raw.slice(2)} (the key was deleted instead, so no stale value survives)`)
   }
+  if (Number(raw) !== 1) throw new TypeError('unexpected reply to invalidate')
 }
 
 /** An announcement as the change channel carries it, parsed; `undefined` for a message that is not one. */

@@ -238,7 +238,8 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
     },
 
     async ping(): Promise<void> {
-      await client.ping()
+      // Not just resolved: with a static `signal` that has aborted, the client resolves with the abort reason.
+      if ((await client.ping()) !== 'PONG') throw new TypeError('unexpected reply to ping')
     },
   }
 }

@@ -14,6 +14,13 @@ export interface UpstashRestServer {
   setMode(mode: UpstashRestMode): void
   /** Holds each request this long before running it (a slow edge or a congested link: the client may give up first). */
   setDelay(ms: number): void
+  /**
+   * Per-item faults of `/pipeline` and `/multi-exec`: a command for which `fault` returns a message is not run and
+   * its item answers `{ "error": message }`, as Upstash does for a command that failed; the other items run. Each
+   * faulted command is recorded in `faulted`. `undefined` stops it.
+   */
+  failItems(fault: ((command: string, args: readonly string[]) => string | undefined) | undefined): void
+  readonly faulted: Array<{ path: string; command: string }>
   stop(): Promise<void>
 }
 
@@ -105,6 +112,8 @@ export async function startUpstashRest(options: { redisUrl: string; token?: stri
   redis.on('error', () => {}) // connection faults surface as HTTP 500 per request
   let mode: UpstashRestMode = 'ok'
   let delayMs = 0
+  let itemFault: ((command: string, args: readonly string[]) => string | undefined) | undefined
+  const faulted: Array<{ path: string; command: string }> = []
   let requests = 0
   let syncToken = 0
   const sockets = new Set<Socket>()
@@ -121,7 +130,12 @@ export async function startUpstashRest(options: { redisUrl: string; token?: stri
 
   const batch = async (body: unknown, base64: boolean, atomic: boolean): Promise<Item[]> => {
     if (!Array.isArray(body) || body.length === 0) throw new HttpError(400, 'ERR pipeline must be a non-empty array')
-    const commands = (body as unknown[]).map(parseCommand)
+    const parsed = (body as unknown[]).map(parseCommand)
+    const faults = parsed.map(([name, args]) => itemFault?.(name, args))
+    for (const [i, message] of faults.entries()) {
+      if (message !== undefined) faulted.push({ path: atomic ? '/multi-exec' : '/pipeline', command: parsed[i]![0] })
+    }
+    const commands = parsed.filter((_, i) => faults[i] === undefined)
     let settled: [Error | null, unknown][]
     if (atomic) {
       const tx = redis.multi()
@@ -137,7 +151,10 @@ export async function startUpstashRest(options: { redisUrl: string; token?: stri
       const results = await Promise.allSettled(commands.map(([name, args]) => redis.call(name, ...args)))
       settled = results.map((r) => (r.status === 'fulfilled' ? [null, r.value] : [r.reason as Error, null]))
     }
-    return settled.map(([error, result]) => {
+    let ran = 0
+    return faults.map((fault) => {
+      if (fault !== undefined) return { error: fault }
+      const [error, result] = settled[ran++] ?? [null, null]
       if (!error) return { result: encodeReply(result, base64) }
       if (isReplyError(error)) return { error: error.message }
       throw error // connection failure: the whole request fails, as it would upstream
@@ -232,6 +249,10 @@ export async function startUpstashRest(options: { redisUrl: string; token?: stri
     setDelay(ms) {
       delayMs = ms
     },
+    failItems(fault) {
+      itemFault = fault
+    },
+    faulted,
     dropStreams() {
       for (const sub of [...subscriptions]) sub.disconnect()
     },
