@@ -9,6 +9,7 @@ import type {
   AnnouncementListener,
   CacheAdapter,
   LockRequest,
+  LockRequests,
   ReadReply,
   Slot,
   Step,
@@ -172,6 +173,38 @@ export class Backend {
 
   read(key: string, lock?: LockRequest, tags?: TagRead): Promise<ReadReply> {
     return this.#run('read', () => this.#adapter.read(key, lock, tags), 'counted', this.#learnReply)
+  }
+
+  /**
+   * Reads many keys: one bounded operation where the adapter batches them, else one bounded `read` per key in
+   * parallel (custom adapters keep working). Rejects when any of them fails; the caller then treats every key as
+   * unread (and releases the locks it may have taken).
+   */
+  readMany(keys: readonly string[], locks?: LockRequests, tags?: TagRead): Promise<ReadReply[]> {
+    const adapter = this.#adapter
+    const readMany = adapter.readMany
+    if (readMany) {
+      return this.#run('read', () => readMany.call(adapter, keys, locks, tags), 'counted', this.#learnMany)
+    }
+    return Promise.all(
+      keys.map((key, i) =>
+        this.read(
+          key,
+          locks ? { token: locks.tokens[i] as string, ttl: locks.ttl, keep: locks.keep } : undefined,
+          tags,
+        ),
+      ),
+    )
+  }
+
+  /** Whether the adapter reads many keys in one step (else {@link readMany} sends one read per key). */
+  get batchesReads(): boolean {
+    return this.#adapter.readMany !== undefined
+  }
+
+  readonly #learnMany = (replies: ReadReply[]) => {
+    const last = replies[replies.length - 1]
+    if (last) this.#learn(last.now)
   }
 
   peek(key: string): Promise<Slot | null | 'garbage'> {

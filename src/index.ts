@@ -62,6 +62,7 @@ export type {
   RefreshReason,
 } from './events.js'
 export { escapeGlob } from './keys.js'
+export type { BatchLoaderContext, LoadMany, LoadManyResult } from './load-many.js'
 export type {
   CategoryMetrics,
   CircuitState,

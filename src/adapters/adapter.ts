@@ -50,6 +50,16 @@ export interface LockRequest {
   keep: number
 }
 
+/** What a batched read asks of the locks: one token per key (in the order of the keys), one lifetime for all. */
+export interface LockRequests {
+  /** One unguessable token per key, in the order of the keys. */
+  tokens: readonly string[]
+  /** As {@link LockRequest.ttl}. */
+  ttl: number
+  /** As {@link LockRequest.keep}. */
+  keep: number
+}
+
 /**
  * The answer to {@link CacheAdapter.readTags}. A record the read creates lives only the `ttl` asked
  * (the fence window), so reads of ids that hold nothing never grow the keyspace for long; the write of
@@ -215,6 +225,13 @@ export interface CacheAdapter {
    * the same atomic step and before taking the read's time.
    */
   read(key: string, lock?: LockRequest, tags?: TagRead): Promise<ReadReply>
+  /**
+   * Reads many slots at once, as {@link read} does for each (with `locks`, taking each key's lock with its own
+   * token, in the order of `keys`; with `tags`, reading those records once, their stamps in every reply), in as
+   * few round trips as the backend allows: one script on a standalone server, one per node or slot on a cluster.
+   * Replies come in the order of `keys`. Optional: without it the client sends one `read` per key, in parallel.
+   */
+  readMany?(keys: readonly string[], locks?: LockRequests, tags?: TagRead): Promise<ReadReply[]>
   /**
    * Reads the slot at `key` with the cheapest command the backend has (Redis: a plain GET), without
    * the backend's time or a lock: `'garbage'` for foreign data. Optional: the client uses it for keys

@@ -1,0 +1,356 @@
+/**
+ * `getOrSetMany`, the flow only: per key the in-process tier and single-flight, then one batched read for every
+ * key this call must read (taking the lock on the missing and stale ones, reading the call's tag stamps), the
+ * same decision per key as `getOrSet` makes, and one `loadMany` call for the keys this caller must load. Each
+ * key's load and write go through `load.ts` and `write.ts` as a single key's do, so the fence, tags, schema,
+ * stale-if-error and metrics hold per key.
+ *
+ * Each key runs in its own flight: a concurrent `getOrSet` of one of the keys joins the batch's work for it
+ * (and the batch joins a flight begun in the same tick). A key whose flight has to queue behind an earlier one
+ * (a load of it under way in this process) is read and loaded on its own once that one settles.
+ * @module
+ */
+import type { ReadReply } from './adapters/adapter.js'
+import { resolveCallOptions } from './call-options.js'
+import {
+  type Call,
+  type Core,
+  countServed,
+  FENCE_WINDOW_MS,
+  type Loader,
+  type Outcome,
+  reportBackendError,
+  type Scope,
+  siteOf,
+  track,
+} from './core.js'
+import { CacheOptionsError } from './errors.js'
+import { classify, decide } from './freshness.js'
+import { abortable, resolveFlight } from './get-or-set.js'
+import { assertKeyList } from './keys.js'
+import { backingOff, type LoadPlan, loadOnly } from './load.js'
+import { LoadGroup, type LoadMany } from './load-many.js'
+import { fenceOf, forgetLock, lockRequest, releaseQuietly, waitForHolder } from './lock.js'
+import type { GetOrSetOptions } from './options.js'
+import { fillTier, freshHit, markPresent, NO_HIT, type Usable, usableEntry } from './read.js'
+import { loadWithSoftTimeout, maybeRefreshEarly, refreshInBackground } from './refresh.js'
+import { noteStamps, stampsOf, tagReadOf } from './tags.js'
+import { now } from './telemetry.js'
+import { randomToken } from './token.js'
+
+/** One key of a batch, answered at once (the in-process tier) or by its flight. */
+type Answer = { value: unknown } | { flight: Promise<Outcome>; joined: boolean; c: Call }
+
+/** A key whose flight the batch runs: settled once the batch has decided, read or loaded it. */
+interface Member {
+  c: Call
+  promise: Promise<Outcome>
+  resolve: (outcome: Outcome) => void
+  reject: (error: unknown) => void
+}
+
+/**
+ * `getOrSetMany` of a client: validates the call (before any backend work), answers what the in-process tier
+ * can, runs the rest as one batch, and counts one hit, stale hit or miss per distinct key. Throws synchronously
+ * on bad input; the client turns that into a rejection.
+ */
+export function getOrSetMany<T>(
+  core: Core,
+  scope: Scope,
+  enabled: boolean,
+  keys: readonly string[],
+  loadMany: LoadMany<T>,
+  options: GetOrSetOptions<T> | undefined,
+): Promise<(T | undefined)[]> {
+  assertKeyList(keys, core.maxBatchKeys)
+  if (typeof loadMany !== 'function') {
+    throw new CacheOptionsError([{ path: 'loadMany', message: `expected a function, got ${typeof loadMany}` }])
+  }
+  const startedAt = now()
+  const call = resolveCallOptions('getOrSetMany', scope.policy, options)
+  if (call.signal?.aborted) throw call.signal.reason
+  const cached = enabled && call.policy.ttl > 0
+  const l1 = cached && scope.l1 !== false ? core.l1 : undefined
+  l1?.listen()
+  const answers = new Map<string, Answer>()
+  const rest: Call[] = []
+  const staleInTier: Call[] = []
+  for (const key of keys) {
+    if (answers.has(key)) continue
+    const c: Call = { core, scope, key, full: scope.prefix + key, call }
+    if (l1 !== undefined) {
+      const entry = l1.get(c.full, startedAt)
+      if (entry !== undefined && entry.schema === call.schema) {
+        const backendNow = core.backend.at(startedAt) as number
+        if (backendNow < entry.freshUntil) {
+          core.telemetry.served(key, scope.namespace, call.category, 'hit', startedAt, 'l1')
+          answers.set(key, { value: entry.value })
+          continue
+        }
+        if (backendNow < entry.staleUntil) {
+          core.telemetry.served(key, scope.namespace, call.category, 'stale', startedAt, 'l1')
+          answers.set(key, { value: entry.value })
+          staleInTier.push(c)
+          continue
+        }
+      }
+    }
+    if (core.backend.freshSync !== undefined && cached && call.policy.earlyRefresh === 0) {
+      const value = freshHit(c)
+      if (value !== NO_HIT) {
+        core.telemetry.served(key, scope.namespace, call.category, 'hit', startedAt)
+        answers.set(key, { value })
+        continue
+      }
+    }
+    rest.push(c)
+  }
+  const flights = runFlights(rest, loadMany as LoadMany<unknown>, cached)
+  rest.forEach((c, i) => {
+    answers.set(c.key, { ...(flights[i] as { flight: Promise<Outcome>; joined: boolean }), c })
+  })
+  if (staleInTier.length > 0) refreshFromTier(staleInTier, loadMany as LoadMany<unknown>)
+  return collect(keys, answers, startedAt, call.signal) as Promise<(T | undefined)[]>
+}
+
+/**
+ * Runs or joins each key's flight. Keys whose flight starts now form one batch; a key queued behind an earlier
+ * flight of it runs alone when that one settles (usually a hit on what it stored).
+ */
+function runFlights(cs: readonly Call[], loadMany: LoadMany<unknown>, cached: boolean) {
+  const batch: Member[] = []
+  let collecting = true
+  const flights = cs.map((c) =>
+    c.core.flight.run(
+      c.full,
+      () => {
+        if (!collecting) {
+          const alone = new LoadGroup(loadMany, 1).loaderFor(c.key)
+          return cached ? resolveFlight(c, alone) : loadOnly(c, alone)
+        }
+        const m = member(c)
+        batch.push(m)
+        return m.promise
+      },
+      cached ? 'this-tick' : 'while-running',
+    ),
+  )
+  collecting = false
+  if (batch.length > 0) {
+    resolveBatch(batch, loadMany, cached).catch((error: unknown) => {
+      // Never expected; a member left pending would hang its callers, so fail those not yet settled.
+      for (const m of batch) m.reject(error)
+    })
+  }
+  return flights.map(({ promise, joined }) => ({ flight: promise, joined }))
+}
+
+function member(c: Call): Member {
+  let resolve!: (outcome: Outcome) => void
+  let reject!: (error: unknown) => void
+  const promise = new Promise<Outcome>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { c, promise, resolve, reject }
+}
+
+/** Waits for every key, counts each once, and resolves the values in the order of `keys` (or the first error). */
+async function collect(
+  keys: readonly string[],
+  answers: Map<string, Answer>,
+  startedAt: number,
+  signal: AbortSignal | undefined,
+): Promise<unknown[]> {
+  const pending = [...answers.values()].filter((a): a is Extract<Answer, { flight: unknown }> => 'flight' in a)
+  const all = Promise.allSettled(pending.map((a) => a.flight))
+  const settled = signal ? await abortable(all, signal) : await all
+  let failure: { error: unknown } | undefined
+  const values = new Map<string, unknown>()
+  for (const [key, answer] of answers) if ('value' in answer) values.set(key, answer.value)
+  pending.forEach((a, i) => {
+    const result = settled[i] as PromiseSettledResult<Outcome>
+    if (result.status === 'rejected') {
+      // Every key counts one of hit, stale hit or miss: a key that got no value was a miss.
+      countServed(a.c, 'miss', startedAt)
+      failure ??= { error: result.reason }
+      return
+    }
+    const outcome = result.value
+    countServed(a.c, a.joined && outcome.kind === 'miss' ? 'miss' : outcome.kind, startedAt)
+    values.set(a.c.key, outcome.value)
+  })
+  if (failure) throw failure.error
+  return keys.map((key) => values.get(key))
+}
+
+/**
+ * Stale values were served from the in-process tier: refresh those keys as one background batch (one per key in
+ * this process; across processes the lock allows one).
+ */
+function refreshFromTier(cs: readonly Call[], loadMany: LoadMany<unknown>): void {
+  const core = (cs[0] as Call).core
+  const due = cs.filter((c) => !core.refreshing.has(c.full))
+  if (due.length === 0) return
+  for (const c of due) core.refreshing.add(c.full)
+  const flights = runFlights(due, loadMany, true)
+  const task = Promise.allSettled(flights.map((f) => f.flight)).finally(() => {
+    for (const c of due) core.refreshing.delete(c.full)
+  })
+  track(core, task)
+}
+
+/** What the batch does with one key after its read. */
+type Step =
+  | { kind: 'done'; outcome: Outcome }
+  | { kind: 'load'; plan: LoadPlan }
+  | { kind: 'load-only' }
+  | { kind: 'refresh'; plan: LoadPlan; value: unknown }
+  | { kind: 'wait'; plan: LoadPlan; stale: { value: unknown } | undefined; token: string }
+
+/** Reads every member in one batch, decides per key, and loads the keys this caller must load with one call. */
+async function resolveBatch(members: readonly Member[], loadMany: LoadMany<unknown>, cached: boolean): Promise<void> {
+  const first = (members[0] as Member).c
+  const { core } = first
+  if (!cached) {
+    const group = new LoadGroup(loadMany, members.length)
+    for (const m of members) settle(m, loadOnly(m.c, group.loaderFor(m.c.key)))
+    return
+  }
+  const tokens = members.map(() => randomToken())
+  for (const m of members) m.c.ticket = core.l1?.ticket()
+  let replies: ReadReply[]
+  try {
+    replies = await core.backend.readMany(
+      members.map((m) => m.c.full),
+      { tokens, ttl: core.lockTtl, keep: FENCE_WINDOW_MS },
+      tagReadOf(first),
+    )
+    if (replies.length !== members.length) throw new TypeError('readMany answered a different number of keys')
+  } catch (error) {
+    // Reads degrade: without a fence nothing is written, but the loader still answers, in one call.
+    reportBackendError(core, first.scope, 'read', undefined, error)
+    members.forEach((m, i) => {
+      forgetLock(m.c, tokens[i] as string, error)
+    })
+    const group = new LoadGroup(loadMany, members.length)
+    for (const m of members) settle(m, loadOnly(m.c, group.loaderFor(m.c.key)))
+    return
+  }
+  const steps = await Promise.all(
+    members.map((m, i) => triage(m.c, replies[i] as ReadReply, tokens[i] as string, loadMany)),
+  )
+  const loading = steps.filter((s) => s.kind === 'load' || s.kind === 'load-only').length
+  const refreshing = steps.filter((s) => s.kind === 'refresh').length
+  const group = loading > 0 ? new LoadGroup(loadMany, loading) : undefined
+  const refresh = refreshing > 0 ? new LoadGroup(loadMany, refreshing) : undefined
+  members.forEach((m, i) => {
+    const step = steps[i] as Step
+    const { c } = m
+    switch (step.kind) {
+      case 'done':
+        m.resolve(step.outcome)
+        break
+      case 'load':
+        settle(m, loadWithSoftTimeout(c, (group as LoadGroup).loaderFor(c.key), step.plan))
+        break
+      case 'load-only':
+        settle(m, loadOnly(c, (group as LoadGroup).loaderFor(c.key)))
+        break
+      case 'refresh':
+        // Stale-while-revalidate: served now, refreshed in the background by one loadMany for every such key.
+        refreshInBackground(c, (refresh as LoadGroup).loaderFor(c.key), step.plan, 'stale-while-revalidate')
+        m.resolve({ value: step.value, kind: 'stale' })
+        break
+      case 'wait':
+        settle(m, waitThenLoad(c, step, loadMany))
+        break
+    }
+  })
+}
+
+function settle(m: Member, outcome: Promise<Outcome>): void {
+  outcome.then(m.resolve, m.reject)
+}
+
+/**
+ * What `getOrSet` decides after its read, for one key of the batch: serve, refresh, wait, or load. A key found
+ * fresh to the backend but invalidated by a tag is read once more on its own to take the lock.
+ */
+async function triage(c: Call, first: ReadReply, token: string, loadMany: LoadMany<unknown>): Promise<Step> {
+  const { core } = c
+  const { policy } = c.call
+  let reply = first
+  let found: Usable
+  const known = stampsOf(c.call.tags, reply)
+  const tagClock = reply.tagNow
+  try {
+    if (reply.garbage)
+      reportBackendError(core, c.scope, 'read', c.key, new Error('foreign data at key; treated as a miss'))
+    noteStamps(c, reply)
+    found = await usableEntry(c, reply.slot, known)
+    if (found === 'invalidated' && reply.lock === 'none') {
+      reply = await core.backend.read(c.full, lockRequest(core, token, true))
+      found = await usableEntry(c, reply.slot, known)
+    }
+  } catch (error) {
+    reportBackendError(core, c.scope, 'read', c.key, error)
+    forgetLock(c, token, error)
+    return { kind: 'load-only' }
+  }
+  const entry = found === 'invalidated' ? undefined : found
+  const decision = decide({
+    freshness: entry && reply.slot ? classify(reply.slot, reply.now) : 'expired',
+    lock: reply.lock,
+    backingOff: backingOff(core, c.full),
+  })
+  const plan: LoadPlan = {
+    fence: fenceOf(reply),
+    token: reply.lock === 'acquired' ? token : null,
+    stale: undefined,
+    startedAt: tagClock ?? reply.now,
+    known,
+  }
+  switch (decision.action) {
+    case 'serve':
+      if (decision.release) releaseQuietly(c, token)
+      markPresent(c)
+      if (entry && reply.slot) {
+        fillTier(c, reply.slot, entry)
+        if (policy.earlyRefresh > 0) {
+          const alone: Loader<unknown> = new LoadGroup(loadMany, 1).loaderFor(c.key)
+          maybeRefreshEarly(c, alone, entry, reply.slot.freshUntil - reply.now)
+        }
+      }
+      return { kind: 'done', outcome: { value: entry?.value, kind: 'hit' } }
+    case 'refresh':
+      return { kind: 'refresh', plan: { ...plan, stale: { value: entry?.value } }, value: entry?.value }
+    case 'serve-stale':
+      if (decision.release) releaseQuietly(c, token)
+      return { kind: 'done', outcome: { value: entry?.value, kind: 'stale' } }
+    case 'wait':
+      return { kind: 'wait', plan, stale: decision.fallback ? { value: entry?.value } : undefined, token }
+    case 'load':
+      return { kind: 'load', plan: { ...plan, stale: decision.fallback ? { value: entry?.value } : undefined } }
+  }
+}
+
+/**
+ * Another caller holds the key's lock: wait for its value, as `getOrSet` does. Only when the lock was freed
+ * without a value (or the wait ran out) does this key load, on its own.
+ */
+async function waitThenLoad(
+  c: Call,
+  step: Extract<Step, { kind: 'wait' }>,
+  loadMany: LoadMany<unknown>,
+): Promise<Outcome> {
+  const waited = await waitForHolder(c, step.token, step.stale)
+  c.core.telemetry.lockWaited(siteOf(c), waited.timedOut === true)
+  if (waited.outcome) return waited.outcome
+  return loadWithSoftTimeout(c, new LoadGroup(loadMany, 1).loaderFor(c.key), {
+    fence: waited.fence,
+    token: waited.holding ? step.token : null,
+    stale: waited.stale ?? step.stale,
+    startedAt: waited.startedAt ?? step.plan.startedAt,
+  })
+}
