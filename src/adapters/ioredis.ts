@@ -11,6 +11,7 @@ import { CacheOptionsError } from '../errors.js'
 import type {
   CacheAdapter,
   LockRequest,
+  LockRequests,
   ReadReply,
   Slot,
   Step,
@@ -20,6 +21,7 @@ import type {
   WriteResult,
 } from './adapter.js'
 import { AnnouncementHub } from './announcements.js'
+import { readManyOnCluster } from './cluster-batch.js'
 import { WRITTEN_CHANNEL } from './redis-scripts.js'
 import type { Script } from './redis-wire.js'
 import {
@@ -32,10 +34,12 @@ import {
   parseInvalidateReply,
   parsePeek,
   parsePeekTagged,
+  parseReadManyReply,
   parseReadReply,
   parseTagReply,
   parseWriteReply,
   readArgs,
+  readManyArgs,
   SCAN_COUNT,
   scripts,
   tombstone,
@@ -79,6 +83,8 @@ export interface IoredisLikeClient {
   mget: Command
   /** PING: `health()`. @see https://redis.io/commands/ping */
   ping: Command
+  /** Cluster only: the node keys (`host:port`) serving each hash slot, the master first. */
+  readonly slots?: readonly (readonly string[] | undefined)[]
   /** `true` on an ioredis `Cluster`. */
   readonly isCluster?: boolean
   /** Connection state (`'ready'` once connected; a cluster knows its masters only then). */
@@ -246,6 +252,17 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
         reply.tagNow = tagReply.now
         return reply
       })
+    },
+
+    // One script for the whole batch on a standalone server; on a cluster one per node (see cluster-batch.ts).
+    readMany(keys: readonly string[], locks?: LockRequests, tags?: TagRead): Promise<ReadReply[]> {
+      if (keys.length === 0) return Promise.resolve([])
+      if (cluster) {
+        return readManyOnCluster(keys, locks, tags, run, (slot) => client.slots?.[slot]?.[0])
+      }
+      const args = readManyArgs(keys.length, locks, tags?.ttl ?? 0)
+      const all = tags && tags.keys.length > 0 ? [...keys, ...tags.keys] : keys
+      return run(scripts.readMany, all, args).then((raw) => parseReadManyReply(raw, keys.length))
     },
 
     peek(key: string): Promise<Slot | null | 'garbage'> {

@@ -13,6 +13,7 @@ import { CacheOptionsError } from '../errors.js'
 import type {
   CacheAdapter,
   LockRequest,
+  LockRequests,
   ReadReply,
   Slot,
   Step,
@@ -21,6 +22,7 @@ import type {
   WriteRequest,
   WriteResult,
 } from './adapter.js'
+import { readManyOnCluster } from './cluster-batch.js'
 import { nodeRedisAnnouncements } from './node-redis-subscriber.js'
 import type { Script } from './redis-wire.js'
 import {
@@ -33,10 +35,12 @@ import {
   parseInvalidateReply,
   parsePeek,
   parsePeekTagged,
+  parseReadManyReply,
   parseReadReply,
   parseTagReply,
   parseWriteReply,
   readArgs,
+  readManyArgs,
   SCAN_COUNT,
   scripts,
   tombstone,
@@ -87,6 +91,8 @@ export interface NodeRedisLikeClient {
   readonly isReady?: boolean
   /** Cluster only: the master nodes, known once `connect()` has discovered the topology. */
   readonly masters?: readonly unknown[]
+  /** Cluster only: the shard serving each hash slot (`{ master }`), as far as the cluster knows. */
+  readonly slots?: readonly ({ readonly master?: unknown } | undefined)[]
   /** Cluster only: the connection to one node of {@link NodeRedisLikeClient.masters}, opened on first use. */
   // biome-ignore lint/suspicious/noExplicitAny: the node type is node-redis' own
   nodeClient?: (node: any) => NodeRedisLikeNodeClient | Promise<NodeRedisLikeNodeClient>
@@ -222,6 +228,15 @@ export function nodeRedisAdapter(client: NodeRedisLikeClient): CacheAdapter {
 
     async dispose(): Promise<void> {
       announcements.dispose()
+    },
+
+    // One script for the whole batch on a standalone server; on a cluster one per node (see cluster-batch.ts).
+    readMany(keys: readonly string[], locks?: LockRequests, tags?: TagRead): Promise<ReadReply[]> {
+      if (keys.length === 0) return Promise.resolve([])
+      if (cluster) return readManyOnCluster(keys, locks, tags, run, (slot) => client.slots?.[slot]?.master)
+      const args = readManyArgs(keys.length, locks, tags?.ttl ?? 0)
+      const all = tags && tags.keys.length > 0 ? [...keys, ...tags.keys] : keys
+      return run(scripts.readMany, all, args).then((raw) => parseReadManyReply(raw, keys.length))
     },
 
     read(key: string, lock?: LockRequest, tags?: TagRead): Promise<ReadReply> {

@@ -3,7 +3,8 @@
  * (EVALSHA's names), out-of-memory and NOSCRIPT detection, and cluster hash slots for batching.
  * @module
  */
-import type { Announcement, LockRequest, ReadReply, Slot, WriteRequest, WriteResult } from './adapter.js'
+import type { Announcement, LockRequest, LockRequests, ReadReply, Slot, WriteRequest, WriteResult } from './adapter.js'
+import { READ_MANY_LOCAL_SCRIPT, READ_MANY_SCRIPT } from './redis-batch-scripts.js'
 import {
   COMMIT_TAGS_SCRIPT,
   EXTEND_SCRIPT,
@@ -154,6 +155,37 @@ export function parseReadReply(input: unknown): ReadReply {
   return reply
 }
 
+/** Args for {@link READ_MANY_SCRIPT} (and, followed by the keys, {@link READ_MANY_LOCAL_SCRIPT}) for `count` keys. */
+export function readManyArgs(count: number, locks: LockRequests | undefined, tagTtl: number): string[] {
+  if (!locks) return ['0', String(count), '0', '0', String(tagTtl), ...Array.from({ length: count }, () => '')]
+  return ['1', String(count), String(locks.ttl), String(locks.keep), String(tagTtl), ...locks.tokens]
+}
+
+/**
+ * Parses the reply of {@link READ_MANY_SCRIPT}: one {@link ReadReply} per key, each with the tag stamps read first.
+ * Throws on a reply that is not one.
+ */
+export function parseReadManyReply(raw: unknown, count: number): ReadReply[] {
+  if (!Array.isArray(raw) || raw.length !== count + 1) throw new TypeError('unexpected reply to readMany')
+  const pre = raw[0]
+  let tags: number[] | undefined
+  if (typeof pre === 'string' && pre !== '') {
+    tags = pre.slice(1, -1).split(',').map(Number)
+    if (pre[0] !== 'T' || !tags.every(Number.isFinite))
+      throw new TypeError('unexpected reply to readMany: bad tag stamps')
+  }
+  const replies: ReadReply[] = new Array(count)
+  for (let i = 0; i < count; i++) {
+    const reply = parseEntryReply(raw[i + 1])
+    if (tags) {
+      reply.tagStamps = tags
+      reply.tagNow = reply.now
+    }
+    replies[i] = reply
+  }
+  return replies
+}
+
 function parseEntryReply(raw: unknown): ReadReply {
   if (typeof raw !== 'string' || raw[1] !== '|') throw new TypeError(`unexpected reply to read: ${typeof raw}`)
   const status = raw[0]
@@ -232,6 +264,8 @@ export function sha1Hex(text: string): string {
 
 export const scripts = {
   read: script(READ_SCRIPT),
+  readMany: script(READ_MANY_SCRIPT),
+  readManyLocal: script(READ_MANY_LOCAL_SCRIPT),
   write: script(WRITE_SCRIPT),
   release: script(RELEASE_SCRIPT),
   extend: script(EXTEND_SCRIPT),

@@ -10,6 +10,7 @@ import { requestBoundIo } from '../runtime.js'
 import type {
   CacheAdapter,
   LockRequest,
+  LockRequests,
   ReadReply,
   Slot,
   Step,
@@ -29,10 +30,12 @@ import {
   parseInvalidateReply,
   parsePeek,
   parsePeekTagged,
+  parseReadManyReply,
   parseReadReply,
   parseTagReply,
   parseWriteReply,
   readArgs,
+  readManyArgs,
   SCAN_COUNT,
   scripts,
   tombstone,
@@ -178,6 +181,15 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
     read(key: string, lock?: LockRequest, tags?: TagRead): Promise<ReadReply> {
       const keys = tags && tags.keys.length > 0 ? [key, ...tags.keys] : [key]
       return run(scripts.read, keys, readArgs(lock, tags?.ttl ?? 0)).then(parseReadReply)
+    },
+
+    // One script, one HTTP request for the whole batch (Upstash is one keyspace, never a cluster).
+    readMany(keys: readonly string[], locks?: LockRequests, tags?: TagRead): Promise<ReadReply[]> {
+      if (keys.length === 0) return Promise.resolve([])
+      const all = tags && tags.keys.length > 0 ? [...keys, ...tags.keys] : [...keys]
+      return run(scripts.readMany, all, readManyArgs(keys.length, locks, tags?.ttl ?? 0)).then((raw) =>
+        parseReadManyReply(raw, keys.length),
+      )
     },
 
     peek(key: string): Promise<Slot | null | 'garbage'> {
