@@ -74,7 +74,7 @@ describe('round trips of getOrSetMany over 100 cached keys', () => {
       await admin.ping()
       const servers = admin
         .nodes('master')
-        .map((node) => new Redis({ host: node.options.host, port: node.options.port }))
+        .map((node) => new Redis({ host: node.options.host as string, port: node.options.port as number }))
       cleanup.push(...servers.map((s) => () => s.quit()))
       return servers
     }
