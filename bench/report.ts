@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { formatInt } from './lib.js'
+import { renderBatches } from './report/batches.js'
 import { renderHitsMisses } from './report/hits-misses.js'
 import { renderInvalidation } from './report/invalidation.js'
 import { renderL1 } from './report/l1.js'
@@ -91,6 +92,10 @@ export function renderReport(r: StoredResults, source: string): string {
     '## The in-process tier (l1)',
     '',
     renderL1(r.l1),
+    '',
+    '## Batches',
+    '',
+    renderBatches(r.batches),
     '',
     '## Caveats',
     '',

@@ -3,7 +3,7 @@
  * redis-server this process starts and stops. See bench/README.md for what each case measures and how to read it.
  *
  *   BENCH_QUICK=1 npm run bench       ~10x fewer operations (smoke test)
- *   npm run bench -- --only hits      only the hit cases (or: misses, stampede, invalidation, peers, metrics, l1)
+ *   npm run bench -- --only hits      only the hit cases (or: misses, stampede, invalidation, peers, metrics, l1, batches)
  *
  * This file runs the sections in order, prints their tables, writes the results file and, after a full run (not
  * quick, no --only), bench/results/latest.json and docs/benchmarks.md from it. The sections are their own modules:
@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url'
 import { createClient, type RedisClientType } from '@redis/client'
 import { Redis, type RedisOptions } from 'ioredis'
 import { type RedisServer, startRedisServer } from '../test/support/redis-server.js'
+import { formatBatches, runBatches } from './batches.js'
 import { formatHitsMisses, type HitsMissesEnv, runHitsMisses, selectCases, warmupOps } from './hits-misses.js'
 import { formatInvalidation, runInvalidation } from './invalidation.js'
 import { formatL1, runL1 } from './l1.js'
@@ -27,6 +28,7 @@ import { formatMetrics, runMetrics } from './metrics.js'
 import { formatPeers, runPeers } from './peers.js'
 import { writeReport } from './report.js'
 import type {
+  BatchesResult,
   CaseResult,
   InvalidationResult,
   L1Result,
@@ -52,7 +54,7 @@ const CLIENT_OPTIONS: RedisOptions = {}
 /** node-redis' defaults too, for both of its connections (it pipelines what is issued in one tick). */
 const connectNodeRedis = (url: string): Promise<RedisClientType> => createClient({ url }).connect()
 
-const ONLY: readonly Only[] = ['hits', 'misses', 'stampede', 'invalidation', 'peers', 'metrics', 'l1']
+const ONLY: readonly Only[] = ['hits', 'misses', 'stampede', 'invalidation', 'peers', 'metrics', 'l1', 'batches']
 
 function parseOnly(argv: readonly string[]): Only | undefined {
   const i = argv.indexOf('--only')
@@ -186,6 +188,11 @@ async function main(): Promise<void> {
       log('l1...')
       l1 = await runL1({ ...sectionEnv, value, json })
     }
+    let batches: BatchesResult | undefined
+    if (only === undefined || only === 'batches') {
+      log('batches...')
+      batches = await runBatches({ ...sectionEnv, value, json })
+    }
 
     const anomalies = [
       ...results.flatMap((r) => r.anomalies.map((a) => `${r.label}: ${a}`)),
@@ -194,6 +201,7 @@ async function main(): Promise<void> {
       ...(peers?.anomalies ?? []),
       ...(metrics?.anomalies ?? []),
       ...(l1?.anomalies ?? []),
+      ...(batches?.anomalies.map((a) => `batches: ${a}`) ?? []),
     ]
     const out = ['', header(meta, results.length > 0)]
     if (results.length > 0) out.push('', formatHitsMisses(results))
@@ -202,6 +210,7 @@ async function main(): Promise<void> {
     if (peers) out.push('', formatPeers(peers))
     if (metrics) out.push('', formatMetrics(metrics))
     if (l1) out.push('', formatL1(l1))
+    if (batches) out.push('', formatBatches(batches))
     out.push(
       '',
       anomalies.length === 0
@@ -212,6 +221,7 @@ async function main(): Promise<void> {
             peers && 'every peer hit loaded nothing, every peer miss loaded once and stored, stampede values right',
             metrics && 'metrics on/off: no hit loaded, no backend errors',
             l1 && 'l1: every timed hit came from the tier, every process dropped every invalidated key',
+            batches && 'batches: every timed batch answered the cached values and loaded nothing',
           ]
             .filter(Boolean)
             .join(';\n        ')}`
@@ -230,6 +240,7 @@ async function main(): Promise<void> {
       ...(peers ? { peers } : {}),
       ...(metrics ? { metrics } : {}),
       ...(l1 ? { l1 } : {}),
+      ...(batches ? { batches } : {}),
     }
     const written: ResultsFile = { meta, cases: results, ...sections }
     writeFileSync(target, `${JSON.stringify(written, null, 2)}\n`)

@@ -218,6 +218,17 @@ export class Backend {
     return this.#run('read', () => peekTagged.call(adapter, key, tagKeys))
   }
 
+  /** Whether the adapter can peek many keys (with tag records) in one command. */
+  get canPeekMany(): boolean {
+    return this.#adapter.peekMany !== undefined
+  }
+
+  peekMany(keys: readonly string[], tagKeys: readonly string[]) {
+    const adapter = this.#adapter
+    const peekMany = adapter.peekMany as NonNullable<CacheAdapter['peekMany']>
+    return this.#run('read', () => peekMany.call(adapter, keys, tagKeys))
+  }
+
   write(key: string, request: WriteRequest): Promise<WriteResult> {
     return this.#run('write', () => this.#adapter.write(key, request))
   }

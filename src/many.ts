@@ -34,7 +34,7 @@ import { fenceOf, forgetLock, lockRequest, releaseQuietly, waitForHolder } from 
 import type { GetOrSetOptions } from './options.js'
 import { fillTier, freshHit, markPresent, NO_HIT, type Usable, usableEntry } from './read.js'
 import { loadWithSoftTimeout, maybeRefreshEarly, refreshInBackground } from './refresh.js'
-import { noteStamps, stampsOf, tagReadOf } from './tags.js'
+import { noteStamps, stampsOf, tagKeys, tagReadOf } from './tags.js'
 import { now } from './telemetry.js'
 import { randomToken } from './token.js'
 
@@ -209,7 +209,8 @@ type Step =
   | { kind: 'wait'; plan: LoadPlan; stale: { value: unknown } | undefined; token: string }
 
 /** Reads every member in one batch, decides per key, and loads the keys this caller must load with one call. */
-async function resolveBatch(members: readonly Member[], loadMany: LoadMany<unknown>, cached: boolean): Promise<void> {
+async function resolveBatch(batch: readonly Member[], loadMany: LoadMany<unknown>, cached: boolean): Promise<void> {
+  let members = batch
   const first = (members[0] as Member).c
   const { core } = first
   if (!cached) {
@@ -217,8 +218,28 @@ async function resolveBatch(members: readonly Member[], loadMany: LoadMany<unkno
     for (const m of members) settle(m, loadOnly(m.c, group.loaderFor(m.c.key)))
     return
   }
-  const tokens = members.map(() => randomToken())
   for (const m of members) m.c.ticket = core.l1?.ticket()
+  if (
+    first.call.policy.earlyRefresh === 0 &&
+    core.backend.canPeekMany &&
+    core.backend.now() !== undefined &&
+    members.every((m) => core.present.has(m.c.full))
+  ) {
+    let rest: readonly Member[]
+    try {
+      rest = await peekAll(members)
+    } catch (error) {
+      // Reads degrade: answered by the loader, without a second read that would wait as long again.
+      reportBackendError(core, first.scope, 'read', undefined, error)
+      for (const m of members) core.present.delete(m.c.full)
+      const group = new LoadGroup(loadMany, members.length)
+      for (const m of members) settle(m, loadOnly(m.c, group.loaderFor(m.c.key)))
+      return
+    }
+    if (rest.length === 0) return
+    members = rest
+  }
+  const tokens = members.map(() => randomToken())
   let replies: ReadReply[]
   try {
     replies = await core.backend.readMany(
@@ -267,6 +288,60 @@ async function resolveBatch(members: readonly Member[], loadMany: LoadMany<unkno
         break
     }
   })
+}
+
+/**
+ * The cheap hit for a batch whose every key was recently found fresh: one plain MGET of the entries and the call's
+ * tag records, each entry judged on the backend clock learned from script replies, as `peekHit` judges one key.
+ * Answers the fresh, valid ones and returns the others (in order), which take the batched read script.
+ */
+async function peekAll(members: readonly Member[]): Promise<readonly Member[]> {
+  const first = (members[0] as Member).c
+  const { core } = first
+  const { tags } = first.call
+  const keys = tags.length > 0 ? tagKeys(first, tags) : []
+  const reply = await core.backend.peekMany(
+    members.map((m) => m.c.full),
+    keys,
+  )
+  if (first.ticket !== undefined && keys.length > 0) core.l1?.noteStamps(keys, reply.stamps, first.ticket)
+  // A missing tag record is never trusted (nor created here): the script read creates it.
+  if (reply.stamps.some((stamp) => stamp === null)) return members
+  const known = tags.length > 0 ? new Map(tags.map((tag, i) => [tag, reply.stamps[i] as number])) : undefined
+  const backendNow = core.backend.now() as number
+  // Synchronous per key unless a schema (or a tag read) makes the check a promise: a promise per key costs more
+  // than the check itself.
+  const answered: (boolean | Promise<boolean>)[] = new Array(members.length)
+  members.forEach((m, i) => {
+    const slot = reply.slots[i]
+    if (
+      slot === null ||
+      slot === undefined ||
+      slot === 'garbage' ||
+      slot.body === '' ||
+      backendNow >= slot.freshUntil
+    ) {
+      answered[i] = false
+      return
+    }
+    const serve = (found: Usable): boolean => {
+      if (!found || found === 'invalidated') return false
+      fillTier(m.c, slot, found)
+      m.resolve({ value: found.value, kind: 'hit' })
+      return true
+    }
+    const checked = usableEntry(m.c, slot, known)
+    answered[i] = checked instanceof Promise ? checked.then(serve) : serve(checked)
+  })
+  if (answered.some((a) => a instanceof Promise)) {
+    const settled = await Promise.all(answered)
+    settled.forEach((a, i) => {
+      answered[i] = a
+    })
+  }
+  const rest = members.filter((_, i) => !answered[i])
+  for (const m of rest) core.present.delete(m.c.full)
+  return rest
 }
 
 function settle(m: Member, outcome: Promise<Outcome>): void {

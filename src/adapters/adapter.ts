@@ -252,6 +252,16 @@ export interface CacheAdapter {
     stamps: (number | null)[]
   }>
   /**
+   * `peek` for many keys plus tag records, in one plain command where the backend allows it (Redis: one MGET): each
+   * key's slot (`null` absent, `'garbage'` foreign data) in the order of `keys`, and each tag record's stamp (`null`
+   * where a record is missing, never created here). Optional: batches of keys recently found fresh use it instead of
+   * the batched read script (a plain MGET costs the server a fraction of a script per key).
+   */
+  peekMany?(
+    keys: readonly string[],
+    tagKeys: readonly string[],
+  ): Promise<{ slots: (Slot | null | 'garbage')[]; stamps: (number | null)[] }>
+  /**
    * Writes an entry, atomically checking its fence, deadline and tag records first (see
    * {@link WriteRequest}). Clears any lock on the key.
    */

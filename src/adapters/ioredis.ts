@@ -33,6 +33,7 @@ import {
   isNoScript,
   parseInvalidateReply,
   parsePeek,
+  parsePeekMany,
   parsePeekTagged,
   parseReadManyReply,
   parseReadReply,
@@ -273,6 +274,9 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
     ...(cluster
       ? {}
       : {
+          // A batch of keys recently found fresh: one MGET (standalone only: on a cluster keys span slots).
+          peekMany: (keys: readonly string[], tagKeys: readonly string[]) =>
+            client.mget(...keys, ...tagKeys).then((raw) => parsePeekMany(raw, keys.length, tagKeys.length)),
           peekTagged: (key: string, tagKeys: readonly string[]) =>
             client.mget(key, ...tagKeys).then((raw) => parsePeekTagged(raw, tagKeys.length)),
         }),

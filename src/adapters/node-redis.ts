@@ -34,6 +34,7 @@ import {
   isNoScript,
   parseInvalidateReply,
   parsePeek,
+  parsePeekMany,
   parsePeekTagged,
   parseReadManyReply,
   parseReadReply,
@@ -263,6 +264,9 @@ export function nodeRedisAdapter(client: NodeRedisLikeClient): CacheAdapter {
     ...(cluster
       ? {}
       : {
+          // A batch of keys recently found fresh: one MGET (standalone only: on a cluster keys span slots).
+          peekMany: (keys: readonly string[], tagKeys: readonly string[]) =>
+            send(keys[0], ['MGET', ...keys, ...tagKeys]).then((raw) => parsePeekMany(raw, keys.length, tagKeys.length)),
           peekTagged: (key: string, tagKeys: readonly string[]) =>
             send(key, ['MGET', key, ...tagKeys]).then((raw) => parsePeekTagged(raw, tagKeys.length)),
         }),

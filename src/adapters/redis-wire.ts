@@ -131,6 +131,22 @@ export function parsePeekTagged(
   return { slot: parsePeek(raw[0]), stamps }
 }
 
+/** Parses an `MGET key… tag…` reply (the adapters' `peekMany`): `count` slots, then the tag records' stamps. */
+export function parsePeekMany(
+  raw: unknown,
+  count: number,
+  tagCount: number,
+): { slots: (Slot | null | 'garbage')[]; stamps: (number | null)[] } {
+  if (!Array.isArray(raw) || raw.length !== count + tagCount) throw new TypeError('unexpected reply to peekMany')
+  const slots: (Slot | null | 'garbage')[] = new Array(count)
+  for (let i = 0; i < count; i++) slots[i] = parsePeek(raw[i])
+  const stamps = raw.slice(count).map((v: unknown) => {
+    const n = typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Number(v) : Number.NaN
+    return Number.isFinite(n) ? n : null
+  })
+  return { slots, stamps }
+}
+
 /** Parses the reply of a plain GET of an entry key (the adapters' `peek`). */
 export function parsePeek(raw: unknown): Slot | null | 'garbage' {
   if (raw === null || raw === undefined) return null

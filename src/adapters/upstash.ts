@@ -29,6 +29,7 @@ import {
   isNoScript,
   parseInvalidateReply,
   parsePeek,
+  parsePeekMany,
   parsePeekTagged,
   parseReadManyReply,
   parseReadReply,
@@ -194,6 +195,10 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
 
     peek(key: string): Promise<Slot | null | 'garbage'> {
       return client.get(key).then(parsePeek)
+    },
+
+    peekMany(keys: readonly string[], tagKeys: readonly string[]) {
+      return client.mget(...keys, ...tagKeys).then((raw) => parsePeekMany(raw, keys.length, tagKeys.length))
     },
 
     peekTagged(key: string, tagKeys: readonly string[]) {

@@ -112,11 +112,13 @@ export function batchCases(s: Suite): void {
     s.it('does not write back a key deleted while its batch was loading (the fence, per key)', async () => {
       const cache = s.make()
       const held = gate()
+      const started = gate()
       const pending = cache.getOrSetMany(['f1', 'f2'], async (keys) => {
+        started.open()
         await held.promise
         return keys.map((k) => `old:${k}`)
       })
-      await sleep(30)
+      await started.promise
       await cache.delete('f1')
       held.open()
       expect(await pending).toEqual(['old:f1', 'old:f2'])
@@ -129,15 +131,17 @@ export function batchCases(s: Suite): void {
       async () => {
         const cache = s.make()
         const held = gate()
+        const started = gate()
         const pending = cache.getOrSetMany(
           ['t1', 't2'],
           async (keys) => {
+            started.open()
             await held.promise
             return keys.map((k) => `old:${k}`)
           },
           { tags: ['users'] },
         )
-        await sleep(30)
+        await started.promise
         await cache.invalidateTags(['users'])
         held.open()
         await pending
@@ -325,11 +329,13 @@ export function batchCases(s: Suite): void {
     s.it('deleteMany fences loads that began before it', async () => {
       const cache = s.make()
       const held = gate()
+      const started = gate()
       const pending = cache.getOrSetMany(['d1', 'd2'], async (keys) => {
+        started.open()
         await held.promise
         return keys.map(() => 'old')
       })
-      await sleep(30)
+      await started.promise
       await cache.deleteMany(['d1', 'd2'])
       held.open()
       await pending
