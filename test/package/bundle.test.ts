@@ -23,16 +23,18 @@ import { assertBuilt, root } from './helpers.js'
  * taken by a Map-based LRU of under 1 kB, and ~2 kB gz trimmed from cacheward's own code. The ceilings leave ~5 %
  * headroom over the figures above; raise them deliberately, in a reviewed change that says what the bytes buy.
  */
-const CORE_GZIP_CEILING = 23.75 * 1024
+const CORE_GZIP_CEILING = 26.75 * 1024
 /**
  * Cacheward's own share of the same bundle (lru-cache left external). Raised from 14.25 kB for the fence of issue 11
  * (absent keys, the backend-clock window, set() deadlines and their clock probe, tag records committed by the write,
  * the out-of-memory fallback) and the Backend wrapper of issue 12: 14.5 kB gz, 41.4 kB minified then. Raised again
  * for the in-process tier of issue 13 (l1.ts, the announcement hub, the hit path, fills and drops): 47.5 kB
  * minified, ~16.2 kB gz; the whole bundle 22.0 kB gz. Then Dates kept through the codec (+0.3 kB) and the memory
- * store's synchronous hit path (its hits twice as fast): 49.4 kB minified, 17.1 kB gz.
+ * store's synchronous hit path (its hits twice as fast): 49.4 kB minified, 17.1 kB gz. Raised again for the batches
+ * of issue 15 (many.ts, load-many.ts, setMany/deleteMany, define().getMany, the MGET peek of a batch): 59.1 kB
+ * minified, 19.9 kB gz; the whole bundle 25.4 kB gz.
  */
-const OWN_CODE_GZIP_CEILING = 18 * 1024
+const OWN_CODE_GZIP_CEILING = 20.75 * 1024
 
 /**
  * What an edge bundler asks for. platform 'neutral' gives no node/browser defaults, so we add the conditions that
