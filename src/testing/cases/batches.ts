@@ -186,7 +186,7 @@ export function batchCases(s: Suite): void {
       expect(calls).toEqual([['j1', 'j2']])
     })
 
-    s.it('loads each key once across two processes running overlapping batches [C2]', async () => {
+    s.it('loads each key once across two processes running overlapping batches', async () => {
       const namespace = s.ns()
       const a = s.make({ namespace })
       const b = s.make({ namespace }, s.makePeer())
