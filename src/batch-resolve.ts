@@ -37,7 +37,7 @@ export async function resolveBatch(
   loadMany: LoadMany<unknown>,
   cached: boolean,
 ): Promise<void> {
-  let members = batch
+  const members = batch
   const first = (members[0] as Member).c
   const { core } = first
   if (!cached) {
@@ -46,26 +46,6 @@ export async function resolveBatch(
     return
   }
   for (const m of members) m.c.ticket = core.l1?.ticket()
-  if (
-    first.call.policy.earlyRefresh === 0 &&
-    core.backend.canPeekMany &&
-    core.backend.now() !== undefined &&
-    members.every((m) => core.present.has(m.c.full))
-  ) {
-    let rest: readonly Member[]
-    try {
-      rest = await peekAll(members)
-    } catch (error) {
-      // Reads degrade: answered by the loader, without a second read that would wait as long again.
-      reportBackendError(core, first.scope, 'read', undefined, error)
-      for (const m of members) core.present.delete(m.c.full)
-      const group = new LoadGroup(loadMany, members.length)
-      for (const m of members) settle(m, loadOnly(m.c, group.loaderFor(m.c.key)))
-      return
-    }
-    if (rest.length === 0) return
-    members = rest
-  }
   const tokens = members.map(() => randomToken())
   let replies: ReadReply[]
   try {
@@ -117,29 +97,42 @@ export async function resolveBatch(
   })
 }
 
+/** Whether a batch of these calls may take the cheap hit: every key found fresh a moment ago, the backend can peek. */
+export function canPeekBatch(cs: readonly Call[]): boolean {
+  const first = cs[0]
+  if (first === undefined) return false
+  const { core } = first
+  return (
+    first.call.policy.earlyRefresh === 0 &&
+    core.backend.canPeekMany &&
+    core.backend.now() !== undefined &&
+    cs.every((c) => core.present.has(c.full))
+  )
+}
+
 /**
  * The cheap hit for a batch whose every key was recently found fresh: one plain MGET of the entries and the call's
  * tag records, each entry judged on the backend clock learned from script replies, as `peekHit` judges one key.
- * Answers the fresh, valid ones and returns the others (in order), which take the batched read script.
+ * Resolves a hit for each fresh, valid entry and `undefined` for the others (they take the batched read script).
  */
-async function peekAll(members: readonly Member[]): Promise<readonly Member[]> {
-  const first = (members[0] as Member).c
+export async function peekFresh(cs: readonly Call[]): Promise<(Outcome | undefined)[]> {
+  const first = cs[0] as Call
   const { core } = first
   const { tags } = first.call
   const keys = tags.length > 0 ? tagKeys(first, tags) : []
   const reply = await core.backend.peekMany(
-    members.map((m) => m.c.full),
+    cs.map((c) => c.full),
     keys,
   )
   if (first.ticket !== undefined && keys.length > 0) core.l1?.noteStamps(keys, reply.stamps, first.ticket)
+  const found: (Outcome | undefined | Promise<Outcome | undefined>)[] = new Array(cs.length)
   // A missing tag record is never trusted (nor created here): the script read creates it.
-  if (reply.stamps.some((stamp) => stamp === null)) return members
+  if (reply.stamps.some((stamp) => stamp === null)) return found.fill(undefined) as undefined[]
   const known = tags.length > 0 ? new Map(tags.map((tag, i) => [tag, reply.stamps[i] as number])) : undefined
   const backendNow = core.backend.now() as number
   // Synchronous per key unless a schema (or a tag read) makes the check a promise: a promise per key costs more
   // than the check itself.
-  const answered: (boolean | Promise<boolean>)[] = new Array(members.length)
-  members.forEach((m, i) => {
+  cs.forEach((c, i) => {
     const slot = reply.slots[i]
     if (
       slot === null ||
@@ -148,27 +141,21 @@ async function peekAll(members: readonly Member[]): Promise<readonly Member[]> {
       slot.body === '' ||
       backendNow >= slot.freshUntil
     ) {
-      answered[i] = false
       return
     }
-    const serve = (found: Usable): boolean => {
-      if (!found || found === 'invalidated') return false
-      fillTier(m.c, slot, found)
-      m.resolve({ value: found.value, kind: 'hit' })
-      return true
+    const serve = (entry: Usable): Outcome | undefined => {
+      if (!entry || entry === 'invalidated') return undefined
+      fillTier(c, slot, entry)
+      return { value: entry.value, kind: 'hit' }
     }
-    const checked = usableEntry(m.c, slot, known)
-    answered[i] = checked instanceof Promise ? checked.then(serve) : serve(checked)
+    const checked = usableEntry(c, slot, known)
+    found[i] = checked instanceof Promise ? checked.then(serve) : serve(checked)
   })
-  if (answered.some((a) => a instanceof Promise)) {
-    const settled = await Promise.all(answered)
-    settled.forEach((a, i) => {
-      answered[i] = a
-    })
-  }
-  const rest = members.filter((_, i) => !answered[i])
-  for (const m of rest) core.present.delete(m.c.full)
-  return rest
+  const out = found.some((f) => f instanceof Promise) ? await Promise.all(found) : (found as (Outcome | undefined)[])
+  cs.forEach((c, i) => {
+    if (out[i] === undefined) core.present.delete(c.full)
+  })
+  return out
 }
 
 function settle(m: Member, outcome: Promise<Outcome>): void {

@@ -1,6 +1,6 @@
-import { type Member, resolveBatch } from './batch-resolve.js'
+import { canPeekBatch, type Member, peekFresh, resolveBatch } from './batch-resolve.js'
 import { resolveCallOptions } from './call-options.js'
-import { type Call, type Core, countServed, type Outcome, type Scope, track } from './core.js'
+import { type Call, type Core, countServed, type Outcome, reportBackendError, type Scope, track } from './core.js'
 import { CacheOptionsError } from './errors.js'
 import { abortable, resolveFlight } from './get-or-set.js'
 import { assertKeyList } from './keys.js'
@@ -69,12 +69,40 @@ export function getOrSetMany<T>(
     }
     rest.push(c)
   }
-  const flights = runFlights(rest, loadMany as LoadMany<unknown>, cached)
-  rest.forEach((c, i) => {
-    answers.set(c.key, { ...(flights[i] as { flight: Promise<Outcome>; joined: boolean }), c })
-  })
   if (staleInTier.length > 0) refreshFromTier(staleInTier, loadMany as LoadMany<unknown>)
-  return collect(keys, answers, startedAt, call.signal) as Promise<(T | undefined)[]>
+  const run = (calls: readonly Call[]) => {
+    const flights = runFlights(calls, loadMany as LoadMany<unknown>, cached)
+    calls.forEach((c, i) => {
+      answers.set(c.key, { ...(flights[i] as { flight: Promise<Outcome>; joined: boolean }), c })
+    })
+    return collect(keys, answers, startedAt, call.signal) as Promise<(T | undefined)[]>
+  }
+  if (!cached || !canPeekBatch(rest)) return run(rest)
+  // Keys found fresh a moment ago: one plain MGET, outside the flights (a hit loads nothing, so there is nothing to
+  // share); only the keys it cannot answer run in flights.
+  for (const c of rest) c.ticket = core.l1?.ticket()
+  return peekFresh(rest).then(
+    (found) => {
+      const left: Call[] = []
+      rest.forEach((c, i) => {
+        const hit = found[i]
+        if (hit === undefined) {
+          left.push(c)
+          return
+        }
+        core.telemetry.served(c.key, scope.namespace, call.category, 'hit', startedAt)
+        answers.set(c.key, { value: hit.value })
+      })
+      return run(left)
+    },
+    (error: unknown) => {
+      // Reads degrade: counted and reported; the keys take the full read (bounded by the timeout, or skipped by
+      // an open breaker, then answered by the loader).
+      reportBackendError(core, scope, 'read', undefined, error)
+      for (const c of rest) core.present.delete(c.full)
+      return run(rest)
+    },
+  )
 }
 
 /**

@@ -3,7 +3,7 @@
  * @module
  */
 import type { StandardSchemaV1 } from '../../index.js'
-import { gate, rejection, type Suite, sleep, thrown } from '../suite.js'
+import { eventually, gate, rejection, type Suite, sleep, thrown } from '../suite.js'
 
 const Num: StandardSchemaV1<unknown, number> = {
   '~standard': {
@@ -203,6 +203,34 @@ export function batchCases(s: Suite): void {
       expect(ra).toEqual(['v:o1', 'v:o2', 'v:o3'])
       expect(rb).toEqual(['v:o2', 'v:o3', 'v:o4'])
       expect(loaded.sort()).toEqual(['o1', 'o2', 'o3', 'o4'])
+    })
+
+    s.it('loads again a key another client deleted or tag-invalidated since this one last read it', async () => {
+      const namespace = s.ns()
+      const a = s.make({ namespace })
+      const b = s.make({ namespace }, s.makePeer())
+      let version = 1
+      const loadMany = async (keys: string[]) => keys.map((k) => `${k}@${version}`)
+      await a.getOrSetMany(['r1', 'r2', 'r3'], loadMany, { tags: ['rooms'] })
+      expect(await a.getOrSetMany(['r1', 'r2', 'r3'], loadMany, { tags: ['rooms'] })).toEqual(['r1@1', 'r2@1', 'r3@1'])
+      version = 2
+      await b.deleteMany(['r1'])
+      await eventually(async () => {
+        expect(await a.getOrSetMany(['r1', 'r2', 'r3'], loadMany, { tags: ['rooms'] })).toEqual([
+          'r1@2',
+          'r2@1',
+          'r3@1',
+        ])
+      })
+      version = 3
+      await b.invalidateTags(['rooms'])
+      await eventually(async () => {
+        expect(await a.getOrSetMany(['r1', 'r2', 'r3'], loadMany, { tags: ['rooms'] })).toEqual([
+          'r1@3',
+          'r2@3',
+          'r3@3',
+        ])
+      })
     })
 
     s.timed('serves stale keys at once and refreshes them with one background call', async () => {
