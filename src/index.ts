@@ -19,6 +19,8 @@ export type {
   Fence,
   FreshSlot,
   LockRequest,
+  LockRequests,
+  PeekManyReply,
   ReadReply,
   Slot,
   Step,

@@ -50,6 +50,14 @@ export interface LockRequest {
   keep: number
 }
 
+/** The answer to {@link CacheAdapter.peekMany}. */
+export interface PeekManyReply {
+  /** Each key's slot in the order asked: `null` for an absent key, `'garbage'` for foreign data. */
+  slots: (Slot | null | 'garbage')[]
+  /** Each tag record's stamp in the order asked, `null` where the record is missing (never created here). */
+  stamps: (number | null)[]
+}
+
 /** What a batched read asks of the locks: one token per key (in the order of the keys), one lifetime for all. */
 export interface LockRequests {
   /** One unguessable token per key, in the order of the keys. */
@@ -257,10 +265,7 @@ export interface CacheAdapter {
    * where a record is missing, never created here). Optional: batches of keys recently found fresh use it instead of
    * the batched read script (a plain MGET costs the server a fraction of a script per key).
    */
-  peekMany?(
-    keys: readonly string[],
-    tagKeys: readonly string[],
-  ): Promise<{ slots: (Slot | null | 'garbage')[]; stamps: (number | null)[] }>
+  peekMany?(keys: readonly string[], tagKeys: readonly string[]): Promise<PeekManyReply>
   /**
    * Writes an entry, atomically checking its fence, deadline and tag records first (see
    * {@link WriteRequest}). Clears any lock on the key.

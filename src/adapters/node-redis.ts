@@ -93,7 +93,13 @@ export interface NodeRedisLikeClient {
   /** Cluster only: the master nodes, known once `connect()` has discovered the topology. */
   readonly masters?: readonly unknown[]
   /** Cluster only: the shard serving each hash slot (`{ master }`), as far as the cluster knows. */
-  readonly slots?: readonly ({ readonly master?: unknown } | undefined)[]
+  readonly slots?: readonly (
+    | {
+        /** The master node serving the slot (compared by identity, to group a batch's keys by node). */
+        readonly master?: unknown
+      }
+    | undefined
+  )[]
   /** Cluster only: the connection to one node of {@link NodeRedisLikeClient.masters}, opened on first use. */
   // biome-ignore lint/suspicious/noExplicitAny: the node type is node-redis' own
   nodeClient?: (node: any) => NodeRedisLikeNodeClient | Promise<NodeRedisLikeNodeClient>

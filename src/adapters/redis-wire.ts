@@ -3,7 +3,16 @@
  * (EVALSHA's names), out-of-memory and NOSCRIPT detection, and cluster hash slots for batching.
  * @module
  */
-import type { Announcement, LockRequest, LockRequests, ReadReply, Slot, WriteRequest, WriteResult } from './adapter.js'
+import type {
+  Announcement,
+  LockRequest,
+  LockRequests,
+  PeekManyReply,
+  ReadReply,
+  Slot,
+  WriteRequest,
+  WriteResult,
+} from './adapter.js'
 import { READ_MANY_LOCAL_SCRIPT, READ_MANY_SCRIPT } from './redis-batch-scripts.js'
 import {
   COMMIT_TAGS_SCRIPT,
@@ -132,11 +141,7 @@ export function parsePeekTagged(
 }
 
 /** Parses an `MGET key… tag…` reply (the adapters' `peekMany`): `count` slots, then the tag records' stamps. */
-export function parsePeekMany(
-  raw: unknown,
-  count: number,
-  tagCount: number,
-): { slots: (Slot | null | 'garbage')[]; stamps: (number | null)[] } {
+export function parsePeekMany(raw: unknown, count: number, tagCount: number): PeekManyReply {
   if (!Array.isArray(raw) || raw.length !== count + tagCount) throw new TypeError('unexpected reply to peekMany')
   const slots: (Slot | null | 'garbage')[] = new Array(count)
   for (let i = 0; i < count; i++) slots[i] = parsePeek(raw[i])
