@@ -9,6 +9,7 @@ import { Cluster, Redis } from 'ioredis'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { ioredisAdapter } from '../../src/adapters/ioredis.js'
 import { nodeRedisAdapter } from '../../src/adapters/node-redis.js'
+import { clusterSlot, scripts } from '../../src/adapters/redis-wire.js'
 import { type UpstashLikeClient, upstashAdapter } from '../../src/adapters/upstash.js'
 import type { CacheAdapter, CacheClient } from '../../src/index.js'
 import { createCacheClient } from '../../src/index.js'
@@ -37,8 +38,8 @@ async function scriptCalls(servers: readonly Redis[]): Promise<number[]> {
   )
 }
 
-function make(adapter: CacheAdapter): CacheClient {
-  const cache = createCacheClient({ adapter, namespace: ns() })
+function make(adapter: CacheAdapter, namespace = ns()): CacheClient {
+  const cache = createCacheClient({ adapter, namespace })
   cleanup.push(() => cache.close())
   return cache
 }
@@ -85,6 +86,27 @@ describe('round trips of getOrSetMany over 100 cached keys', () => {
       cleanup.push(() => cluster.quit())
       const calls = await perBatch(make(ioredisAdapter(cluster)), servers)
       expect(calls).toEqual([1, 1, 1])
+    })
+
+    it('falls back to one script per slot when a node refuses the cross-slot script (a slot moving, Redis < 7)', async () => {
+      const servers = await masters()
+      const cluster = new Cluster(nodes)
+      cleanup.push(() => cluster.quit())
+      // The client as seen by the adapter: the cross-slot script fails the way a node refuses a key it does not serve.
+      const refusing = new Proxy(cluster, {
+        get(target, name, receiver) {
+          const value = Reflect.get(target, name, receiver)
+          if (name !== 'evalsha' && name !== 'eval') return typeof value === 'function' ? value.bind(target) : value
+          return (first: string, ...rest: unknown[]) =>
+            first === scripts.readManyLocal.sha || first === scripts.readManyLocal.source
+              ? Promise.reject(new Error('ERR Script attempted to access a non local key in a cluster node'))
+              : (value as (...a: unknown[]) => Promise<unknown>).call(target, first, ...rest)
+        },
+      })
+      const namespace = ns()
+      const calls = await perBatch(make(ioredisAdapter(refusing), namespace), servers)
+      const slots = new Set(keys.map((k) => clusterSlot(`${namespace}:${k}`)))
+      expect(calls.reduce((a, b) => a + b, 0)).toBe(slots.size)
     })
 
     it('node-redis createCluster', async () => {
