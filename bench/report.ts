@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { formatInt } from './lib.js'
+import { renderBatches } from './report/batches.js'
 import { renderBigValues } from './report/big-values.js'
 import { renderHitsMisses } from './report/hits-misses.js'
 import { renderInvalidation } from './report/invalidation.js'
@@ -96,6 +97,9 @@ export function renderReport(r: StoredResults, source: string): string {
     '## Big values',
     '',
     renderBigValues(r.bigValues),
+    '## Batches',
+    '',
+    renderBatches(r.batches),
     '',
     '## Caveats',
     '',

@@ -11,7 +11,7 @@ import type { StampedeMode } from './stampede-worker.js'
 /** The hit/miss cases' two kinds. */
 export type Kind = 'hits' | 'misses'
 /** Sections with their own shape and tables (bench/stampede.ts, invalidation.ts, peers.ts, metrics.ts, l1.ts). */
-export type Section = 'stampede' | 'invalidation' | 'peers' | 'metrics' | 'l1' | 'big-values'
+export type Section = 'stampede' | 'invalidation' | 'peers' | 'metrics' | 'l1' | 'big-values' | 'batches'
 /** What `--only` selects: one kind of hit/miss case, or one section. */
 export type Only = Kind | Section
 
@@ -355,6 +355,28 @@ export interface BigValuesResult {
   anomalies: string[]
 }
 
+// ---- batches (batches.ts) -------------------------------------------------------------------------
+
+/** The sides of the batch case: one op reads the same 100 cached keys. */
+export type BatchSide =
+  | 'raw MGET + JSON.parse (the limit)'
+  | 'cacheward getOrSetMany'
+  | 'cacheward getOrSet x100, sequential'
+
+/** The batches section: 100 cached keys per op, beside raw MGET and 100 sequential getOrSet calls. */
+export interface BatchesResult {
+  /** Keys per batch. */
+  keys: number
+  opsPerSec: Record<BatchSide, number>
+  p50Us: Record<BatchSide, number>
+  spreadPercent: Record<BatchSide, number>
+  /** Commands (scripts, MGET, GET) the server ran for one getOrSetMany of the cached keys, from INFO commandstats. */
+  roundTrips: number
+  /** The targets the verdicts were judged against. */
+  targets: { vsSequential: number; vsRaw: number; roundTrips: number }
+  anomalies: string[]
+}
+
 // ---- the file -----------------------------------------------------------------------------------
 
 /** bench/results/*.json as a run writes it; a section the run left out is absent. */
@@ -367,6 +389,7 @@ export interface ResultsFile {
   metrics?: MetricsResult
   l1?: L1Result
   bigValues?: BigValuesResult
+  batches?: BatchesResult
 }
 
 /** The parts of a results file the report reads; older files may lack the newer fields and sections. */
@@ -384,4 +407,5 @@ export interface StoredResults {
   metrics?: MetricsResult
   l1?: L1Result
   bigValues?: BigValuesResult
+  batches?: BatchesResult
 }

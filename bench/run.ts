@@ -4,7 +4,7 @@
  *
  *   BENCH_QUICK=1 npm run bench       ~10x fewer operations (smoke test)
  *   npm run bench -- --only hits      only the hit cases (or: misses, stampede, invalidation, peers, metrics, l1,
- *                                     big-values)
+ *                                     big-values, batches)
  *
  * This file runs the sections in order, prints their tables, writes the results file and, after a full run (not
  * quick, no --only), bench/results/latest.json and docs/benchmarks.md from it. The sections are their own modules:
@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url'
 import { createClient, type RedisClientType } from '@redis/client'
 import { Redis, type RedisOptions } from 'ioredis'
 import { type RedisServer, startRedisServer } from '../test/support/redis-server.js'
+import { formatBatches, runBatches } from './batches.js'
 import { formatBigValues, runBigValues } from './big-values.js'
 import { formatHitsMisses, type HitsMissesEnv, runHitsMisses, selectCases, warmupOps } from './hits-misses.js'
 import { formatInvalidation, runInvalidation } from './invalidation.js'
@@ -29,6 +30,7 @@ import { formatMetrics, runMetrics } from './metrics.js'
 import { formatPeers, runPeers } from './peers.js'
 import { writeReport } from './report.js'
 import type {
+  BatchesResult,
   BigValuesResult,
   CaseResult,
   InvalidationResult,
@@ -55,7 +57,17 @@ const CLIENT_OPTIONS: RedisOptions = {}
 /** node-redis' defaults too, for both of its connections (it pipelines what is issued in one tick). */
 const connectNodeRedis = (url: string): Promise<RedisClientType> => createClient({ url }).connect()
 
-const ONLY: readonly Only[] = ['hits', 'misses', 'stampede', 'invalidation', 'peers', 'metrics', 'l1', 'big-values']
+const ONLY: readonly Only[] = [
+  'hits',
+  'misses',
+  'stampede',
+  'invalidation',
+  'peers',
+  'metrics',
+  'l1',
+  'big-values',
+  'batches',
+]
 
 function parseOnly(argv: readonly string[]): Only | undefined {
   const i = argv.indexOf('--only')
@@ -194,6 +206,11 @@ async function main(): Promise<void> {
       log('big-values...')
       bigValues = await runBigValues(sectionEnv)
     }
+    let batches: BatchesResult | undefined
+    if (only === undefined || only === 'batches') {
+      log('batches...')
+      batches = await runBatches({ ...sectionEnv, value, json })
+    }
 
     const anomalies = [
       ...results.flatMap((r) => r.anomalies.map((a) => `${r.label}: ${a}`)),
@@ -203,6 +220,7 @@ async function main(): Promise<void> {
       ...(metrics?.anomalies ?? []),
       ...(l1?.anomalies ?? []),
       ...(bigValues?.anomalies ?? []),
+      ...(batches?.anomalies.map((a) => `batches: ${a}`) ?? []),
     ]
     const out = ['', header(meta, results.length > 0)]
     if (results.length > 0) out.push('', formatHitsMisses(results))
@@ -212,6 +230,7 @@ async function main(): Promise<void> {
     if (metrics) out.push('', formatMetrics(metrics))
     if (l1) out.push('', formatL1(l1))
     if (bigValues) out.push('', formatBigValues(bigValues))
+    if (batches) out.push('', formatBatches(batches))
     out.push(
       '',
       anomalies.length === 0
@@ -223,6 +242,7 @@ async function main(): Promise<void> {
             metrics && 'metrics on/off: no hit loaded, no backend errors',
             l1 && 'l1: every timed hit came from the tier, every process dropped every invalidated key',
             bigValues && 'big values: every hit returned the value without loading, nothing oversized, no errors',
+            batches && 'batches: every timed batch answered the cached values and loaded nothing',
           ]
             .filter(Boolean)
             .join(';\n        ')}`
@@ -242,6 +262,7 @@ async function main(): Promise<void> {
       ...(metrics ? { metrics } : {}),
       ...(l1 ? { l1 } : {}),
       ...(bigValues ? { bigValues } : {}),
+      ...(batches ? { batches } : {}),
     }
     const written: ResultsFile = { meta, cases: results, ...sections }
     writeFileSync(target, `${JSON.stringify(written, null, 2)}\n`)

@@ -9,6 +9,7 @@ import type {
   AnnouncementListener,
   CacheAdapter,
   LockRequest,
+  LockRequests,
   ReadReply,
   Slot,
   Step,
@@ -211,6 +212,38 @@ export class Backend {
     return this.#run('read', () => this.#adapter.read(key, lock, tags), 'counted', learn)
   }
 
+  /**
+   * Reads many keys: one bounded operation where the adapter batches them, else one bounded `read` per key in
+   * parallel (custom adapters keep working). Rejects when any of them fails; the caller then treats every key as
+   * unread (and releases the locks it may have taken).
+   */
+  readMany(keys: readonly string[], locks?: LockRequests, tags?: TagRead): Promise<ReadReply[]> {
+    const adapter = this.#adapter
+    const readMany = adapter.readMany
+    if (readMany) {
+      return this.#run('read', () => readMany.call(adapter, keys, locks, tags), 'counted', this.#learnMany)
+    }
+    return Promise.all(
+      keys.map((key, i) =>
+        this.read(
+          key,
+          locks ? { token: locks.tokens[i] as string, ttl: locks.ttl, keep: locks.keep } : undefined,
+          tags,
+        ),
+      ),
+    )
+  }
+
+  /** Whether the adapter reads many keys in one step (else {@link readMany} sends one read per key). */
+  get batchesReads(): boolean {
+    return this.#adapter.readMany !== undefined
+  }
+
+  readonly #learnMany = (replies: ReadReply[]) => {
+    const last = replies[replies.length - 1]
+    if (last) this.#learn(last.now)
+  }
+
   peek(key: string): Promise<Slot | null | 'garbage'> {
     const adapter = this.#adapter
     return this.#run('read', () => (adapter.peek as NonNullable<CacheAdapter['peek']>).call(adapter, key))
@@ -220,6 +253,17 @@ export class Backend {
     const adapter = this.#adapter
     const peekTagged = adapter.peekTagged as NonNullable<CacheAdapter['peekTagged']>
     return this.#run('read', () => peekTagged.call(adapter, key, tagKeys))
+  }
+
+  /** Whether the adapter can peek many keys (with tag records) in one command. */
+  get canPeekMany(): boolean {
+    return this.#adapter.peekMany !== undefined
+  }
+
+  peekMany(keys: readonly string[], tagKeys: readonly string[]) {
+    const adapter = this.#adapter
+    const peekMany = adapter.peekMany as NonNullable<CacheAdapter['peekMany']>
+    return this.#run('read', () => peekMany.call(adapter, keys, tagKeys))
   }
 
   write(key: string, request: WriteRequest): Promise<WriteResult> {

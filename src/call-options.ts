@@ -11,6 +11,7 @@ import type { StandardSchemaV1 } from './standard-schema.js'
 
 const CALL_KEYS: Record<CallKind, Set<string>> = {
   getOrSet: new Set([...POLICY_KEYS, 'tags', 'schema', 'category', 'signal']),
+  getOrSetMany: new Set([...POLICY_KEYS, 'tags', 'schema', 'category', 'signal']),
   get: new Set(['allowStale', 'schema', 'category']),
   set: new Set(['ttl', 'staleWhileRevalidate', 'staleIfError', 'tags']),
 } as const

@@ -14,10 +14,12 @@ import { CacheClosedError, CacheOptionsError, CacheValueError } from './errors.j
 import type { CacheEventListener, CacheEventMap, CacheEventName } from './events.js'
 import { SingleFlight } from './flight.js'
 import { getOrSet } from './get-or-set.js'
-import { clear, deleteKey, invalidatePattern, invalidateTags, tombstone } from './invalidate.js'
-import { assertKey, assertNamespace, prefixOf } from './keys.js'
+import { clear, deleteKey, deleteKeys, invalidatePattern, invalidateTags, tombstone } from './invalidate.js'
+import { assertKey, assertKeyList, assertNamespace, prefixOf } from './keys.js'
 import { L1 } from './l1.js'
 import { createLifetime } from './lifetime.js'
+import type { LoadMany } from './load-many.js'
+import { getOrSetMany } from './many.js'
 import type { MetricsSnapshot } from './metrics.js'
 import { resolveClientOptions, resolveNamespaceOptions } from './option-checks.js'
 import type { CacheClientOptions, GetOptions, GetOrSetOptions, NamespaceOptions, SetOptions } from './options.js'
@@ -55,6 +57,24 @@ export interface CacheClient {
   get<T = unknown>(key: string, options?: GetOptions<T>): Promise<T | undefined>
   /** Reads several keys (one read each, so it is safe on a cluster); `undefined` where there is none. */
   getMany<T = unknown>(keys: readonly string[], options?: GetOptions<T>): Promise<(T | undefined)[]>
+  /**
+   * `getOrSet` for many keys: one read per cluster slot group (one on standalone Redis and Upstash), one
+   * `loadMany` call with only the keys this caller must load, results in the order of `keys`. Duplicate keys are
+   * read and loaded once; every per-key rule of `getOrSet` holds (fence, tags, schema, stale windows, metrics).
+   * @typeParam S - The type of `ctx.stale`'s values: what an explicit `getOrSetMany<User>(…)` sets.
+   * @typeParam T - The value's type, inferred from what `loadMany` returns (it must fit `S`).
+   * @example
+   * const users = await cache.getOrSetMany(['user:1', 'user:2'], (missing) => db.users.byKeys(missing), { tags: ['users'] })
+   */
+  getOrSetMany<S = unknown, T extends S = S>(
+    keys: readonly string[],
+    loadMany: LoadMany<T, S>,
+    options?: GetOrSetOptions<T>,
+  ): Promise<(T | undefined)[]>
+  /** Stores several values unconditionally, as `set` does each (one write per key, in parallel). */
+  setMany<T>(entries: readonly (readonly [string, T])[] | ReadonlyMap<string, T>, options?: SetOptions): Promise<void>
+  /** Removes several keys, as `delete` does each; a load that began before cannot write back. */
+  deleteMany(keys: readonly string[]): Promise<void>
   /** Stores a value unconditionally. Rejects with `CacheBackendError` when the backend fails. */
   set<T>(key: string, value: T, options?: SetOptions): Promise<void>
   /** Removes a key; a load that began before cannot write its value back. Rejects on backend failure. */
@@ -143,6 +163,7 @@ export function createCacheClient(options: CacheClientOptions = {}): CacheClient
     timeout: o.timeout,
     lockTtl: o.lockTtl,
     lockWait: o.lockWait,
+    maxBatchKeys: o.maxBatchKeys,
     background: new Set(),
     lifetime: createLifetime(),
     waitUntil: o.waitUntil,
@@ -194,9 +215,21 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
 
     get: <T>(key: string, options?: GetOptions<T>) => read(key, options, true) as Promise<T | undefined>,
 
+    getOrSetMany<S, T extends S>(
+      keys: readonly string[],
+      loadMany: LoadMany<T, S>,
+      options?: GetOrSetOptions<T>,
+    ): Promise<(T | undefined)[]> {
+      try {
+        open()
+        return getOrSetMany(core, scope, enabled, keys, loadMany as LoadMany<T>, options)
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    },
+
     async getMany<T>(keys: readonly string[], options?: GetOptions<T>) {
-      if (!Array.isArray(keys)) throw new CacheOptionsError([{ path: 'keys', message: 'expected an array of keys' }])
-      for (const key of keys) assertKey(key)
+      assertKeyList(keys, core.maxBatchKeys)
       return Promise.all(keys.map((key) => read(key, options, true) as Promise<T | undefined>))
     },
 
@@ -212,6 +245,40 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       if (!enabled) return
       if (call.policy.ttl === 0) return tombstone(core, scope, key)
       return storeGiven({ core, scope, key, full: scope.prefix + key, call }, value)
+    },
+
+    async setMany<T>(entries: readonly (readonly [string, T])[] | ReadonlyMap<string, T>, options?: SetOptions) {
+      open()
+      const list = entries instanceof Map ? [...entries] : entries
+      if (!Array.isArray(list) || !list.every((e) => Array.isArray(e) && e.length === 2)) {
+        throw new CacheOptionsError([
+          { path: 'entries', message: 'expected an array of [key, value] pairs or a Map from key to value' },
+        ])
+      }
+      assertKeyList(
+        list.map((e) => e[0]),
+        core.maxBatchKeys,
+        'entries keys',
+      )
+      const call = resolveCallOptions('set', scope.policy, options)
+      for (const [key, value] of list) {
+        if (value === undefined) throw new CacheValueError(key, 'undefined is never stored (use delete)')
+      }
+      if (!enabled) return
+      // One write per key, each with its own deadline and fence semantics of set(); the last value of a key wins.
+      const last = new Map<string, T>(list)
+      await Promise.all(
+        [...last].map(([key, value]) => {
+          const c = { core, scope, key, full: scope.prefix + key, call }
+          return call.policy.ttl === 0 ? tombstone(core, scope, key) : storeGiven(c, value)
+        }),
+      )
+    },
+
+    async deleteMany(keys) {
+      open()
+      assertKeyList(keys, core.maxBatchKeys)
+      await deleteKeys(core, scope, [...new Set(keys)], enabled)
     },
 
     async delete(key) {

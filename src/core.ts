@@ -55,6 +55,8 @@ export interface Core {
   readonly timeout: number
   readonly lockTtl: number
   readonly lockWait: number
+  /** The most keys one batch call accepts. */
+  readonly maxBatchKeys: number
   /** Background work (refreshes, lock releases) close() waits for. */
   readonly background: Set<Promise<unknown>>
   /** Ended by close(). */

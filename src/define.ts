@@ -8,6 +8,7 @@ import type { Loader, LoaderContext } from './core.js'
 import type { Duration } from './duration.js'
 import { CacheKeyError } from './errors.js'
 import { escapeGlob } from './keys.js'
+import type { BatchLoaderContext, LoadMany, LoadManyResult } from './load-many.js'
 import type { GetOptions, GetOrSetOptions, SetOptions } from './options.js'
 import type { StandardSchemaV1 } from './standard-schema.js'
 
@@ -28,6 +29,14 @@ export interface CacheDefinitionOptions<A extends KeyArgs, T extends S, S = T> {
    * @example load: ([userId, page], ctx) => db.sessions.page(userId, page)
    */
   load: (args: A, ctx: LoaderContext<S>) => T | Promise<T>
+  /**
+   * Loads many missing entries in one call, for `getMany()`: the key arguments of each (in the order given), and
+   * a context like `getOrSetMany`'s (its keys are the logical keys, in the same order). Returns one value per
+   * entry in that order (`undefined`: none, not stored), or a `Map` from logical key to value. Without it,
+   * `getMany()` gets each entry as `get()` does.
+   * @example loadMany: (argsList) => db.users.findMany(argsList.map(([id]) => id))
+   */
+  loadMany?: (argsList: A[], ctx: BatchLoaderContext<S>) => LoadManyResult<T> | Promise<LoadManyResult<T>>
   /** Fresh period for these entries (overrides the client's). */
   ttl?: Duration
   /** Stale-while-revalidate window for these entries (overrides the client's). */
@@ -48,6 +57,11 @@ export interface CacheDefinition<A extends KeyArgs, T> {
   key(...args: A): string
   /** The value: cached, or loaded once and cached. */
   get(...args: A): Promise<T>
+  /**
+   * The values for many argument lists, in order: cached ones read in one batch, the missing ones loaded with one
+   * `loadMany` call (per distinct tag list, where `tags` is a function). `undefined` where `loadMany` found none.
+   */
+  getMany(argsList: readonly A[]): Promise<(T | undefined)[]>
   /** The cached value if fresh, without loading. */
   peek(...args: A): Promise<T | undefined>
   /** Stores a value you already have (for example right after writing it to the database). */
@@ -73,6 +87,11 @@ const SLOT = /\uE000(\d+)\uE001/
  */
 interface DefinitionHost {
   getOrSet<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions<T>): Promise<T>
+  getOrSetMany<T>(
+    keys: readonly string[],
+    loadMany: LoadMany<T>,
+    options?: GetOrSetOptions<T>,
+  ): Promise<(T | undefined)[]>
   get<T>(key: string, options?: GetOptions<T>): Promise<T | undefined>
   set<T>(key: string, value: T, options?: SetOptions): Promise<void>
   delete(key: string): Promise<void>
@@ -121,8 +140,53 @@ export function defineEntry<A extends KeyArgs, T extends S, S = T>(
       .join('')
   }
 
+  const getMany = async (argsList: readonly A[]): Promise<(T | undefined)[]> => {
+    if (!Array.isArray(argsList)) throw new CacheKeyError('getMany(argsList): expected an array of argument lists')
+    const loadMany = options.loadMany
+    if (!loadMany) {
+      return Promise.all(
+        argsList.map((args) =>
+          cache.getOrSet<T>(key(...args), (ctx) => load(args, ctx as LoaderContext<S>), callOptions(args)),
+        ),
+      )
+    }
+    const keys = argsList.map((args) => key(...args))
+    const argsOf = new Map<string, A>()
+    keys.forEach((k, i) => {
+      if (!argsOf.has(k)) argsOf.set(k, argsList[i] as A)
+    })
+    // Entries carry tags from their arguments: one batch per distinct tag list, so each is stored with its own.
+    const groups = new Map<string, number[]>()
+    argsList.forEach((args, i) => {
+      const signature = typeof tags === 'function' ? JSON.stringify(tags(...args)) : ''
+      const group = groups.get(signature)
+      if (group) group.push(i)
+      else groups.set(signature, [i])
+    })
+    const out: (T | undefined)[] = new Array(argsList.length)
+    const batchLoad: LoadMany<T> = (missing, ctx) =>
+      loadMany(
+        missing.map((k) => argsOf.get(k) as A),
+        ctx as BatchLoaderContext<S>,
+      )
+    await Promise.all(
+      [...groups.values()].map(async (indexes) => {
+        const values = await cache.getOrSetMany<T>(
+          indexes.map((i) => keys[i] as string),
+          batchLoad,
+          callOptions(argsList[indexes[0] as number] as A),
+        )
+        indexes.forEach((index, i) => {
+          out[index] = values[i]
+        })
+      }),
+    )
+    return out
+  }
+
   return {
     key: (...args) => key(...args),
+    getMany,
     get: (...args) => cache.getOrSet<T>(key(...args), (ctx) => load(args, ctx as LoaderContext<S>), callOptions(args)),
     peek: (...args) => {
       const o: GetOptions<T> = {}

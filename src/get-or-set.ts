@@ -237,7 +237,7 @@ export async function resolveFlight<T>(c: Call, loader: Loader<T>): Promise<Outc
 }
 
 /** Rejects this caller when its signal aborts; the shared flight carries on for the others. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason)
     signal.addEventListener('abort', onAbort, { once: true })

@@ -19,6 +19,8 @@ export type {
   Fence,
   FreshSlot,
   LockRequest,
+  LockRequests,
+  PeekManyReply,
   ReadReply,
   Slot,
   Step,
@@ -63,6 +65,7 @@ export type {
   RefreshReason,
 } from './events.js'
 export { escapeGlob } from './keys.js'
+export type { BatchLoaderContext, LoadMany, LoadManyResult } from './load-many.js'
 export type {
   CategoryMetrics,
   CircuitState,

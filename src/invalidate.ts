@@ -33,6 +33,22 @@ export async function deleteKey(core: Core, scope: Scope, key: string, enabled: 
   core.telemetry.invalidated({ kind: 'delete', namespace: scope.namespace, key })
 }
 
+/** `deleteMany(keys)`: one tombstone per key (one generation for the call), sent together. */
+export async function deleteKeys(core: Core, scope: Scope, keys: readonly string[], enabled: boolean): Promise<void> {
+  if (!enabled || keys.length === 0) return
+  const fulls = keys.map((key) => scope.prefix + key)
+  for (const full of fulls) core.present.delete(full)
+  const gen = randomToken()
+  core.l1?.own(gen)
+  await core.backend
+    .invalidate(fulls, gen, FENCE_WINDOW_MS)
+    .catch((error) => {
+      throw reportBackendError(core, scope, 'invalidate', keys.length === 1 ? keys[0] : undefined, error)
+    })
+    .finally(() => core.l1?.drop(fulls))
+  for (const key of keys) core.telemetry.invalidated({ kind: 'delete', namespace: scope.namespace, key })
+}
+
 /** `invalidateTags(tags)`: one stamp per tag, whatever the number of entries carrying it. */
 export async function invalidateTags(core: Core, scope: Scope, tags: unknown, enabled: boolean): Promise<void> {
   if (!isTagList(tags)) {

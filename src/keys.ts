@@ -25,6 +25,22 @@ export function assertKey(key: unknown, what = 'key'): asserts key is string {
   }
 }
 
+/**
+ * Throws unless `keys` is an array of at most `max` usable keys (see {@link assertKey}); `what` names the argument
+ * in the message, and each bad key is named by its index.
+ */
+export function assertKeyList(keys: unknown, max: number, what = 'keys'): asserts keys is readonly string[] {
+  if (!Array.isArray(keys)) {
+    throw new CacheKeyError(`${what} must be an array of keys, got ${keys === null ? 'null' : typeof keys}`)
+  }
+  if (keys.length > max) {
+    throw new CacheKeyError(
+      `${what} holds ${keys.length} keys; the limit is ${max} (the maxBatchKeys option): split the batch`,
+    )
+  }
+  for (let i = 0; i < keys.length; i++) assertKey(keys[i], `${what}[${i}]`)
+}
+
 /** Throws unless `name` is a usable namespace segment: non-empty, at most 128 characters. */
 export function assertNamespace(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name.length === 0) {

@@ -146,6 +146,10 @@ const CLIENT_CHECKS = {
   enabled: accepted(isBoolean, TRUE_OR_FALSE),
   lockTtl: positiveDuration,
   lockWait: duration,
+  maxBatchKeys: checkWith(
+    (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : undefined),
+    () => 'a whole number of keys, at least 1',
+  ),
   serializer: accepted(
     (v): v is Serializer => hasFunctions(v, ['serialize', 'deserialize']),
     '{ serialize(value): string, deserialize(text): unknown }',
@@ -223,6 +227,7 @@ export function resolveClientOptions(options: unknown): ResolvedClientOptions {
     enabled: o.enabled ?? true,
     lockTtl: o.lockTtl ?? DEFAULTS.lockTtl,
     lockWait: o.lockWait ?? DEFAULTS.lockWait,
+    maxBatchKeys: o.maxBatchKeys ?? DEFAULTS.maxBatchKeys,
     serializer: o.serializer,
     clock: o.clock,
     waitUntil: o.waitUntil,

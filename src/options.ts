@@ -162,6 +162,14 @@ export interface CacheClientOptions extends FreshnessOptions {
    */
   lockWait?: Duration
   /**
+   * The most keys one batch call (`getOrSetMany`, `setMany`, `deleteMany`, `getMany`) accepts; a longer list is
+   * refused with `CacheKeyError` before any backend work. Bounds how long one script holds Redis and how much one
+   * loader call is asked for.
+   * @default 1000
+   * @example { maxBatchKeys: 5_000 }
+   */
+  maxBatchKeys?: number
+  /**
    * Receives every background task (stale-while-revalidate refreshes, early refreshes, soft-timeout
    * loads) so a serverless platform can keep the invocation alive until it settles.
    * @example { waitUntil: (promise) => ctx.waitUntil(promise) }
@@ -284,6 +292,7 @@ export interface ResolvedClientOptions {
   readonly enabled: boolean
   readonly lockTtl: number
   readonly lockWait: number
+  readonly maxBatchKeys: number
   readonly serializer: Serializer | undefined
   readonly clock: Clock | undefined
   readonly waitUntil: ((promise: Promise<unknown>) => void) | undefined
@@ -319,6 +328,7 @@ export const DEFAULTS = Object.freeze({
   lockTtl: 10_000,
   lockWait: 5_000,
   maxValueBytes: 1_048_576,
+  maxBatchKeys: 1_000,
 })
 
 /** What a call's options resolve to. */
@@ -332,4 +342,4 @@ export interface ResolvedCall {
 }
 
 /** The methods whose options a call resolves. */
-export type CallKind = 'getOrSet' | 'get' | 'set'
+export type CallKind = 'getOrSet' | 'getOrSetMany' | 'get' | 'set'

@@ -50,6 +50,24 @@ export interface LockRequest {
   keep: number
 }
 
+/** The answer to {@link CacheAdapter.peekMany}. */
+export interface PeekManyReply {
+  /** Each key's slot in the order asked: `null` for an absent key, `'garbage'` for foreign data. */
+  slots: (Slot | null | 'garbage')[]
+  /** Each tag record's stamp in the order asked, `null` where the record is missing (never created here). */
+  stamps: (number | null)[]
+}
+
+/** What a batched read asks of the locks: one token per key (in the order of the keys), one lifetime for all. */
+export interface LockRequests {
+  /** One unguessable token per key, in the order of the keys. */
+  tokens: readonly string[]
+  /** As {@link LockRequest.ttl}. */
+  ttl: number
+  /** As {@link LockRequest.keep}. */
+  keep: number
+}
+
 /**
  * The answer to {@link CacheAdapter.readTags}. A record the read creates lives only the `ttl` asked
  * (the fence window), so reads of ids that hold nothing never grow the keyspace for long; the write of
@@ -216,6 +234,13 @@ export interface CacheAdapter {
    */
   read(key: string, lock?: LockRequest, tags?: TagRead): Promise<ReadReply>
   /**
+   * Reads many slots at once, as {@link read} does for each (with `locks`, taking each key's lock with its own
+   * token, in the order of `keys`; with `tags`, reading those records once, their stamps in every reply), in as
+   * few round trips as the backend allows: one script on a standalone server, one per node or slot on a cluster.
+   * Replies come in the order of `keys`. Optional: without it the client sends one `read` per key, in parallel.
+   */
+  readMany?(keys: readonly string[], locks?: LockRequests, tags?: TagRead): Promise<ReadReply[]>
+  /**
    * Reads the slot at `key` with the cheapest command the backend has (Redis: a plain GET), without
    * the backend's time or a lock: `'garbage'` for foreign data. Optional: the client uses it for keys
    * it recently found fresh, judging freshness against the backend clock it learned from `read`.
@@ -234,6 +259,13 @@ export interface CacheAdapter {
     /** Each tag record's stamp in the order asked, `null` where the record is missing (never created here). */
     stamps: (number | null)[]
   }>
+  /**
+   * `peek` for many keys plus tag records, in one plain command where the backend allows it (Redis: one MGET): each
+   * key's slot (`null` absent, `'garbage'` foreign data) in the order of `keys`, and each tag record's stamp (`null`
+   * where a record is missing, never created here). Optional: batches of keys recently found fresh use it instead of
+   * the batched read script (a plain MGET costs the server a fraction of a script per key).
+   */
+  peekMany?(keys: readonly string[], tagKeys: readonly string[]): Promise<PeekManyReply>
   /**
    * Writes an entry, atomically checking its fence, deadline and tag records first (see
    * {@link WriteRequest}). Clears any lock on the key.

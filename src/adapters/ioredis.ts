@@ -11,6 +11,7 @@ import { CacheOptionsError } from '../errors.js'
 import type {
   CacheAdapter,
   LockRequest,
+  LockRequests,
   ReadReply,
   Slot,
   Step,
@@ -20,6 +21,7 @@ import type {
   WriteResult,
 } from './adapter.js'
 import { AnnouncementHub } from './announcements.js'
+import { readManyOnCluster } from './cluster-batch.js'
 import { WRITTEN_CHANNEL } from './redis-scripts.js'
 import type { Script } from './redis-wire.js'
 import {
@@ -31,11 +33,14 @@ import {
   isNoScript,
   parseInvalidateReply,
   parsePeek,
+  parsePeekMany,
   parsePeekTagged,
+  parseReadManyReply,
   parseReadReply,
   parseTagReply,
   parseWriteReply,
   readArgs,
+  readManyArgs,
   SCAN_COUNT,
   scripts,
   tombstone,
@@ -96,7 +101,7 @@ export interface IoredisLikeClient {
   // biome-ignore lint/suspicious/noExplicitAny: ioredis overloads, as above
   nodes?: (...args: any[]) => IoredisLikeClient[]
   /** Cluster only: per slot, the `host:port` of its master (then its replicas), as the client last learned them. */
-  readonly slots?: ReadonlyArray<readonly string[] | undefined>
+  readonly slots?: readonly (readonly string[] | undefined)[]
   /** The client's options; a cluster node's `host` and `port` name it in {@link IoredisLikeClient.slots}. */
   readonly options?: object
 }
@@ -281,6 +286,17 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
       })
     },
 
+    // One script for the whole batch on a standalone server; on a cluster one per node (see cluster-batch.ts).
+    readMany(keys: readonly string[], locks?: LockRequests, tags?: TagRead): Promise<ReadReply[]> {
+      if (keys.length === 0) return Promise.resolve([])
+      if (cluster) {
+        return readManyOnCluster(keys, locks, tags, run, (slot) => client.slots?.[slot]?.[0])
+      }
+      const args = readManyArgs(keys.length, locks, tags?.ttl ?? 0)
+      const all = tags && tags.keys.length > 0 ? [...keys, ...tags.keys] : keys
+      return run(scripts.readMany, all, args).then((raw) => parseReadManyReply(raw, keys.length))
+    },
+
     peek(key: string): Promise<Slot | null | 'garbage'> {
       return client.get(key).then(parsePeek)
     },
@@ -289,6 +305,9 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
     ...(cluster
       ? {}
       : {
+          // A batch of keys recently found fresh: one MGET (standalone only: on a cluster keys span slots).
+          peekMany: (keys: readonly string[], tagKeys: readonly string[]) =>
+            client.mget(...keys, ...tagKeys).then((raw) => parsePeekMany(raw, keys.length, tagKeys.length)),
           peekTagged: (key: string, tagKeys: readonly string[]) =>
             client.mget(key, ...tagKeys).then((raw) => parsePeekTagged(raw, tagKeys.length)),
         }),

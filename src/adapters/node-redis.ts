@@ -13,6 +13,7 @@ import { CacheOptionsError } from '../errors.js'
 import type {
   CacheAdapter,
   LockRequest,
+  LockRequests,
   ReadReply,
   Slot,
   Step,
@@ -21,6 +22,8 @@ import type {
   WriteRequest,
   WriteResult,
 } from './adapter.js'
+import { readManyOnCluster } from './cluster-batch.js'
+import { followFailovers } from './node-redis-failover.js'
 import { nodeRedisAnnouncements } from './node-redis-subscriber.js'
 import type { Script } from './redis-wire.js'
 import {
@@ -32,11 +35,14 @@ import {
   isNoScript,
   parseInvalidateReply,
   parsePeek,
+  parsePeekMany,
   parsePeekTagged,
+  parseReadManyReply,
   parseReadReply,
   parseTagReply,
   parseWriteReply,
   readArgs,
+  readManyArgs,
   SCAN_COUNT,
   scripts,
   tombstone,
@@ -89,8 +95,14 @@ export interface NodeRedisLikeClient {
   readonly masters?: readonly unknown[]
   /** Adds an event listener: on a cluster, the adapter follows failovers (see `node-reconnecting`). */
   on?: Method
-  /** Cluster only: per slot, its shard (`{ master: { host, port } }`), once the topology is known. */
-  readonly slots?: readonly unknown[]
+  /** Cluster only: the shard serving each hash slot (`{ master }`), as far as the cluster knows. */
+  readonly slots?: readonly (
+    | {
+        /** The master node serving the slot (compared by identity, to group a batch's keys by node). */
+        readonly master?: unknown
+      }
+    | undefined
+  )[]
   /** Cluster only: the connection to one node of {@link NodeRedisLikeClient.masters}, opened on first use. */
   // biome-ignore lint/suspicious/noExplicitAny: the node type is node-redis' own
   nodeClient?: (node: any) => NodeRedisLikeNodeClient | Promise<NodeRedisLikeNodeClient>
@@ -230,6 +242,15 @@ export function nodeRedisAdapter(client: NodeRedisLikeClient): CacheAdapter {
       announcements.dispose()
     },
 
+    // One script for the whole batch on a standalone server; on a cluster one per node (see cluster-batch.ts).
+    readMany(keys: readonly string[], locks?: LockRequests, tags?: TagRead): Promise<ReadReply[]> {
+      if (keys.length === 0) return Promise.resolve([])
+      if (cluster) return readManyOnCluster(keys, locks, tags, run, (slot) => client.slots?.[slot]?.master)
+      const args = readManyArgs(keys.length, locks, tags?.ttl ?? 0)
+      const all = tags && tags.keys.length > 0 ? [...keys, ...tags.keys] : keys
+      return run(scripts.readMany, all, args).then((raw) => parseReadManyReply(raw, keys.length))
+    },
+
     read(key: string, lock?: LockRequest, tags?: TagRead): Promise<ReadReply> {
       const args = readArgs(lock, tags?.ttl ?? 0)
       if (!tags || tags.keys.length === 0) return run(scripts.read, [key], args).then(parseReadReply)
@@ -254,6 +275,9 @@ export function nodeRedisAdapter(client: NodeRedisLikeClient): CacheAdapter {
     ...(cluster
       ? {}
       : {
+          // A batch of keys recently found fresh: one MGET (standalone only: on a cluster keys span slots).
+          peekMany: (keys: readonly string[], tagKeys: readonly string[]) =>
+            send(keys[0], ['MGET', ...keys, ...tagKeys]).then((raw) => parsePeekMany(raw, keys.length, tagKeys.length)),
           peekTagged: (key: string, tagKeys: readonly string[]) =>
             send(key, ['MGET', key, ...tagKeys]).then((raw) => parsePeekTagged(raw, tagKeys.length)),
         }),
@@ -334,33 +358,4 @@ export function nodeRedisAdapter(client: NodeRedisLikeClient): CacheAdapter {
       await send(undefined, ['PING'])
     },
   }
-}
-
-/** What {@link followFailovers} reaches for inside a node-redis cluster (not part of its typed API). */
-interface ClusterInternals {
-  _slots?: { rediscover?: (startWith: unknown) => Promise<void> }
-  masters?: readonly { client?: { isReady?: boolean } }[]
-}
-
-/**
- * node-redis 5 re-reads a cluster's slot map only when a node answers MOVED or ASK. A master that died never
- * answers again, so after its replica is promoted, the commands for its slots still go to the dead node, for
- * good (measured: writes to them still failing 3 s after the promotion, while ioredis recovered in 2-3 s).
- * While a node is reconnecting, ask the cluster to re-read its map from a master that is up, at most once a
- * second. node-redis 6 refreshes on reconnection attempts itself; a second refresh there is harmless.
- */
-function followFailovers(client: NodeRedisLikeClient): void {
-  const internals = client as unknown as ClusterInternals
-  if (typeof client.on !== 'function' || typeof internals._slots?.rediscover !== 'function') return
-  let last = 0
-  client.on('node-reconnecting', () => {
-    const now = Date.now()
-    if (now - last < 1_000) return
-    const startWith = internals.masters?.map((m) => m.client).find((c) => c?.isReady === true)
-    if (startWith === undefined) return
-    last = now
-    internals._slots?.rediscover?.(startWith).catch(() => {
-      // The next reconnection attempt tries again; commands meanwhile fail within the cache's timeout.
-    })
-  })
 }

@@ -52,10 +52,58 @@ end`
 // `now`: server ms (integer, for expiry arithmetic). `precise`: the same instant in ms with 3 decimals
 // (microseconds), as a string, for ordering loads against tag invalidations that land in the same ms;
 // `exact`: that as a number, for comparing with times the client sends.
-const NOW = `local t = redis.call('TIME')
+export const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local precise = now .. '.' .. string.format('%03d', tonumber(t[2]) % 1000)
 local exact = tonumber(precise)`
+
+/**
+ * Lua (after {@link NOW}): `readTagStamps(first, last, ttl)` reads the tag records KEYS[first..last], creating a
+ * missing one stamped a microsecond before `precise` that lives `ttl` ms; returns `T<stamp>,<stamp>…|`, or `''`
+ * when there are none.
+ */
+export const READ_TAG_STAMPS = `local function readTagStamps(first, last, ttl)
+  if last < first then return '' end
+  local out = {}
+  for i = first, last do
+    local v = redis.pcall('GET', KEYS[i])
+    if type(v) ~= 'string' or not tonumber(v) then
+      v = string.format('%.3f', tonumber(precise) - 0.001)
+      redis.call('SET', KEYS[i], v, 'PX', ttl)
+    end
+    out[#out + 1] = v
+  end
+  return 'T' .. table.concat(out, ',') .. '|'
+end`
+
+/**
+ * Lua (after {@link NOW}): `readEntry(key, mode, token, lockTtl, keep)` is the read of one entry key, shared by
+ * the single read and the batched one so both do exactly the same per key: mode '0' read only, '1' take the lock
+ * when not fresh, '2' take it even when fresh. Returns `<status>|<now>|<slot>` (see {@link READ_SCRIPT}).
+ */
+export const READ_ENTRY = `local function readEntry(key, mode, token, lockTtl, keep)
+  local lock = mode ~= '0'
+  local s = redis.pcall('GET', key)
+  if type(s) == 'table' then s = '' end
+  if s then
+    local g, lt, lu, c, fu, su, eu, pos = string.match(s, '^cw1|([^|]*)|([^|]*)|(%d*)|([%d.]*)|(%d*)|(%d*)|(%d*)\\n()')
+    if not g then
+      if not lock then return 'G|' .. precise end
+    else
+      if (not lock) or (tonumber(fu) > now and mode ~= '2') then return 'R|' .. precise .. '|' .. s end
+      if lt ~= '' and lt ~= token and tonumber(lu) > now then return 'H|' .. precise .. '|' .. s end
+      local n = 'cw1|' .. g .. '|' .. token .. '|' .. (now + tonumber(lockTtl)) .. '|' .. c .. '|' .. fu .. '|' .. su .. '|' .. eu .. '\\n' .. string.sub(s, pos)
+      redis.call('SET', key, n, 'KEEPTTL')
+      if redis.call('PTTL', key) < tonumber(keep) then redis.call('PEXPIRE', key, keep) end
+      return 'A|' .. precise .. '|' .. n
+    end
+  end
+  if not lock then return 'N|' .. precise end
+  local m = 'cw1|' .. token .. '|' .. token .. '|' .. (now + tonumber(lockTtl)) .. '|0|0|0|0\\n'
+  redis.call('SET', key, m, 'PX', math.max(tonumber(lockTtl), tonumber(keep)))
+  if s then return 'X|' .. precise .. '|' .. m end
+  return 'A|' .. precise .. '|' .. m
+end`
 
 /**
  * KEYS[1] entry key, KEYS[2..] tag records to read beside it (standalone and Upstash: one script, so
@@ -68,40 +116,9 @@ local exact = tonumber(precise)`
  * same request (a client resending it after a reconnect) finds its own lock and answers A again.
  */
 export const READ_SCRIPT = `${NOW}
-local pre = ''
-if #KEYS > 1 then
-  local out = {}
-  for i = 2, #KEYS do
-    local v = redis.pcall('GET', KEYS[i])
-    if type(v) ~= 'string' or not tonumber(v) then
-      v = string.format('%.3f', tonumber(precise) - 0.001)
-      redis.call('SET', KEYS[i], v, 'PX', ARGV[5])
-    end
-    out[i - 1] = v
-  end
-  pre = 'T' .. table.concat(out, ',') .. '|'
-end
-local lock = ARGV[1] ~= '0'
-local s = redis.pcall('GET', KEYS[1])
-if type(s) == 'table' then s = '' end
-if s then
-  local g, lt, lu, c, fu, su, eu, pos = string.match(s, '^cw1|([^|]*)|([^|]*)|(%d*)|([%d.]*)|(%d*)|(%d*)|(%d*)\\n()')
-  if not g then
-    if not lock then return pre .. 'G|' .. precise end
-  else
-    if (not lock) or (tonumber(fu) > now and ARGV[1] ~= '2') then return pre .. 'R|' .. precise .. '|' .. s end
-    if lt ~= '' and lt ~= ARGV[2] and tonumber(lu) > now then return pre .. 'H|' .. precise .. '|' .. s end
-    local n = 'cw1|' .. g .. '|' .. ARGV[2] .. '|' .. (now + tonumber(ARGV[3])) .. '|' .. c .. '|' .. fu .. '|' .. su .. '|' .. eu .. '\\n' .. string.sub(s, pos)
-    redis.call('SET', KEYS[1], n, 'KEEPTTL')
-    if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
-    return pre .. 'A|' .. precise .. '|' .. n
-  end
-end
-if not lock then return pre .. 'N|' .. precise end
-local m = 'cw1|' .. ARGV[2] .. '|' .. ARGV[2] .. '|' .. (now + tonumber(ARGV[3])) .. '|0|0|0|0\\n'
-redis.call('SET', KEYS[1], m, 'PX', math.max(tonumber(ARGV[3]), tonumber(ARGV[4])))
-if s then return pre .. 'X|' .. precise .. '|' .. m end
-return pre .. 'A|' .. precise .. '|' .. m`
+${READ_TAG_STAMPS}
+${READ_ENTRY}
+return readTagStamps(2, #KEYS, ARGV[5]) .. readEntry(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])`
 
 /**
  * Lua that refuses (returns 0) unless every tag record in KEYS[first..] exists with a stamp before the

@@ -3,7 +3,17 @@
  * (EVALSHA's names), out-of-memory and NOSCRIPT detection, and cluster hash slots for batching.
  * @module
  */
-import type { Announcement, LockRequest, ReadReply, Slot, WriteRequest, WriteResult } from './adapter.js'
+import type {
+  Announcement,
+  LockRequest,
+  LockRequests,
+  PeekManyReply,
+  ReadReply,
+  Slot,
+  WriteRequest,
+  WriteResult,
+} from './adapter.js'
+import { READ_MANY_LOCAL_SCRIPT, READ_MANY_SCRIPT } from './redis-batch-scripts.js'
 import {
   COMMIT_TAGS_SCRIPT,
   EXTEND_SCRIPT,
@@ -136,6 +146,18 @@ export function parsePeekTagged(
   return { slot: parsePeek(raw[0]), stamps }
 }
 
+/** Parses an `MGET key… tag…` reply (the adapters' `peekMany`): `count` slots, then the tag records' stamps. */
+export function parsePeekMany(raw: unknown, count: number, tagCount: number): PeekManyReply {
+  if (!Array.isArray(raw) || raw.length !== count + tagCount) throw new TypeError('unexpected reply to peekMany')
+  const slots: (Slot | null | 'garbage')[] = new Array(count)
+  for (let i = 0; i < count; i++) slots[i] = parsePeek(raw[i])
+  const stamps = raw.slice(count).map((v: unknown) => {
+    const n = typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Number(v) : Number.NaN
+    return Number.isFinite(n) ? n : null
+  })
+  return { slots, stamps }
+}
+
 /** Parses the reply of a plain GET of an entry key (the adapters' `peek`). */
 export function parsePeek(raw: unknown): Slot | null | 'garbage' {
   if (raw === null || raw === undefined) return null
@@ -158,6 +180,37 @@ export function parseReadReply(input: unknown): ReadReply {
     reply.tagNow = reply.now
   }
   return reply
+}
+
+/** Args for {@link READ_MANY_SCRIPT} (and, followed by the keys, {@link READ_MANY_LOCAL_SCRIPT}) for `count` keys. */
+export function readManyArgs(count: number, locks: LockRequests | undefined, tagTtl: number): string[] {
+  if (!locks) return ['0', String(count), '0', '0', String(tagTtl), ...Array.from({ length: count }, () => '')]
+  return ['1', String(count), String(locks.ttl), String(locks.keep), String(tagTtl), ...locks.tokens]
+}
+
+/**
+ * Parses the reply of {@link READ_MANY_SCRIPT}: one {@link ReadReply} per key, each with the tag stamps read first.
+ * Throws on a reply that is not one.
+ */
+export function parseReadManyReply(raw: unknown, count: number): ReadReply[] {
+  if (!Array.isArray(raw) || raw.length !== count + 1) throw new TypeError('unexpected reply to readMany')
+  const pre = raw[0]
+  let tags: number[] | undefined
+  if (typeof pre === 'string' && pre !== '') {
+    tags = pre.slice(1, -1).split(',').map(Number)
+    if (pre[0] !== 'T' || !tags.every(Number.isFinite))
+      throw new TypeError('unexpected reply to readMany: bad tag stamps')
+  }
+  const replies: ReadReply[] = new Array(count)
+  for (let i = 0; i < count; i++) {
+    const reply = parseEntryReply(raw[i + 1])
+    if (tags) {
+      reply.tagStamps = tags
+      reply.tagNow = reply.now
+    }
+    replies[i] = reply
+  }
+  return replies
 }
 
 function parseEntryReply(raw: unknown): ReadReply {
@@ -238,6 +291,8 @@ export function sha1Hex(text: string): string {
 
 export const scripts = {
   read: script(READ_SCRIPT),
+  readMany: script(READ_MANY_SCRIPT),
+  readManyLocal: script(READ_MANY_LOCAL_SCRIPT),
   write: script(WRITE_SCRIPT),
   release: script(RELEASE_SCRIPT),
   extend: script(EXTEND_SCRIPT),

@@ -96,6 +96,10 @@ export function redlockAdapter(
   const wrapped: CacheAdapter = {
     name: `${adapter.name}+redlock`,
 
+    // No readMany: each missing key takes its own quorum lock (one Redlock round per key), so batches over this
+    // decorator fall back to one read per key, in parallel; the inner adapter's batched script would take the
+    // in-key lock, which this decorator replaces.
+
     async read(key: string, lock?: LockRequest, tags?: TagRead): Promise<ReadReply> {
       const reply = await adapter.read(key, undefined, tags)
       if (!lock) return reply

@@ -10,6 +10,7 @@ import { requestBoundIo } from '../runtime.js'
 import type {
   CacheAdapter,
   LockRequest,
+  LockRequests,
   ReadReply,
   Slot,
   Step,
@@ -28,11 +29,14 @@ import {
   isNoScript,
   parseInvalidateReply,
   parsePeek,
+  parsePeekMany,
   parsePeekTagged,
+  parseReadManyReply,
   parseReadReply,
   parseTagReply,
   parseWriteReply,
   readArgs,
+  readManyArgs,
   SCAN_COUNT,
   scripts,
   tombstone,
@@ -180,8 +184,21 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
       return run(scripts.read, keys, readArgs(lock, tags?.ttl ?? 0)).then(parseReadReply)
     },
 
+    // One script, one HTTP request for the whole batch (Upstash is one keyspace, never a cluster).
+    readMany(keys: readonly string[], locks?: LockRequests, tags?: TagRead): Promise<ReadReply[]> {
+      if (keys.length === 0) return Promise.resolve([])
+      const all = tags && tags.keys.length > 0 ? [...keys, ...tags.keys] : [...keys]
+      return run(scripts.readMany, all, readManyArgs(keys.length, locks, tags?.ttl ?? 0)).then((raw) =>
+        parseReadManyReply(raw, keys.length),
+      )
+    },
+
     peek(key: string): Promise<Slot | null | 'garbage'> {
       return client.get(key).then(parsePeek)
+    },
+
+    peekMany(keys: readonly string[], tagKeys: readonly string[]) {
+      return client.mget(...keys, ...tagKeys).then((raw) => parsePeekMany(raw, keys.length, tagKeys.length))
     },
 
     peekTagged(key: string, tagKeys: readonly string[]) {

@@ -4,6 +4,7 @@
  * @module
  */
 import type { CacheAdapter } from '../index.js'
+import { batchCases } from './cases/batches.js'
 import { defineCases } from './cases/define.js'
 import { failingBackendCases } from './cases/failing-backend.js'
 import { getOrSetCases } from './cases/get-or-set.js'
@@ -43,6 +44,7 @@ export function adapterContract(
     raceCases(suite)
     tagCases(suite)
     defineCases(suite)
+    batchCases(suite)
     namespaceCases(suite)
     metricsCases(suite)
     failingBackendCases(suite)

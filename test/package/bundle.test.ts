@@ -23,9 +23,9 @@ import { assertBuilt, root } from './helpers.js'
  * taken by a Map-based LRU of under 1 kB, and ~2 kB gz trimmed from cacheward's own code. The ceilings leave ~5 %
  * headroom over the figures above; raise them deliberately, in a reviewed change that says what the bytes buy.
  */
-// Raised from 23.75 kB when big values, per-server clocks (clock skew on a cluster), the two-generation set of
-// present keys and the breaker's incidents met on main: 54.0 kB of cacheward minified, 24.1 kB gz with lru-cache.
-const CORE_GZIP_CEILING = 24.75 * 1024
+// Raised from 23.75 kB when big values, per-server clocks (clock skew on a cluster) and the two-generation set of
+// present keys met on main (24.1 kB gz), then for batches: 26.8 kB gz measured (cacheward 63.4 kB minified).
+const CORE_GZIP_CEILING = 27.5 * 1024
 /**
  * Cacheward's own share of the same bundle (lru-cache left external). Raised from 14.25 kB for the fence of issue 11
  * (absent keys, the backend-clock window, set() deadlines and their clock probe, tag records committed by the write,
@@ -34,9 +34,12 @@ const CORE_GZIP_CEILING = 24.75 * 1024
  * minified, ~16.2 kB gz; the whole bundle 22.0 kB gz. Then Dates kept through the codec (+0.3 kB) and the memory
  * store's synchronous hit path (its hits twice as fast): 49.4 kB minified, 17.1 kB gz. Raised again for big values
  * (issue 17): `maxValueBytes` with its event, counter and typed error, and `compress` (gzip through the web streams,
- * base64 without Buffer, the marked stored form read on every path): 52.7 kB minified, 18.1 kB gz.
+ * base64 without Buffer, the marked stored form read on every path): 52.7 kB minified, 18.1 kB gz. Raised again for
+ * the batches of issue 15 (many.ts, load-many.ts, setMany/deleteMany, define().getMany, the MGET peek of a batch):
+ * 59.1 kB minified, 19.9 kB gz on their own; with big values and per-server clocks: 63.4 kB minified, 21.3 kB gz
+ * (the whole bundle 26.8 kB gz). The 12 kB target of issue 16 is further away than ever: see the comment above.
  */
-const OWN_CODE_GZIP_CEILING = 19 * 1024
+const OWN_CODE_GZIP_CEILING = 22 * 1024
 
 /**
  * What an edge bundler asks for. platform 'neutral' gives no node/browser defaults, so we add the conditions that

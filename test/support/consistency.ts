@@ -54,6 +54,12 @@ export interface SqlDatabase {
 export interface CheckedCache {
   getOrSet<T>(key: string, loader: () => Promise<T>, options: { tags: string[] }): Promise<T>
   get<T>(key: string): Promise<T | undefined>
+  /** Batch reads, when the workload's `batchShare` asks for them. */
+  getOrSetMany?<T>(
+    keys: readonly string[],
+    loadMany: (keys: string[]) => Promise<T[]>,
+    options: { tags: string[] },
+  ): Promise<(T | undefined)[]>
   delete(key: string): Promise<void>
   invalidateTags(tags: readonly string[]): Promise<void>
   invalidatePattern(pattern: string): Promise<number>
@@ -87,7 +93,7 @@ export async function prepareDatabase(db: SqlDatabase, ids: number): Promise<voi
 // ---------------------------------------------------------------------------------------------------
 // The history.
 
-export type ReadKind = 'getOrSet' | 'get'
+export type ReadKind = 'getOrSet' | 'get' | 'getOrSetMany'
 export type InvalidationKind = 'delete' | 'tag' | 'group' | 'pattern'
 export const INVALIDATION_KINDS: readonly InvalidationKind[] = ['delete', 'tag', 'group', 'pattern']
 
@@ -175,6 +181,11 @@ export interface WorkloadOptions {
   writers?: number
   /** Share of reads that are plain `get` (the rest are `getOrSet`). Default 0.2. */
   plainGetShare?: number
+  /**
+   * Share of reads that are batches: `getOrSetMany` over 2 or 3 ids of one group, each entry tagged with every id's
+   * tag and the group's (extra tags only invalidate more), one read recorded per id. Default 0.
+   */
+  batchShare?: number
   /** Most delay (ms) a loader waits before and after its query, each with probability 1/2. Default 15. */
   loaderDelayMs?: number
   /** Most delay (ms) between a writer's commit and its invalidation. Default 3. */
@@ -208,6 +219,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<History> {
   const readers = options.readers ?? 16
   const writers = options.writers ?? 4
   const plainGetShare = options.plainGetShare ?? 0.2
+  const batchShare = options.batchShare ?? 0
   const loaderDelayMs = options.loaderDelayMs ?? 15
   const writerDelayMs = options.writerDelayMs ?? 3
   const writeShare = options.writeShare ?? 0.12
@@ -252,12 +264,42 @@ export async function runWorkload(options: WorkloadOptions): Promise<History> {
     return { id, version, load }
   }
 
+  /** `getOrSetMany` over `id` and one or two other ids of its group; one read record per id. */
+  const batchRead = async (rng: Rng, client: number, cache: CheckedCache, id: number) => {
+    const group = range(ids).filter((i) => groupOf(i) === groupOf(id) && i !== id)
+    const batch = [id]
+    const extra = 1 + below(rng, 2)
+    for (let k = 0; k < extra && group.length > 0; k++)
+      batch.push(group.splice(below(rng, group.length), 1)[0] as number)
+    const tags = [...batch.map((i) => `item:${i}`), `group:${groupOf(id)}`]
+    const idOf = new Map(batch.map((i) => [itemKey(i), i]))
+    const start = performance.now()
+    try {
+      const values = await (cache.getOrSetMany as NonNullable<CheckedCache['getOrSetMany']>)<Item>(
+        batch.map(itemKey),
+        (keys) => Promise.all(keys.map((key) => loaderFor(client, idOf.get(key) as number)())),
+        { tags },
+      )
+      const end = performance.now()
+      batch.forEach((i, n) => {
+        history.reads.push({ kind: 'getOrSetMany', client, id: i, value: values[n], start, end })
+      })
+    } catch (error) {
+      history.failures.push({ operation: 'getOrSetMany', id, message: describe(error) })
+    }
+  }
+
   const reader = async (index: number) => {
     const rng = stream(seed, index)
     while (take()) {
       const client = pick(rng, index)
       const cache = caches[client]!
       const id = below(rng, ids)
+      if (cache.getOrSetMany && rng() < batchShare) {
+        await batchRead(rng, client, cache, id)
+        if (rng() < 0.25) await sleep(below(rng, readerPauseMs + 1))
+        continue
+      }
       const kind: ReadKind = rng() < plainGetShare ? 'get' : 'getOrSet'
       const start = performance.now()
       try {

@@ -10,7 +10,7 @@ import * as z from 'zod'
 import { ioredisAdapter } from '../../src/adapters/ioredis.js'
 import { memoryAdapter } from '../../src/adapters/memory.js'
 import { upstashAdapter } from '../../src/adapters/upstash.js'
-import { type CacheClient, createCacheClient, type LoaderContext } from '../../src/index.js'
+import { type BatchLoaderContext, type CacheClient, createCacheClient, type LoaderContext } from '../../src/index.js'
 
 declare const cache: CacheClient
 
@@ -111,6 +111,45 @@ async function inferenceWithContext() {
   expectTypeOf(await typed.get('1')).toEqualTypeOf<Room>()
 }
 void inferenceWithContext
+
+declare function fetchRooms(ids: readonly string[], signal: AbortSignal): Promise<Room[]>
+
+async function batchInference() {
+  // T is inferred from what loadMany returns, with ctx unannotated.
+  const rooms = await cache.getOrSetMany(['room:1', 'room:2'], (missing, ctx) => fetchRooms(missing, ctx.signal))
+  expectTypeOf(rooms).toEqualTypeOf<(Room | undefined)[]>()
+  const mapped = await cache.getOrSetMany(['a'], async (missing, ctx) => {
+    ctx.setTags(['rooms'])
+    expectTypeOf(ctx.keys).toEqualTypeOf<readonly string[]>()
+    expectTypeOf(ctx.stale).toEqualTypeOf<ReadonlyMap<string, unknown>>()
+    return new Map(missing.map((k) => [k, k.length]))
+  })
+  expectTypeOf(mapped).toEqualTypeOf<(number | undefined)[]>()
+  const explicit = await cache.getOrSetMany<Room>(['room:3'], async (missing, ctx) =>
+    missing.map((k) => ctx.stale.get(k) ?? { id: k, name: k }),
+  )
+  expectTypeOf(explicit).toEqualTypeOf<(Room | undefined)[]>()
+  const stale = await cache.getOrSetMany(['room:4'], async (missing, ctx: BatchLoaderContext<Room>) =>
+    missing.map((k) => ctx.stale.get(k)),
+  )
+  expectTypeOf(stale).toEqualTypeOf<(Room | undefined)[]>()
+  // @ts-expect-error an explicit type checks what loadMany returns
+  await cache.getOrSetMany<Room>(['room:5'], async (missing) => missing.map((k) => ({ id: k })))
+  // @ts-expect-error keys are an array
+  await cache.getOrSetMany('room:6', async () => [])
+  await cache.setMany([['room:7', { id: '7', name: 'seven' }]], { ttl: '1m' })
+  await cache.deleteMany(['room:7'])
+
+  const users = cache.define({
+    key: (org: string, id: number) => `user:${org}:${id}`,
+    load: ([org, id], ctx) => fetchUser(org, id, ctx.signal),
+    loadMany: (argsList, ctx) => Promise.all(argsList.map(([org, id]) => fetchUser(org, id, ctx.signal))),
+  })
+  expectTypeOf(await users.getMany([['acme', 1]])).toEqualTypeOf<(User | undefined)[]>()
+  // @ts-expect-error argument lists are checked
+  await users.getMany([['acme', 'one']])
+}
+void batchInference
 
 // The `invalidate` event is a union on `kind`: each kind carries its own fields, present for sure once narrowed.
 cache.on('invalidate', (event) => {

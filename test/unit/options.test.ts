@@ -584,6 +584,10 @@ const reference = (() => {
       enabled: accepted(isBoolean, 'true or false').optional(),
       lockTtl: positiveDuration.optional(),
       lockWait: duration.optional(),
+      maxBatchKeys: from(
+        (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : undefined),
+        () => 'a whole number of keys, at least 1',
+      ).optional(),
       serializer: accepted(
         (v) =>
           typeof (v as { serialize?: unknown })?.serialize === 'function' &&
@@ -655,6 +659,7 @@ const reference = (() => {
           enabled: o.enabled ?? true,
           lockTtl: o.lockTtl ?? DEFAULTS.lockTtl,
           lockWait: o.lockWait ?? DEFAULTS.lockWait,
+          maxBatchKeys: o.maxBatchKeys ?? DEFAULTS.maxBatchKeys,
           serializer: o.serializer,
           clock: o.clock,
           waitUntil: o.waitUntil,
@@ -774,6 +779,7 @@ describe('option checks agree with the zod schema they replaced', () => {
         enabled: fc.oneof(fc.boolean(), junk),
         lockTtl: durationLike,
         lockWait: durationLike,
+        maxBatchKeys: fc.oneof(fc.integer({ min: -2, max: 5_000 }), junk),
         serializer: fc.oneof(
           fc.constant({ serialize: JSON.stringify, deserialize: JSON.parse }),
           fc.constant(JSON),
