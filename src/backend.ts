@@ -165,6 +165,7 @@ export class Backend {
     work: () => Promise<T>,
     mode: 'counted' | 'uncounted' = 'counted',
     onValue?: (value: T) => void,
+    limit = this.#timeout,
   ): Promise<T> {
     const circuit = mode === 'counted' ? this.#circuit : undefined
     if (circuit && !circuit.allow()) {
@@ -172,11 +173,11 @@ export class Backend {
     }
     return new Promise<T>((resolve, reject) => {
       let settled = false
-      const cancel = watchDeadline(this.#timeout, () => {
+      const cancel = watchDeadline(limit, () => {
         if (settled) return
         settled = true
         circuit?.failure()
-        reject(new CacheTimeoutError(`${this.name} ${operation}`, this.#timeout))
+        reject(new CacheTimeoutError(`${this.name} ${operation}`, limit))
       })
       const done = (error: unknown, value?: T) => {
         if (settled) return
@@ -310,6 +311,14 @@ export class Backend {
   }
 
   /** Straight to the backend, past the breaker (health reports what the backend does now), within `timeout`. */
+  /** The adapter's `replicated`, bounded by `timeout` plus the wait it asks for. */
+  replicated(keys: readonly string[] | null, replicas: number, ms: number): Promise<number> {
+    const adapter = this.#adapter
+    const replicated = adapter.replicated as NonNullable<CacheAdapter['replicated']>
+    const wait = () => replicated.call(adapter, keys, replicas, ms)
+    return this.#run('waitForReplicas', wait, 'counted', undefined, this.#timeout + ms)
+  }
+
   ping(): Promise<void> {
     return this.#run('ping', () => this.#adapter.ping(), 'uncounted')
   }

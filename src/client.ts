@@ -153,6 +153,14 @@ export function createCacheClient(options: CacheClientOptions = {}): CacheClient
       },
     ])
   }
+  if (o.waitForReplicas && !adapter.replicated) {
+    throw new CacheOptionsError([
+      {
+        path: 'waitForReplicas',
+        message: `the ${adapter.name} adapter has no replicas to wait for (Redis WAIT): ioredis and node-redis adapters only`,
+      },
+    ])
+  }
   const l1 = o.l1 ? new L1(o.l1, backend.subscribe) : undefined
   const core: Core = {
     backend,
@@ -173,6 +181,7 @@ export function createCacheClient(options: CacheClientOptions = {}): CacheClient
     present: new PresentKeys(MAX_PRESENT_KEYS),
     l1,
     compression: o.compress,
+    waitForReplicas: o.waitForReplicas,
   }
   const namespaces = o.namespace === undefined ? [] : [o.namespace]
   // Whatever the namespace holds, every tag record of this client starts with the same `{…` up to the

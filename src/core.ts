@@ -74,6 +74,8 @@ export interface Core {
   readonly l1: L1 | undefined
   /** `compress`, when on: bodies over its threshold are stored gzipped. */
   readonly compression: Compression | undefined
+  /** `waitForReplicas`, when on: invalidations and `set()` resolve once that many replicas hold them. */
+  readonly waitForReplicas: { readonly replicas: number; readonly timeout: number } | undefined
 }
 
 /** Where a call runs: its namespace prefix and merged options. */

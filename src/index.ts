@@ -84,6 +84,7 @@ export type {
   L1Options,
   NamespaceOptions,
   SetOptions,
+  WaitForReplicasOptions,
 } from './options.js'
 export type { Serializer } from './serializer.js'
 export type { StandardSchemaV1 } from './standard-schema.js'

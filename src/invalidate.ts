@@ -10,6 +10,27 @@ import { assertPattern, escapeGlob, isTagList } from './keys.js'
 import { TAG_TTL_MS } from './tags.js'
 import { randomToken } from './token.js'
 
+/**
+ * With `waitForReplicas`: resolves once that many replicas of every master holding `keys` (`null`: every master)
+ * acknowledged what this client wrote there; rejects with a `CacheBackendError` (operation `waitForReplicas`) when
+ * fewer did within its timeout. Without the option, resolves at once.
+ */
+export async function replicated(core: Core, scope: Scope, keys: readonly string[] | null, key?: string) {
+  const wait = core.waitForReplicas
+  if (wait === undefined) return
+  let acked: number
+  try {
+    acked = await core.backend.replicated(keys, wait.replicas, wait.timeout)
+  } catch (error) {
+    throw reportBackendError(core, scope, 'waitForReplicas', key, error)
+  }
+  if (acked >= wait.replicas) return
+  const cause = new Error(
+    `${acked} of ${wait.replicas} replicas acknowledged within ${wait.timeout} ms; the change is on the master only`,
+  )
+  throw reportBackendError(core, scope, 'waitForReplicas', key, cause)
+}
+
 /** Replaces the key with a tombstone of a new generation: a load under way cannot write its value back. */
 export function tombstone(core: Core, scope: Scope, key: string): Promise<void> {
   const full = scope.prefix + key
@@ -24,6 +45,7 @@ export function tombstone(core: Core, scope: Scope, key: string): Promise<void> 
       throw reportBackendError(core, scope, 'invalidate', key, error)
     })
     .finally(() => core.l1?.drop([full]))
+    .then(() => replicated(core, scope, [full], key))
 }
 
 /** `delete(key)`. */
@@ -46,6 +68,7 @@ export async function deleteKeys(core: Core, scope: Scope, keys: readonly string
       throw reportBackendError(core, scope, 'invalidate', keys.length === 1 ? keys[0] : undefined, error)
     })
     .finally(() => core.l1?.drop(fulls))
+  await replicated(core, scope, fulls, keys.length === 1 ? keys[0] : undefined)
   for (const key of keys) core.telemetry.invalidated({ kind: 'delete', namespace: scope.namespace, key })
 }
 
@@ -64,6 +87,7 @@ export async function invalidateTags(core: Core, scope: Scope, tags: unknown, en
       throw reportBackendError(core, scope, 'invalidateTags', undefined, error)
     })
     .finally(() => core.l1?.dropTags(keys))
+  await replicated(core, scope, keys)
   core.telemetry.invalidated({ kind: 'tags', namespace: scope.namespace, tags: [...tags] })
 }
 
@@ -107,11 +131,14 @@ async function invalidateMatching(core: Core, scope: Scope, glob: string): Promi
   // namespace legitimately takes longer than one operation, a hung backend fails it within one.
   const gen = randomToken()
   core.l1?.own(gen)
+  let count: number
   try {
-    return await scan(glob, gen, FENCE_WINDOW_MS)
+    count = await scan(glob, gen, FENCE_WINDOW_MS)
   } catch (error) {
     throw reportBackendError(core, scope, 'invalidatePattern', undefined, error)
   } finally {
     core.l1?.dropMatching(glob)
   }
+  await replicated(core, scope, null)
+  return count
 }

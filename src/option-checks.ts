@@ -112,6 +112,26 @@ const COMPRESS_CHECKS = {
   ),
 }
 
+const WAIT_CHECKS = {
+  replicas: checkWith(
+    (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : undefined),
+    () => 'a whole number of replicas, at least 1',
+  ),
+  timeout: positiveDuration,
+}
+
+/** `{ replicas, timeout? }`: `replicas` is required, a wait with no count means nothing. */
+const waitForReplicas = ((value, path, issues) => {
+  if (!isObject(value) || value.replicas === undefined) {
+    issues.push({ path, message: `expected { replicas: number, timeout?: Duration }, got ${show(value)}` })
+    return undefined
+  }
+  return checkObject(value, WAIT_CHECKS, `${path}.`, issues)
+}) as Check<Checked<typeof WAIT_CHECKS>>
+
+/** Longest wait for replicas by default: a healthy replica acknowledges within milliseconds. */
+const DEFAULT_WAIT_TIMEOUT = 250
+
 /** `true`, `false`, or an object of `checks` (the tier's bounds). */
 const l1Check = <C extends Record<string, Check<unknown>>>(checks: C, shape: string) =>
   ((value, path, issues) => {
@@ -134,6 +154,7 @@ const CLIENT_CHECKS = {
   l1: l1Check(L1_CHECKS, '{ maxEntries?: number, maxBytes?: number, ttl?: Duration }'),
   maxValueBytes,
   compress: l1Check(COMPRESS_CHECKS, '{ threshold?: number }'),
+  waitForReplicas,
   adapter: accepted(
     (a): a is CacheAdapter => hasFunctions(a, ['read', 'write', 'invalidate']),
     'a cacheward adapter such as memoryAdapter(), ioredisAdapter(redis) or upstashAdapter(redis)',
@@ -254,6 +275,13 @@ export function resolveClientOptions(options: unknown): ResolvedClientOptions {
         ? undefined
         : Object.freeze({
             threshold: (o.compress === true ? undefined : o.compress.threshold) ?? DEFAULT_COMPRESS_THRESHOLD,
+          }),
+    waitForReplicas:
+      o.waitForReplicas?.replicas === undefined
+        ? undefined
+        : Object.freeze({
+            replicas: o.waitForReplicas.replicas,
+            timeout: o.waitForReplicas.timeout ?? DEFAULT_WAIT_TIMEOUT,
           }),
   })
 }

@@ -101,6 +101,17 @@ export interface CompressOptions {
   threshold?: number
 }
 
+/** How many replicas must hold a change before the call that made it resolves (`waitForReplicas`). */
+export interface WaitForReplicasOptions {
+  /** Replicas of each master the change reached that must acknowledge it (Redis `WAIT`). */
+  replicas: number
+  /**
+   * Longest wait for them; fewer acknowledgements by then reject the call (the change stays on the master).
+   * @default '250ms'
+   */
+  timeout?: Duration
+}
+
 /** Options of `createCacheClient`. */
 export interface CacheClientOptions extends FreshnessOptions {
   /**
@@ -128,6 +139,16 @@ export interface CacheClientOptions extends FreshnessOptions {
    * @example { l1: { maxEntries: 50_000, ttl: '1m' } }
    */
   l1?: boolean | L1Options
+  /**
+   * Invalidations (`delete`, `deleteMany`, `invalidateTags`, `invalidatePattern`, `clear`) and `set`/`setMany`
+   * resolve only once `replicas` replicas of every master they changed acknowledged the change (Redis `WAIT`), so
+   * a failover cannot bring back what they removed. Fewer within `timeout`: the call rejects with a
+   * `CacheBackendError` (operation `waitForReplicas`); the change stays on the master. Costs one more round trip
+   * per call. Redis adapters only (ioredis, node-redis; standalone with replicas, or a cluster); see docs/09.
+   * @default off
+   * @example { waitForReplicas: { replicas: 1, timeout: '100ms' } }
+   */
+  waitForReplicas?: WaitForReplicasOptions
   /**
    * The backend.
    * @default memoryAdapter()
@@ -304,6 +325,8 @@ export interface ResolvedClientOptions {
   readonly maxValueBytes: number
   /** `compress`, resolved; undefined when off. */
   readonly compress: { readonly threshold: number } | undefined
+  /** `waitForReplicas`, resolved; undefined when off. */
+  readonly waitForReplicas: { readonly replicas: number; readonly timeout: number } | undefined
 }
 
 /** `l1`, resolved. */

@@ -329,6 +329,12 @@ export interface CacheAdapter {
    * that holds it.
    */
   clockOf?(key: string): string
+  /**
+   * Waits until what this client wrote to the servers holding `keys` (`null`: every master) reached `replicas`
+   * replicas of each, or `timeout` ms passed (Redis `WAIT`, on the connection that sent the writes); resolves the
+   * fewest replicas any of those servers reached. Optional: without it the `waitForReplicas` option is refused.
+   */
+  replicated?(keys: readonly string[] | null, replicas: number, timeout: number): Promise<number>
   /** Round trip to the backend; rejects when it is unreachable. */
   ping(): Promise<void>
   /** Stops the adapter's own timers. Never closes a client the user passed in. */

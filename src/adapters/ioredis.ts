@@ -22,6 +22,7 @@ import type {
 } from './adapter.js'
 import { AnnouncementHub } from './announcements.js'
 import { readManyOnCluster } from './cluster-batch.js'
+import { checkCoverage, ioredisWaits } from './ioredis-nodes.js'
 import { WRITTEN_CHANNEL } from './redis-scripts.js'
 import type { Script } from './redis-wire.js'
 import {
@@ -46,6 +47,7 @@ import {
   tombstone,
   writeArgs,
 } from './redis-wire.js'
+import { fewestReplicas } from './replicas.js'
 
 type Arg = string | number
 
@@ -104,34 +106,8 @@ export interface IoredisLikeClient {
   readonly slots?: readonly (readonly string[] | undefined)[]
   /** The client's options; a cluster node's `host` and `port` name it in {@link IoredisLikeClient.slots}. */
   readonly options?: object
-}
-
-const SLOTS = 16_384
-
-/**
- * Throws unless every slot's master is one of `nodes`. ioredis drops a master from `nodes('master')` as soon as
- * its connection closes, while the slot map still gives it its slots (until its replica is promoted): a scan of
- * the others would resolve without its keys, and they would be served again from the promoted replica.
- */
-function checkCoverage(slots: ReadonlyArray<readonly string[] | undefined>, nodes: readonly IoredisLikeClient[]) {
-  const scanned = new Set(
-    nodes.map((node) => {
-      const { host, port } = (node.options ?? {}) as { host?: string; port?: number }
-      return `${host}:${port}`
-    }),
-  )
-  let checked: string | undefined
-  for (let slot = 0; slot < SLOTS; slot++) {
-    const owner = slots[slot]?.[0]
-    // Slots come in long runs of one owner: each owner is looked up once per run.
-    if (owner !== undefined && owner === checked) continue
-    if (owner === undefined || !scanned.has(owner)) {
-      throw new Error(
-        `no reachable master serves slot ${slot} (a failover may be under way): nothing was invalidated; retry once the cluster has recovered`,
-      )
-    }
-    checked = owner
-  }
+  /** WAIT, for `waitForReplicas`. @see https://redis.io/commands/wait */
+  wait?: Command
 }
 
 /**
@@ -371,6 +347,13 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
 
     // Masters' clocks may disagree: each key is judged on its own master's (the slot map as the client knows it).
     ...(cluster ? { clockOf: (key: string) => client.slots?.[clusterSlot(key)]?.[0] ?? '' } : {}),
+
+    ...(cluster || typeof client.wait === 'function'
+      ? {
+          replicated: (keys: readonly string[] | null, replicas: number, timeout: number) =>
+            fewestReplicas(ioredisWaits(client, cluster, keys), replicas, timeout),
+        }
+      : {}),
 
     async ping(): Promise<void> {
       await client.ping()

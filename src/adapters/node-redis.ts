@@ -48,6 +48,7 @@ import {
   tombstone,
   writeArgs,
 } from './redis-wire.js'
+import { fewestReplicas, ownersOf } from './replicas.js'
 
 // node-redis declares its methods generic over modules, RESP version and type mapping, which no single
 // signature can be assigned from; `any[]` parameters accept every instantiation. Replies are narrowed where
@@ -353,6 +354,19 @@ export function nodeRedisAdapter(client: NodeRedisLikeClient): CacheAdapter {
           },
         }
       : {}),
+
+    // WAIT on the connection the writes went through: the client, or each master holding one of the keys.
+    async replicated(keys: readonly string[] | null, replicas: number, timeout: number): Promise<number> {
+      const args = ['WAIT', String(replicas), String(timeout)]
+      if (!cluster) return fewestReplicas([() => client.sendCommand(args, DEFAULT_REPLIES)], replicas, timeout)
+      const nodes = keys === null ? (client.masters ?? []) : [...ownersOf(keys, (slot) => client.slots?.[slot]?.master)]
+      const nodeClient = client.nodeClient as (
+        node: unknown,
+      ) => NodeRedisLikeNodeClient | Promise<NodeRedisLikeNodeClient>
+      const connections = await Promise.all(nodes.map(async (node) => nodeClient.call(client, node)))
+      const waits = connections.map((node) => () => node.sendCommand(args, DEFAULT_REPLIES))
+      return fewestReplicas(waits, replicas, timeout)
+    },
 
     async ping(): Promise<void> {
       await send(undefined, ['PING'])

@@ -161,6 +161,8 @@ export function redlockAdapter(
   // in-process store's synchronous reads answer fresh hits only, which take no lock: both are passed on too.
   const { peek, peekTagged, invalidateMatching, waitForWrite, dispose, clockOf, subscribe, freshSync, stampsSync } =
     adapter
+  const { replicated } = adapter
+  if (replicated) wrapped.replicated = (keys, replicas, timeout) => replicated.call(adapter, keys, replicas, timeout)
   if (subscribe) wrapped.subscribe = (listener) => subscribe.call(adapter, listener)
   if (freshSync) wrapped.freshSync = (key) => freshSync.call(adapter, key)
   if (stampsSync) wrapped.stampsSync = (keys) => stampsSync.call(adapter, keys)
