@@ -3,8 +3,10 @@
  *
  * - listings and details are served stale-while-revalidate, and a cold listing is loaded once
  *   however many requests arrive together (single-flight in the process, a lock across processes);
+ * - a listing page is cached as build ids, and its builds are read in one batch over the per-build entries (one
+ *   round trip, one query for the builds not cached);
  * - class data is cached for an hour;
- * - a like or a new build invalidates exactly the entries it changes, by tag.
+ * - a like or a new build invalidates exactly the entries it changes: the build's entry, and the lists by tag.
  */
 import {
   type CacheClient,
@@ -29,7 +31,7 @@ import {
   param,
   query,
 } from '../shared/http.js'
-import { type Build, type BuildSummary, setUpSchema, store, type User } from './store.js'
+import { type Build, type BuildPage, type BuildSummary, setUpSchema, store, type User } from './store.js'
 
 /** What a user's list entry holds. */
 interface UserList {
@@ -52,8 +54,8 @@ export interface Policies {
 
 export const DEFAULT_POLICIES: Policies = {
   classes: { ttl: '1h', staleWhileRevalidate: '1d' }, // changes with a game patch, not with users
-  listings: { ttl: '30s', staleWhileRevalidate: '5m' }, // like counts may lag by about ttl
-  details: { ttl: '2m', staleWhileRevalidate: '10m' }, // a like invalidates the build's tag at once
+  listings: { ttl: '30s', staleWhileRevalidate: '5m' }, // ids only: a new build invalidates them by tag
+  details: { ttl: '2m', staleWhileRevalidate: '10m' }, // a like invalidates the build's entry at once
   users: { ttl: '5m' }, // invalidated by tag on every change, so the ttl is only a safety net
 }
 
@@ -81,7 +83,6 @@ export interface ExampleApp {
  */
 export const tags = {
   listings: 'builds:list',
-  build: (id: number) => `build:${id}`,
   userBuilds: (userId: number) => `user:${userId}:builds`,
   userLikes: (userId: number) => `user:${userId}:likes`,
 }
@@ -100,6 +101,11 @@ const NewBuild = z.object({
   class: z.string().regex(/^[a-z][a-z-]{0,31}$/, 'expected a class slug such as "mage"'),
   authorId: JsonId,
 })
+
+/** What a listing shows of a build: its summary, without the description and the author's name. */
+function summary({ id, title, classSlug, authorId, likes, createdAt }: Build): BuildSummary {
+  return { id, title, classSlug, authorId, likes, createdAt }
+}
 
 export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
   const db = options.db ?? (await openDatabase())
@@ -120,7 +126,10 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
     ...policies.classes,
     category: 'classes',
   })
-  /** Listing pages: every class together, and one class. All carry the listings tag: a new build shifts them all. */
+  /**
+   * Listing pages as build ids: every class together, and one class. All carry the listings tag: a new build shifts
+   * them all.
+   */
   const listing = cache.define({
     key: (page: number) => `builds:list:all:page:${page}`,
     load: ([page]) => store.listBuilds(db, undefined, page),
@@ -135,6 +144,11 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
     tags: [tags.listings],
     category: 'listings',
   })
+  /**
+   * One build, for its page and for the listings, which read many at once (`getMany`): `loadMany` fetches every
+   * missing one in one query. No per-build tag: entries with different tags are batched apart, so a like deletes the
+   * entry (`invalidate`) instead.
+   */
   const build = cache.define({
     key: (id: number) => `build:${id}`,
     load: async ([id], ctx): Promise<Build | null> => {
@@ -142,8 +156,12 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
       if (!found) ctx.skipCache() // an id that does not exist yet must not be remembered as missing
       return found ?? null
     },
+    loadMany: async (argsList) => {
+      const ids = argsList.map(([id]) => id)
+      const found = new Map((await store.builds(db, ids)).map((b) => [b.id, b]))
+      return argsList.map(([id]) => found.get(id)) // undefined: unknown, and not stored
+    },
     ...policies.details,
-    tags: (id) => [tags.build(id)],
     category: 'details',
   })
   /** A user and a list of builds (theirs, or the ones they liked); null, and not cached, for an unknown user. */
@@ -188,8 +206,11 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
   app.get('/builds', async (c) => {
     const { class: classSlug, page } = query(c, ListingQuery)
     if (classSlug) await knownClass(classSlug)
-    const builds = classSlug ? await classListing.get(classSlug, page) : await listing.get(page)
-    return c.json(builds)
+    const { ids, ...paging } = classSlug ? await classListing.get(classSlug, page) : await listing.get(page)
+    // Every build of the page in one batch: one round trip, and one query for the builds not cached.
+    const builds = await build.getMany(ids.map((id): [number] => [id]))
+    const items = builds.flatMap((b) => (b ? [summary(b)] : []))
+    return c.json({ items, ...paging } satisfies BuildPage)
   })
 
   app.get('/builds/:id', async (c) => {
@@ -214,8 +235,8 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
     const { userId } = await body(c, LikeBody)
     const result = await store.like(db, id, userId)
     if (!result) throw new ApiError(404, 'not_found', `no build ${id} or no user ${userId}`)
-    // Only a new like changes anything: the build's detail (its count) and the user's liked list.
-    if (result.liked) await cache.invalidateTags([tags.build(id), tags.userLikes(userId)])
+    // Only a new like changes anything: the build (its count, in its page and the listings) and the user's liked list.
+    if (result.liked) await Promise.all([build.invalidate(id), cache.invalidateTags([tags.userLikes(userId)])])
     return c.json(result)
   })
 

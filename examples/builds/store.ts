@@ -33,6 +33,15 @@ export interface BuildPage {
   pages: number
 }
 
+/** One listing page as build ids, newest first; the builds themselves are read by id. */
+export interface BuildIdPage {
+  ids: number[]
+  page: number
+  pageSize: number
+  total: number
+  pages: number
+}
+
 export interface User {
   id: number
   name: string
@@ -112,10 +121,10 @@ const SUMMARY_COLUMNS = `b.id, b.title, c.slug AS "classSlug", b.author_id AS "a
 export const store = {
   classes: (db: Database) => db.query<GameClass>('SELECT id, slug, name, role FROM builds_classes ORDER BY id'),
 
-  /** One page, newest first, and the total in the same statement (a window count). */
-  async listBuilds(db: Database, classSlug: string | undefined, page: number): Promise<BuildPage> {
-    const rows = await db.query<BuildSummary & { total: number }>(
-      `SELECT ${SUMMARY_COLUMNS}, count(*) OVER ()::int AS total
+  /** The build ids of one page, newest first, and the total in the same statement (a window count). */
+  async listBuilds(db: Database, classSlug: string | undefined, page: number): Promise<BuildIdPage> {
+    const rows = await db.query<{ id: number; total: number }>(
+      `SELECT b.id, count(*) OVER ()::int AS total
          FROM builds_builds b JOIN builds_classes c ON c.id = b.class_id
         WHERE $1::text IS NULL OR c.slug = $1
         ORDER BY b.created_at DESC, b.id DESC
@@ -125,7 +134,7 @@ export const store = {
     // Past the last page the window count is absent; one cheap count answers "how many pages".
     const total = rows[0]?.total ?? (page === 1 ? 0 : await store.countBuilds(db, classSlug))
     return {
-      items: rows.map(({ total: _, ...item }) => item),
+      ids: rows.map((row) => row.id),
       page,
       pageSize: PAGE_SIZE,
       total,
@@ -143,14 +152,18 @@ export const store = {
   },
 
   async build(db: Database, id: number): Promise<Build | undefined> {
-    const [row] = await db.query<Build>(
-      `SELECT ${SUMMARY_COLUMNS}, b.description, u.name AS "authorName"
-         FROM builds_builds b JOIN builds_classes c ON c.id = b.class_id JOIN builds_users u ON u.id = b.author_id
-        WHERE b.id = $1`,
-      [id],
-    )
+    const [row] = await store.builds(db, [id])
     return row
   },
+
+  /** The builds among `ids`, in one statement, in no particular order; unknown ids are left out. */
+  builds: (db: Database, ids: readonly number[]) =>
+    db.query<Build>(
+      `SELECT ${SUMMARY_COLUMNS}, b.description, u.name AS "authorName"
+         FROM builds_builds b JOIN builds_classes c ON c.id = b.class_id JOIN builds_users u ON u.id = b.author_id
+        WHERE b.id = ANY($1::int[])`,
+      [ids],
+    ),
 
   async user(db: Database, id: number): Promise<User | undefined> {
     const [row] = await db.query<User>('SELECT id, name FROM builds_users WHERE id = $1', [id])

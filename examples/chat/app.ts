@@ -3,7 +3,9 @@
  * structures (presence, unread counters, deleted sets, latest messages) next to it.
  *
  * - stats are cached for seconds, search results per normalised query under a hashed (bounded) key;
- * - session lists are cached per page and invalidated by pattern when a message or a delete changes them;
+ * - session lists are cached per page as ids, invalidated by pattern when a message or a delete changes them, and
+ *   the sessions of a page are read in one batch over the per-session entries (one round trip, one query for the
+ *   ones not cached);
  * - credits are cached per user and deleted from the cache when a message spends one.
  */
 import { createHash } from 'node:crypto'
@@ -24,7 +26,7 @@ import {
   param,
   query,
 } from '../shared/http.js'
-import { type Session, setUpSchema, store } from './store.js'
+import { type SessionPage, type SessionSummary, setUpSchema, store } from './store.js'
 import {
   type ChatStructures,
   ioredisStructures,
@@ -71,18 +73,29 @@ function defineEntries(cache: CacheClient, db: Database) {
       ttl: '5m',
       category: 'credits',
     }),
-    /** A live session; deleting the session invalidates the entry. */
+    /**
+     * A live session with its message count and last activity; a message in it or its deletion invalidates the
+     * entry. Session lists read many at once (`getMany`): `loadMany` fetches every missing one in one query.
+     */
     session: cache.define({
       key: (sessionId: number) => `session:${sessionId}`,
-      load: async ([sessionId], ctx): Promise<Session | null> => {
+      load: async ([sessionId], ctx): Promise<SessionSummary | null> => {
         const found = await store.session(db, sessionId)
         if (!found) ctx.skipCache()
         return found ?? null
       },
+      loadMany: async (argsList) => {
+        const ids = argsList.map(([id]) => id)
+        const found = new Map((await store.sessions(db, ids)).map((s) => [s.id, s]))
+        return argsList.map(([id]) => found.get(id)) // undefined: unknown or deleted, and not stored
+      },
       ttl: '10m',
       category: 'sessions',
     }),
-    /** One page of a user's sessions; `invalidateAll(userId)` removes every page of that user (the id escaped). */
+    /**
+     * The session ids of one page of a user's list, in order; `invalidateAll(userId)` removes every page of that
+     * user (the id escaped).
+     */
     sessionPage: cache.define({
       key: (userId: number, page: number) => `sessions:user:${userId}:page:${page}`,
       load: ([userId, page]) => store.sessionPage(db, userId, page),
@@ -150,7 +163,7 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
   }
 
   /** A live session the user takes part in (cached; deleting the session deletes the entry). */
-  async function sessionFor(sessionId: number, userId: number): Promise<Session> {
+  async function sessionFor(sessionId: number, userId: number): Promise<SessionSummary> {
     const found = await session.get(sessionId)
     if (!found || (found.ownerId !== userId && found.peerId !== userId)) {
       throw new ApiError(404, 'not_found', `no session ${sessionId} for user ${userId}`)
@@ -180,8 +193,12 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
     const userId = param(c, 'id', Id)
     const { page } = query(c, PageQuery)
     await knownUser(userId)
-    const sessions = await sessionPage.get(userId, page)
-    return c.json(sessions)
+    const { ids, ...paging } = await sessionPage.get(userId, page)
+    // Every session of the page in one batch: one round trip, and one query for the sessions not cached.
+    const sessions = await session.getMany(ids.map((id): [number] => [id]))
+    // A session deleted after its page was read (the delete invalidates both) is answered undefined: left out.
+    const items = sessions.filter((s): s is SessionSummary => s != null)
+    return c.json({ items, ...paging } satisfies SessionPage)
   })
 
   app.get('/users/:id/credits', async (c) => {
@@ -205,6 +222,7 @@ export async function createApp(options: AppOptions = {}): Promise<ExampleApp> {
     const message = toLatest(sent.message)
     await Promise.all([
       credits.invalidate(userId),
+      session.invalidate(sessionId), // its message count and last activity changed
       // The session moved to the top of both participants' lists: every cached page of both is outdated.
       sessionPage.invalidateAll(userId),
       sessionPage.invalidateAll(sent.peerId),

@@ -30,6 +30,15 @@ export interface SessionPage {
   pages: number
 }
 
+/** One page of a user's sessions as ids, in list order; the sessions themselves are read by id. */
+export interface SessionIdPage {
+  ids: number[]
+  page: number
+  pageSize: number
+  total: number
+  pages: number
+}
+
 export interface Stats {
   users: number
   sessions: number
@@ -105,6 +114,9 @@ export async function setUpSchema(db: Database): Promise<void> {
 
 const TIMESTAMP = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 
+const SUMMARY_COLUMNS = `id, title, owner_id AS "ownerId", peer_id AS "peerId", message_count AS "messageCount",
+  ${TIMESTAMP('updated_at')} AS "updatedAt"`
+
 /** `%`, `_` and `\` are LIKE wildcards; a search for "100%" must match the text "100%". */
 const likeLiteral = (text: string) => `%${text.replace(/[\\%_]/g, '\\$&')}%`
 
@@ -125,11 +137,10 @@ export const store = {
     return row!
   },
 
-  /** A user's sessions (as owner or peer), most recently active first, with the total in one statement. */
-  async sessionPage(db: Database, userId: number, page: number): Promise<SessionPage> {
-    const rows = await db.query<SessionSummary & { total: number }>(
-      `SELECT id, title, owner_id AS "ownerId", peer_id AS "peerId", message_count AS "messageCount",
-              ${TIMESTAMP('updated_at')} AS "updatedAt", count(*) OVER ()::int AS total
+  /** The ids of a user's sessions (as owner or peer), most recently active first, with the total in one statement. */
+  async sessionPage(db: Database, userId: number, page: number): Promise<SessionIdPage> {
+    const rows = await db.query<{ id: number; total: number }>(
+      `SELECT id, count(*) OVER ()::int AS total
          FROM chat_sessions
         WHERE (owner_id = $1 OR peer_id = $1) AND deleted_at IS NULL
         ORDER BY updated_at DESC, id DESC
@@ -137,18 +148,21 @@ export const store = {
       [userId, PAGE_SIZE, (page - 1) * PAGE_SIZE],
     )
     const total = rows[0]?.total ?? 0 // past the last page: no rows, and nothing to page to
-    const items = rows.map(({ total: _, ...item }) => item)
-    return { items, page, pageSize: PAGE_SIZE, total, pages: Math.ceil(total / PAGE_SIZE) }
+    return { ids: rows.map((row) => row.id), page, pageSize: PAGE_SIZE, total, pages: Math.ceil(total / PAGE_SIZE) }
   },
 
-  async session(db: Database, id: number): Promise<Session | undefined> {
-    const [row] = await db.query<Session>(
-      `SELECT id, title, owner_id AS "ownerId", peer_id AS "peerId"
-         FROM chat_sessions WHERE id = $1 AND deleted_at IS NULL`,
-      [id],
-    )
+  /** A live session with its message count and last activity, or undefined (unknown or deleted). */
+  async session(db: Database, id: number): Promise<SessionSummary | undefined> {
+    const [row] = await store.sessions(db, [id])
     return row
   },
+
+  /** The live sessions among `ids`, in one statement, in no particular order; unknown or deleted ids are left out. */
+  sessions: (db: Database, ids: readonly number[]) =>
+    db.query<SessionSummary>(
+      `SELECT ${SUMMARY_COLUMNS} FROM chat_sessions WHERE id = ANY($1::int[]) AND deleted_at IS NULL`,
+      [ids],
+    ),
 
   /** Case-insensitive substring search over titles and messages of live sessions; at most 20 hits. */
   search: (db: Database, text: string) =>

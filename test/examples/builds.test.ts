@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createApp, type ExampleApp } from '../../examples/builds/app.js'
+import { store } from '../../examples/builds/store.js'
 import { keygen } from '../support/keygen.js'
 import { apiError, request, type Started, sendJson, sendOversized, startExample } from './support.js'
 
@@ -35,15 +36,16 @@ describe.each(['memory', 'redis'] as const)('builds example on the %s backend', 
     expect(new Set(replies.map((reply) => JSON.stringify(reply.body))).size).toBe(1)
     expect(replies[0]!.body).toMatchObject({ page: 2, pageSize: 10, total: 64, pages: 7 })
     expect(replies[0]!.body.items).toHaveLength(10)
-    expect(r.db.queries).toBe(1)
+    expect(r.db.queries).toBe(2) // the page's ids, then its 10 builds in one query
     // Requests arriving while the load ran joined it (misses); later ones were hits. Either way: one load.
     const listings = r.example.cache.metrics().categories.listings!
     expect(listings.loads).toBe(1)
     expect(listings.hits + listings.misses).toBe(50)
+    expect(r.example.cache.metrics().categories.details?.loads).toBe(10) // each build once, for all 50 requests
 
     const again = await call(r.url, '/builds?page=2')
     expect(again.body).toEqual(replies[0]!.body)
-    expect(r.db.queries).toBe(1)
+    expect(r.db.queries).toBe(2)
     expect(r.example.cache.metrics().categories.listings).toMatchObject({ loads: 1, hits: listings.hits + 1 })
   })
 
@@ -56,8 +58,9 @@ describe.each(['memory', 'redis'] as const)('builds example on the %s backend', 
     const mages = await call(r.url, '/builds?class=mage')
     expect(mages.body.items.every((b: { classSlug: string }) => b.classSlug === 'mage')).toBe(true)
     expect(mages.body.total).toBe(13)
-    // The class list came from the cache (twice: the route and the class check); only the listing was queried.
-    expect(r.db.queries).toBe(1)
+    // The class list came from the cache (twice: the route and the class check); only the listing was queried: its
+    // ids, and in one query those of its builds the previous test had not cached.
+    expect(r.db.queries).toBe(2)
   })
 
   it('caches build details and invalidates them, and the liked list, when a user likes the build', async () => {
@@ -209,6 +212,91 @@ describe.each(['memory', 'redis'] as const)('builds example on the %s backend', 
     )
     expect(created.status).toBe(201)
     expect(created.body.description).toBe('é'.repeat(2000))
+  })
+})
+
+describe.each(['memory', 'redis'] as const)('builds example listings on the %s backend', (kind) => {
+  let r: Running
+  beforeAll(async () => {
+    r = await start(kind)
+    await call(r.url, '/classes') // the cached class list, which a class listing checks first
+  })
+  afterAll(async () => {
+    await r?.stop()
+  })
+  afterEach(() => {
+    vi.restoreAllMocks()
+  })
+
+  /** One listing page as the database has it, newest first: what the API must show. */
+  async function inDatabase(page: number, classSlug?: string) {
+    const rows = await r.db.query(
+      `SELECT b.id, b.title, c.slug AS "classSlug", b.author_id AS "authorId", b.likes,
+              to_char(b.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "createdAt",
+              count(*) OVER ()::int AS total
+         FROM builds_builds b JOIN builds_classes c ON c.id = b.class_id
+        WHERE $1::text IS NULL OR c.slug = $1
+        ORDER BY b.created_at DESC, b.id DESC LIMIT 10 OFFSET $2`,
+      [classSlug ?? null, (page - 1) * 10],
+    )
+    const total = rows[0]?.total
+    return {
+      items: rows.map(({ total: _, ...build }) => build),
+      page,
+      pageSize: 10,
+      total,
+      pages: Math.ceil(Number(total) / 10),
+    }
+  }
+
+  it('reads the builds of a page in one batch: one query for those not cached, none on the next request', async () => {
+    const expected = await Promise.all([inDatabase(1), inDatabase(2), inDatabase(1, 'mage')])
+    const builds = vi.spyOn(store, 'builds')
+    r.db.resetCount()
+
+    expect((await call(r.url, '/builds')).body).toEqual(expected[0])
+    expect(r.db.queries).toBe(2) // the page's ids, and its 10 builds in one query
+    expect((await call(r.url, '/builds?page=2')).body).toEqual(expected[1])
+    expect(r.db.queries).toBe(4)
+    expect(builds.mock.calls.map(([, ids]) => ids.length)).toEqual([10, 10])
+
+    r.db.resetCount()
+    expect((await call(r.url, '/builds')).body).toEqual(expected[0])
+    expect((await call(r.url, '/builds?page=2')).body).toEqual(expected[1])
+    expect(r.db.queries).toBe(0)
+    expect(builds).toHaveBeenCalledTimes(2)
+
+    // The mage listing shares the entries of the mage builds on the first two pages: only the others are loaded.
+    const cached = new Set([...expected[0].items, ...expected[1].items].map((b) => b.id))
+    const mages = expected[2].items
+    expect(mages.some((b) => cached.has(b.id))).toBe(true)
+    expect((await call(r.url, '/builds?class=mage')).body).toEqual(expected[2])
+    expect(builds.mock.calls[2]?.[1]).toEqual(mages.map((b) => b.id).filter((id) => !cached.has(id)))
+  })
+
+  it('shows a like in every listing at once, and a new build on the first page', async () => {
+    // Build 60 is on the first page of all builds and of the rogue builds; user 4 has not liked it.
+    const before = (await call(r.url, '/builds')).body
+    await call(r.url, '/builds?class=rogue')
+    const likes = before.items.find((b: { id: number }) => b.id === 60).likes
+
+    expect((await post(r.url, '/builds/60/like', { userId: 4 })).body).toEqual({ liked: true, likes: likes + 1 })
+    for (const listing of ['/builds', '/builds?class=rogue']) {
+      const { body } = await call(r.url, listing)
+      expect(body, listing).toEqual(await inDatabase(1, listing.includes('rogue') ? 'rogue' : undefined))
+      expect(
+        body.items.find((b: { id: number }) => b.id === 60),
+        listing,
+      ).toMatchObject({ likes: likes + 1 })
+    }
+
+    const created = await post(r.url, '/builds', { title: 'Quiet Lancer', class: 'rogue', authorId: 4 })
+    expect(created.status).toBe(201)
+    for (const listing of ['/builds', '/builds?class=rogue']) {
+      const { body } = await call(r.url, listing)
+      expect(body, listing).toEqual(await inDatabase(1, listing.includes('rogue') ? 'rogue' : undefined))
+      expect(body.items[0], listing).toMatchObject({ id: created.body.id, title: 'Quiet Lancer' })
+    }
   })
 })
 

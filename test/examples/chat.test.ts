@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type AppOptions, createApp, type ExampleApp, normaliseQuery } from '../../examples/chat/app.js'
+import { store } from '../../examples/chat/store.js'
 import type { Backend } from '../../examples/shared/backend.js'
 import { keygen } from '../support/keygen.js'
 import { apiError, request, type Started, sendJson, sendOversized, startExample } from './support.js'
@@ -58,11 +59,12 @@ describe.each(['memory', 'redis', 'upstash'] as const)('chat example on the %s b
     const first = await call(r.url, '/users/1/sessions')
     expect(first.body.items[0]).toMatchObject({ id: 3, messageCount: 4 })
     expect((await call(r.url, '/users/5/sessions')).body.items[0]).toMatchObject({ id: 3, messageCount: 4 })
-    expect(r.db.queries).toBe(2)
+    // Both pages of ids, and session 3 once (its entry was invalidated; user 5's page found it cached again).
+    expect(r.db.queries).toBe(3)
     expect(peerPage.body.items[0]?.id).not.toBe(3)
     // Another user's list was not touched.
     expect((await call(r.url, '/users/2/sessions')).body).toEqual(bystander.body)
-    expect(r.db.queries).toBe(2)
+    expect(r.db.queries).toBe(3)
   })
 
   it('caches credits and refreshes them when a message spends one', async () => {
@@ -255,5 +257,85 @@ describe('chat example search keys', () => {
     const long = search.key(normaliseQuery('z'.repeat(10_000)))
     expect(long.length).toBe(short.length)
     expect(search.key(normaliseQuery(' Ｌｉｓｂｏｎ\t'))).toBe(search.key(normaliseQuery('lisbon')))
+  })
+})
+
+describe.each(['memory', 'redis', 'upstash'] as const)('chat example session lists on the %s backend', (kind) => {
+  let r: Running
+  beforeAll(async () => {
+    r = await start(kind)
+    await call(r.url, '/presence') // the cached user list, which every listing checks first
+  })
+  afterAll(async () => {
+    await r?.stop()
+  })
+  afterEach(() => {
+    vi.restoreAllMocks()
+  })
+
+  /** A user's live sessions as the database has them, most recently active first: what the pages must show. */
+  const inDatabase = (userId: number) =>
+    r.db.query(
+      `SELECT id, title, owner_id AS "ownerId", peer_id AS "peerId", message_count AS "messageCount",
+              to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt"
+         FROM chat_sessions WHERE (owner_id = $1 OR peer_id = $1) AND deleted_at IS NULL
+        ORDER BY updated_at DESC, id DESC`,
+      [userId],
+    )
+
+  /** Every page of a user's list through the API: the sessions in order, and each page's total. */
+  async function listed(userId: number) {
+    const first = await call(r.url, `/users/${userId}/sessions`)
+    const pages = [first.body]
+    for (let page = 2; page <= first.body.pages; page++) {
+      pages.push((await call(r.url, `/users/${userId}/sessions?page=${page}`)).body)
+    }
+    return { items: pages.flatMap((p) => p.items), totals: pages.map((p) => p.total) }
+  }
+
+  it('reads the sessions of a page in one batch: one query for those not cached, none on the next request', async () => {
+    const expected = await inDatabase(1)
+    expect(expected).toHaveLength(25)
+    const sessions = vi.spyOn(store, 'sessions')
+    r.db.resetCount()
+
+    const cold = await listed(1)
+    expect(cold.items).toEqual(expected)
+    expect(cold.totals).toEqual([25, 25, 25])
+    // Per page: one query for its ids and one for all of its sessions, not one per session.
+    expect(r.db.queries).toBe(3 * 2)
+    expect(sessions.mock.calls.map(([, ids]) => ids.length)).toEqual([10, 10, 5])
+
+    r.db.resetCount()
+    expect(await listed(1)).toEqual(cold)
+    expect(r.db.queries).toBe(0)
+    expect(sessions).toHaveBeenCalledTimes(3)
+
+    // User 5's list shares the entries of the sessions with user 1: only the other ones are loaded.
+    const peer = await inDatabase(5)
+    r.db.resetCount()
+    expect((await listed(5)).items).toEqual(peer)
+    const withUser1 = peer.filter((s) => s.ownerId === 1 || s.peerId === 1).length
+    expect(withUser1).toBeGreaterThan(0)
+    expect(sessions.mock.calls.slice(3).flatMap(([, ids]) => ids)).toHaveLength(peer.length - withUser1)
+  })
+
+  it('shows what the database holds after a message and a delete, for both participants', async () => {
+    await Promise.all([listed(1), listed(5), listed(6)]) // every page cached, every session of them too
+
+    // Session 3 is between user 1 (owner) and user 5; session 4 between user 1 and user 6.
+    expect((await post(r.url, '/sessions/3/messages', { userId: 5, text: 'on my way' })).status).toBe(201)
+    expect((await call(r.url, '/sessions/4?userId=6', { method: 'DELETE' })).status).toBe(200)
+
+    for (const userId of [1, 5, 6]) {
+      const expected = await inDatabase(userId)
+      const { items, totals } = await listed(userId)
+      expect(items, `user ${userId}`).toEqual(expected)
+      expect(new Set(totals), `user ${userId}`).toEqual(new Set([expected.length]))
+    }
+    const mine = (await listed(1)).items
+    expect(mine[0]).toMatchObject({ id: 3, messageCount: 4 })
+    expect(mine.some((s: { id: number }) => s.id === 4)).toBe(false)
+    expect((await listed(6)).items.some((s: { id: number }) => s.id === 4)).toBe(false)
   })
 })
