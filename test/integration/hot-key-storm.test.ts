@@ -1,7 +1,7 @@
 /**
  * Hot key expiry storm (L1) on redis-server: 1,000 callers in a closed loop on one key whose entry lives 100 ms,
- * spread over 4 clients with their own connections (to the backend, 4 processes). For 5 s rather than the 10 s of
- * the issue, to keep the run near 15 s on a shared 2-core machine; 5 s is still about 45 expiries. Checked: loader
+ * spread over 4 clients with their own connections (to the backend, 4 processes), for 10 s (about 90 expiries; the
+ * two cases take about 25 s of the suite on a shared 2-core machine). Checked: loader
  * calls stay near one per expiry (at most 1.5 times the expiries, where without the cross-process lock it would be
  * about 4 times, and without single-flight hundreds), and the callers' p99 stays bounded: the wait for one load
  * without stale serving, less with stale-while-revalidate.
@@ -17,7 +17,7 @@ import { keygen } from '../support/keygen.js'
 const PROCESSES = 4
 const CALLERS = 1_000
 const TTL_MS = 100
-const RUN_MS = 5_000
+const RUN_MS = 10_000
 const LOAD_MS = 10
 
 const ns = keygen('storm')
@@ -87,7 +87,7 @@ async function storm(options: GetOrSetOptions): Promise<Storm> {
   }
 }
 
-describe('1,000 callers over 4 clients on a key expiring every 100 ms, for 5 s', () => {
+describe('1,000 callers over 4 clients on a key expiring every 100 ms, for 10 s', () => {
   it('loads about once per expiry and keeps p99 to the wait for one load [L1]', async () => {
     const result = await storm({ ttl: TTL_MS })
     console.info('[L1] no stale serving:', JSON.stringify(result))
@@ -98,7 +98,7 @@ describe('1,000 callers over 4 clients on a key expiring every 100 ms, for 5 s',
     // A caller at an expiry waits for one load (10 ms) plus the lock's hand-over (measured p99 about 25 ms); the
     // bound leaves room for this shared machine's noise.
     expect(result.p99Ms).toBeLessThan(250)
-  }, 30_000)
+  }, 45_000)
 
   it('with stale-while-revalidate, still one load per expiry, and callers answered at once [L1]', async () => {
     const result = await storm({ ttl: TTL_MS, staleWhileRevalidate: '10s' })
@@ -107,5 +107,5 @@ describe('1,000 callers over 4 clients on a key expiring every 100 ms, for 5 s',
     expect(result.loads).toBeLessThanOrEqual(result.expiries * 1.5)
     expect(result.loads).toBeGreaterThanOrEqual(result.expiries * 0.3)
     expect(result.p99Ms).toBeLessThan(250)
-  }, 30_000)
+  }, 45_000)
 })
