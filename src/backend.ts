@@ -310,7 +310,6 @@ export class Backend {
     return this.#run('invalidateTags', () => this.#adapter.invalidateTags(keys, ttl))
   }
 
-  /** Straight to the backend, past the breaker (health reports what the backend does now), within `timeout`. */
   /** The adapter's `replicated`, bounded by `timeout` plus the wait it asks for. */
   replicated(keys: readonly string[] | null, replicas: number, ms: number): Promise<number> {
     const adapter = this.#adapter
@@ -319,6 +318,7 @@ export class Backend {
     return this.#run('waitForReplicas', wait, 'counted', undefined, this.#timeout + ms)
   }
 
+  /** Straight to the backend, past the breaker (health reports what the backend does now), within `timeout`. */
   ping(): Promise<void> {
     return this.#run('ping', () => this.#adapter.ping(), 'uncounted')
   }
