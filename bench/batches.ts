@@ -9,8 +9,8 @@
 import { type CacheClient, createCacheClient } from 'cacheward'
 import { ioredisAdapter } from 'cacheward/ioredis'
 import { Redis } from 'ioredis'
-import { formatInt, formatUs, type Op, runInterleaved, spreadPercent, table } from './lib.js'
-import { BATCH_SIDES, batchVerdicts } from './report/batches.js'
+import { type Op, runInterleaved, spreadPercent, table } from './lib.js'
+import { BATCH_SIDES, batchRows, batchVerdicts } from './report/batches.js'
 import type { BatchesResult, BatchSide as Side } from './results-file.js'
 import { quit, ROUNDS, type ValueEnv } from './workload.js'
 
@@ -105,13 +105,7 @@ export async function runBatches(env: ValueEnv): Promise<BatchesResult> {
 
 /** The section's table and its verdicts against issue 15's targets. */
 export function formatBatches(r: BatchesResult): string {
-  const rows = BATCH_SIDES.map((side) => [
-    side,
-    formatInt(r.opsPerSec[side]),
-    formatInt(r.opsPerSec[side] * r.keys),
-    formatUs(r.p50Us[side]),
-    `${r.spreadPercent[side].toFixed(0)}%`,
-  ])
+  const rows = batchRows(r)
   return [
     table([`batches of ${r.keys} cached keys`, 'batches/s', 'keys/s', 'p50 µs', 'spread'], rows, [
       'left',

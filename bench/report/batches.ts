@@ -51,16 +51,21 @@ export function batchVerdicts(r: BatchesResult): BatchVerdict[] {
   ]
 }
 
-/** The sides' table, then the verdicts. */
-export function renderBatches(r: BatchesResult | undefined): string {
-  if (!r) return NOT_IN_FILE
-  const rows = BATCH_SIDES.map((side) => [
+/** One row per side: batches/s, keys/s, p50 µs, spread (the console table and the page's). */
+export function batchRows(r: BatchesResult): string[][] {
+  return BATCH_SIDES.map((side) => [
     side,
     formatInt(r.opsPerSec[side]),
     formatInt(r.opsPerSec[side] * r.keys),
     formatUs(r.p50Us[side]),
     `${r.spreadPercent[side].toFixed(0)}%`,
   ])
+}
+
+/** The sides' table, then the verdicts. */
+export function renderBatches(r: BatchesResult | undefined): string {
+  if (!r) return NOT_IN_FILE
+  const rows = batchRows(r)
   return [
     `One operation reads the same ${r.keys} cached keys of the ~1 KB value from standalone Redis, sequentially: ` +
       '`cache.getOrSetMany(keys, loadMany)` (keys it found fresh a moment ago: one plain `MGET`, judged on the ' +
