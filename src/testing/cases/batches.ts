@@ -239,6 +239,7 @@ export function batchCases(s: Suite): void {
       const cache = s.make({ ttl: 150, staleWhileRevalidate: '10s' })
       let round = 0
       const calls: string[][] = []
+      const both = ['w1', 'w2']
       // The refresh's loader is held until the stale answer is in: "at once" means before the load ends, on any machine.
       let held: Promise<void> = Promise.resolve()
       const loadMany = async (keys: string[]) => {
@@ -256,10 +257,7 @@ export function batchCases(s: Suite): void {
       cache.on('refresh', (event) => refreshes.push(event.key))
       refresh.open()
       await eventually(async () => expect(refreshes.length).toBe(2))
-      expect(calls).toEqual([
-        ['w1', 'w2'],
-        ['w1', 'w2'],
-      ])
+      expect(calls).toEqual([both, both])
       expect(await cache.getOrSetMany(['w1', 'w2'], loadMany)).toEqual(['w1@1', 'w2@1'])
       expect(cache.metrics()).toMatchObject({ staleHits: 2, hits: 2, misses: 2 })
     })
