@@ -1,8 +1,9 @@
 /**
  * One process of the l1 propagation bench (bench/l1.ts): a client with the in-process tier over redis-server that
- * holds the keys it is told to warm, and tells its parent (over IPC) the moment an announcement drops one of them
- * from its tier: from then on it no longer answers the old value. The parent times from its own call resolving to
- * that message, on its own clock (the IPC hop included: the figure is an upper bound).
+ * holds the keys it is told to warm, and tells its parent (over IPC) the moment an announcement dropped one of them
+ * from its tier: from then on it no longer answers the old value. The moment is on the machine's clock
+ * (`performance.timeOrigin + performance.now()`, which every process shares to a few microseconds), so the parent
+ * times from its own call resolving to the drop itself; it also times the message's arrival, the IPC hop included.
  *
  *   node --import tsx bench/l1-propagation-worker.ts <redis url> <namespace>
  */
@@ -27,9 +28,11 @@ if (subscribe) {
       message: (announcement) => {
         listener.message(announcement)
         // After the tier dropped it: the moment it stops answering the old value.
+        const at = performance.timeOrigin + performance.now()
         for (const key of announcement.keys) {
-          if (announcement.kind === 'keys' && key.startsWith(prefix)) send({ dropped: key.slice(prefix.length) })
-          if (announcement.kind === 'tags' && key.startsWith(tagPrefix)) send({ dropped: key.slice(tagPrefix.length) })
+          if (announcement.kind === 'keys' && key.startsWith(prefix)) send({ dropped: key.slice(prefix.length), at })
+          if (announcement.kind === 'tags' && key.startsWith(tagPrefix))
+            send({ dropped: key.slice(tagPrefix.length), at })
         }
       },
     })

@@ -315,7 +315,15 @@ export interface L1HitCase {
 export interface L1Result {
   hits: L1HitCase[]
   /** From an invalidation resolving here to other processes' tiers dropping the key (IPC hop included). */
-  propagation: { invalidations: number; processes: number; p50Ms: number; p99Ms: number; maxMs: number }
+  /** Call resolved here → tier dropped there, on the machine's clock; `viaIpcP99Ms`: to the IPC message's arrival (newer runs). */
+  propagation: {
+    invalidations: number
+    processes: number
+    p50Ms: number
+    p99Ms: number
+    maxMs: number
+    viaIpcP99Ms?: number
+  }
   /** The default memory adapter's hits (no tier: its own synchronous path). */
   memoryHits: { sequential: number; concurrent: number }
   /** Decoding the ~1 KB value, and decoding plus deep-freezing it (what a tier fill adds on a miss), µs. */
