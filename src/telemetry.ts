@@ -35,7 +35,8 @@ interface Site {
 export type Invalidation = CacheEventMap['invalidate']
 
 /** Monotonic milliseconds for latency samples (present in Node, browsers, Deno, Bun and edge workers). */
-export const now = (): number => performance.now()
+const perf = globalThis.performance
+export const now = (): number => perf.now()
 
 export class Telemetry {
   readonly metrics: Metrics
