@@ -195,6 +195,7 @@ export function createCacheClient(options: CacheClientOptions = {}): CacheClient
     policy: o.policy,
     l1: o.l1 ? { ttl: o.l1.ttl } : false,
     maxValueBytes: o.maxValueBytes,
+    fullKeys: new Map(),
   }
   return makeClient(core, scope, o.enabled)
 }
@@ -315,7 +316,11 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       assertNamespace(name)
       const settings = resolveNamespaceOptions(scope, options, core.l1 !== undefined)
       const path = scope.namespace === undefined ? name : `${scope.namespace}:${name}`
-      return makeClient(core, { ...scope, ...settings, prefix: `${scope.prefix}${name}:`, namespace: path }, enabled)
+      return makeClient(
+        core,
+        { ...scope, ...settings, prefix: `${scope.prefix}${name}:`, namespace: path, fullKeys: new Map() },
+        enabled,
+      )
     },
 
     define: (options) => defineEntry(client, options),

@@ -14,6 +14,7 @@ import type { Core } from './core.js'
 import {
   type Call,
   countServed,
+  fullKey,
   type Loader,
   type Outcome,
   reportBackendError,
@@ -53,8 +54,9 @@ export function getOrSet<T>(
   const startedAt = now()
   const call = resolveCallOptions('getOrSet', scope.policy, options)
   if (call.signal?.aborted) throw call.signal.reason
-  const full = scope.prefix + key
   const l1 = core.l1
+  // With the tier on, a hit is a map lookup, and a fresh concatenation would cost as much as the rest of it.
+  const full = l1 === undefined ? scope.prefix + key : fullKey(scope, key)
   if (l1 !== undefined && scope.l1 !== false && enabled && call.policy.ttl > 0) {
     l1.listen()
     // One clock reading serves the call's latency, the tier's own expiry and the entry's freshness.
