@@ -25,7 +25,7 @@ import {
   TOMBSTONE_SCRIPT,
   WRITE_SCRIPT,
 } from './redis-scripts.js'
-import { formatSlot, markerSlot } from './slot.js'
+import { formatSlot, markerSlot, parseSlot } from './slot.js'
 
 /**
  * Throws when the reply of {@link INVALIDATE_TAGS_SCRIPT} says a record was deleted instead of stamped, or is not
@@ -107,27 +107,6 @@ export function readArgs(lock: LockRequest | undefined, tagTtl: number): string[
 /** The value a tombstone of generation `gen` is stored as. */
 export function tombstone(gen: string): string {
   return formatSlot(markerSlot(gen))
-}
-
-/** Parses a stored slot string; `null` when it is not one of ours. */
-export function parseSlot(raw: string): Slot | null {
-  if (!raw.startsWith('cw1|')) return null
-  const nl = raw.indexOf('\n')
-  if (nl === -1) return null
-  const f = raw.slice(4, nl).split('|')
-  if (f.length !== 7) return null
-  const num = (i: number) => Number(f[i])
-  const slot: Slot = {
-    gen: f[0] as string,
-    lockToken: f[1] as string,
-    lockUntil: num(2),
-    createdAt: num(3),
-    freshUntil: num(4),
-    staleUntil: num(5),
-    errorUntil: num(6),
-    body: raw.slice(nl + 1),
-  }
-  return Number.isFinite(slot.freshUntil) && Number.isFinite(slot.lockUntil) ? slot : null
 }
 
 /**

@@ -12,16 +12,8 @@ import {
   RELEASE_SCRIPT,
   WRITE_SCRIPT,
 } from '../../src/adapters/redis-scripts.js'
-import {
-  clusterSlot,
-  parseReadReply,
-  parseSlot,
-  scripts,
-  sha1Hex,
-  tombstone,
-  writeArgs,
-} from '../../src/adapters/redis-wire.js'
-import { formatSlot, markerSlot } from '../../src/adapters/slot.js'
+import { clusterSlot, parseReadReply, scripts, sha1Hex, tombstone, writeArgs } from '../../src/adapters/redis-wire.js'
+import { formatSlot, markerSlot, parseSlot } from '../../src/adapters/slot.js'
 
 // ioredis' own slot function (a dependency of ioredis; it ships no types).
 const calculateSlot = createRequire(import.meta.url)('cluster-key-slot') as (key: string | Uint8Array) => number
@@ -74,6 +66,41 @@ describe('parseSlot', () => {
   it('returns null when the fresh-until or lock-until time is not a number', () => {
     expect(parseSlot('cw1|g||0|1|soon|3|4\nx')).toBeNull()
     expect(parseSlot('cw1|g|t|later|1|2|3|4\nx')).toBeNull()
+  })
+
+  it('reads any header as splitting it on bars and calling Number on each time would', () => {
+    // The plain reading of the format; the parser reads in place for speed and must agree with it on any input.
+    const plain = (raw: string) => {
+      const nl = raw.indexOf('\n')
+      if (!raw.startsWith('cw1|') || nl === -1) return null
+      const f = raw.slice(4, nl).split('|')
+      if (f.length !== 7) return null
+      const [gen, lockToken, lockUntil, createdAt, freshUntil, staleUntil, errorUntil] = f as [string, ...string[]]
+      const slot = {
+        gen,
+        lockToken,
+        lockUntil: Number(lockUntil),
+        createdAt: Number(createdAt),
+        freshUntil: Number(freshUntil),
+        staleUntil: Number(staleUntil),
+        errorUntil: Number(errorUntil),
+        body: raw.slice(nl + 1),
+      }
+      return Number.isFinite(slot.freshUntil) && Number.isFinite(slot.lockUntil) ? slot : null
+    }
+    const field = fc.oneof(
+      fc.nat({ max: Number.MAX_SAFE_INTEGER }).map(String),
+      fc.constantFrom('', '0', '007', ' 12', '1e3', '-5', '1.5', '0x1f', 'Infinity', 'soon', '9'.repeat(20), '|', '\n'),
+      fc.string({ unit: fc.constantFrom('1', '|', '\n', 'a', ' ', '.') }),
+    )
+    const header = fc.array(field, { minLength: 0, maxLength: 9 }).map((fields) => `cw1|${fields.join('|')}`)
+    const raw = fc.tuple(header, fc.constantFrom('\n{"w":1,"v":1}', '\nx|y\nz', '', '\n'))
+    fc.assert(
+      fc.property(raw, ([head, tail]) => {
+        expect(parseSlot(head + tail)).toEqual(plain(head + tail))
+      }),
+      { numRuns: 5_000 },
+    )
   })
 })
 
