@@ -140,7 +140,6 @@ async function hitCases(env: ValueEnv, anomalies: string[]): Promise<L1HitCase[]
   }
 }
 
-/** 4 processes hold 1,000 keys in their tiers; this one invalidates them one by one and times each drop. */
 /** One invalidation awaiting its drops: when its call resolved (this process's clock, and the machine's). */
 interface Waiting {
   resolved: number
@@ -151,6 +150,7 @@ interface Waiting {
   done: () => void
 }
 
+/** 4 processes hold 1,000 keys in their tiers; this one invalidates them one by one and times each drop. */
 async function propagation(env: ValueEnv, anomalies: string[]): Promise<L1Result['propagation']> {
   const processes = 4
   const invalidations = env.quick ? 200 : 1_000
