@@ -136,3 +136,29 @@ export function decodeEntry(text: string, serializer: Serializer): Required<Entr
     startedAt: typeof w.s === 'number' && w.s > 0 ? w.s : 0,
   }
 }
+
+/**
+ * A new copy of a value the default JSON codec decoded (plain objects, arrays, primitives, the Dates it revives):
+ * what parsing the same text again would give, with strings shared (they are immutable), at a fraction of a parse's
+ * cost (1 KB here: ~0.7–2 µs against ~5–8 µs). Never for values of another serializer, whose types this cannot know.
+ */
+export function copyDecoded(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value
+  if (Array.isArray(value)) {
+    const out = value.slice()
+    for (let i = 0; i < out.length; i++) {
+      const item: unknown = out[i]
+      if (typeof item === 'object' && item !== null) out[i] = copyDecoded(item)
+    }
+    return out
+  }
+  if (value instanceof Date) return new Date(value.getTime())
+  // A spread copies an object of one shape in one step (faster than adding keys one by one), and defines its keys
+  // as data properties: a `__proto__` key, were the decoder ever to leave one, could not reach a prototype.
+  const out: Record<string, unknown> = { ...value }
+  for (const key in out) {
+    const item = out[key]
+    if (typeof item === 'object' && item !== null) out[key] = copyDecoded(item)
+  }
+  return out
+}

@@ -55,8 +55,9 @@ export function getOrSet<T>(
   const call = resolveCallOptions('getOrSet', scope.policy, options)
   if (call.signal?.aborted) throw call.signal.reason
   const l1 = core.l1
-  // With the tier on, a hit is a map lookup, and a fresh concatenation would cost as much as the rest of it.
-  const full = l1 === undefined ? scope.prefix + key : fullKey(scope, key)
+  // With the tier on, or over an in-process store, a hit is a map lookup, and a fresh concatenation would cost as
+  // much as the rest of it.
+  const full = l1 === undefined && core.backend.freshSync === undefined ? scope.prefix + key : fullKey(scope, key)
   if (l1 !== undefined && scope.l1 !== false && enabled && call.policy.ttl > 0) {
     l1.listen()
     // One clock reading serves the call's latency, the tier's own expiry and the entry's freshness.

@@ -7,9 +7,10 @@
 import type { Slot } from './adapters/adapter.js'
 import { isPacked, MAX_INFLATION, unpack } from './compress.js'
 import { type Call, type Core, countServed, type Outcome, reportBackendError } from './core.js'
-import { decodeEntry, type EntryBody } from './entry.js'
+import { copyDecoded, decodeEntry, type EntryBody } from './entry.js'
 import { classify } from './freshness.js'
 import type { ResolvedCall } from './options.js'
+import { jsonSerializer } from './serializer.js'
 import { validate } from './standard-schema.js'
 import { readTagStamps, type TagStamps, tagKeys, tagsAllow } from './tags.js'
 import { now } from './telemetry.js'
@@ -28,18 +29,34 @@ export function freshHit(c: Omit<Call, 'core'> & { core: Core }): unknown {
   const found = (backend.freshSync as NonNullable<typeof backend.freshSync>)(c.full)
   // A compressed body needs gzip, which is asynchronous everywhere: the full path unpacks it.
   if (found === undefined || isPacked(found.slot.body)) return NO_HIT
-  const entry = decodeEntry(found.slot.body, c.core.serializer)
+  const json = c.core.serializer === jsonSerializer
+  const entry = json ? decodedOnce(found.slot) : decodeEntry(found.slot.body, c.core.serializer)
   if (entry === undefined) return NO_HIT
   if (entry.tags.length > 0) {
     const stamps = backend.stampsSync?.(tagKeys(c, entry.tags))
     const began = entry.startedAt || found.slot.createdAt
     if (!stamps || stamps.some((stamp) => stamp === undefined || stamp >= began)) return NO_HIT
   }
+  // Each caller gets its own copy, as parsing the text again would give it (docs/09); a schema checks that copy.
+  const value = json ? copyDecoded(entry.value) : entry.value
   const schema = c.call.schema
-  if (schema === undefined) return entry.value
-  const checked = schema['~standard'].validate(entry.value)
+  if (schema === undefined) return value
+  const checked = schema['~standard'].validate(value)
   if (checked instanceof Promise || checked.issues) return NO_HIT
   return checked.value
+}
+
+// An in-process store's fresh slots, decoded once: the store replaces a slot object whenever it changes (the body is
+// compared all the same, for stores that might not), so a slot's tree lives as long as the store keeps the slot.
+const decodedSlots = new WeakMap<Slot, { body: string; entry: Required<EntryBody> }>()
+
+/** The entry of a slot from {@link freshHit}'s store, decoded by the default JSON codec at most once per slot. */
+function decodedOnce(slot: Slot): Required<EntryBody> | undefined {
+  const memo = decodedSlots.get(slot)
+  if (memo !== undefined && memo.body === slot.body) return memo.entry
+  const entry = decodeEntry(slot.body, jsonSerializer)
+  if (entry !== undefined) decodedSlots.set(slot, { body: slot.body, entry })
+  return entry
 }
 
 /** An entry fit to serve, `'invalidated'` (a tag was invalidated after its load began), or nothing usable. */

@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as z from 'zod'
 import { createCacheClient } from '../../src/client.js'
-import { decodeEntry, ENTRY_VERSION, type EntryBody, encodeEntry } from '../../src/entry.js'
+import { copyDecoded, decodeEntry, ENTRY_VERSION, type EntryBody, encodeEntry } from '../../src/entry.js'
 import { jsonSerializer, type Serializer } from '../../src/serializer.js'
 
 // Any Unicode code point but lone surrogates. (fc.string({ unit: 'binary' }) costs ~600 ms to build.)
@@ -349,5 +349,46 @@ describe('encodeEntry / decodeEntry with jsonSerializer', () => {
         { numRuns: 300 },
       )
     })
+  })
+})
+
+/** Every object (and array, and Date) inside a value, each once. */
+function objectsIn(value: unknown, out = new Set<object>()): Set<object> {
+  if (typeof value !== 'object' || value === null || out.has(value)) return out
+  out.add(value)
+  for (const item of Object.values(value)) objectsIn(item, out)
+  return out
+}
+
+describe("copyDecoded (the memory store's hits: one decode per entry, a copy per caller)", () => {
+  it('gives what decoding the text again gives, key order and Dates included, sharing no object with its source', () => {
+    const withDates = fc.oneof(fc.jsonValue(), fc.date({ noInvalidDate: true }))
+    const value = fc.oneof(
+      fc.jsonValue(),
+      fc.dictionary(fc.string(), withDates),
+      fc.array(fc.record({ at: fc.date({ noInvalidDate: true }), v: fc.jsonValue() })),
+    )
+    fc.assert(
+      fc.property(value, (v) => {
+        const text = encodeEntry(body(v), jsonSerializer)
+        const source = decode(text)?.value
+        const copy = copyDecoded(source)
+        const again = decode(text)?.value
+        expect(copy).toStrictEqual(again)
+        expect(JSON.stringify(copy)).toBe(JSON.stringify(again))
+        const shared = [...objectsIn(copy)].filter((o) => objectsIn(source).has(o))
+        expect(shared).toEqual([])
+      }),
+      { numRuns: 500 },
+    )
+  })
+
+  it('keeps a __proto__ key an own data property, never a prototype', () => {
+    const source = JSON.parse('{"__proto__":{"polluted":true},"a":[{"__proto__":{"polluted":true}}]}') as object
+    const copy = copyDecoded(source) as { a: object[] }
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype)
+    expect(Object.getPrototypeOf(copy.a[0])).toBe(Object.prototype)
+    expect(({} as { polluted?: boolean }).polluted).toBeUndefined()
+    expect(Object.keys(copy)).toEqual(['__proto__', 'a'])
   })
 })

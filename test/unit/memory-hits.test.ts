@@ -52,4 +52,62 @@ describe('a fresh hit from the memory store (the default)', () => {
     expect(await cache.getOrSet('s', () => 'y', { schema: asyncSchema })).toBe('x!')
     expect(reads()).toBe(before + 1)
   })
+
+  it('decodes an entry once, yet no caller can change what another gets: nested objects, arrays and Dates', async () => {
+    const cache = createCacheClient({ namespace: 'm' })
+    const room = { id: 'r1', tags: ['a', 'b'], owner: { name: 'Ada' }, at: new Date('2026-01-02T03:04:05.000Z') }
+    await cache.getOrSet('room', () => room)
+    const first = (await cache.getOrSet('room', () => room)) as typeof room
+    first.tags.push('mutated')
+    first.owner.name = 'mutated'
+    first.at.setFullYear(1999)
+    ;(first as { extra?: number }).extra = 1
+    const second = (await cache.getOrSet('room', () => room)) as typeof room
+    expect(second).toEqual(room)
+    expect(second.at).toBeInstanceOf(Date)
+    expect(cache.metrics()).toMatchObject({ hits: 2, misses: 1 })
+  })
+
+  it('hands a schema its own copy: what the schema changes in its input is not seen by the next hit', async () => {
+    const cache = createCacheClient({ namespace: 'm' })
+    const stamping: StandardSchemaV1<unknown, { n: number; seen?: number }> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: (value) => {
+          const v = value as { n: number; seen?: number }
+          v.seen = (v.seen ?? 0) + 1
+          return { value: v }
+        },
+      },
+    }
+    await cache.getOrSet('s', () => ({ n: 1 }), { schema: stamping })
+    const second = structuredClone(await cache.getOrSet('s', () => ({ n: 2 }), { schema: stamping }))
+    const third = await cache.getOrSet('s', () => ({ n: 2 }), { schema: stamping })
+    expect(second).toMatchObject({ n: 1 })
+    expect(third).toEqual(second)
+    expect(cache.metrics()).toMatchObject({ hits: 2, misses: 1 })
+  })
+
+  it('decodes again when a store changes the body of a slot object in place (a custom store may keep one per key)', async () => {
+    const store = memoryAdapter()
+    // One slot object per key, whose fields are overwritten on every read: its identity says nothing of its body.
+    const kept = new Map<string, NonNullable<ReturnType<NonNullable<CacheAdapter['freshSync']>>>['slot']>()
+    const adapter: CacheAdapter = {
+      ...store,
+      freshSync: (key) => {
+        const found = store.freshSync?.(key)
+        if (found === undefined) return undefined
+        const slot = kept.get(key) ?? { ...found.slot }
+        Object.assign(slot, found.slot)
+        kept.set(key, slot)
+        return { now: found.now, slot }
+      },
+    }
+    const cache = createCacheClient({ adapter, namespace: 'm' })
+    await cache.set('k', { v: 1 })
+    expect(await cache.getOrSet('k', () => ({ v: 0 }))).toEqual({ v: 1 })
+    await cache.set('k', { v: 2 })
+    expect(await cache.getOrSet('k', () => ({ v: 0 }))).toEqual({ v: 2 })
+  })
 })
