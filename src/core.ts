@@ -89,7 +89,7 @@ export interface Scope {
   readonly l1: { readonly ttl: number | undefined } | false
   /** Largest stored body (bytes, after compression) this namespace writes; larger values are served, not stored. */
   readonly maxValueBytes: number
-  /** Full keys of this scope's recent tier lookups, by key (see {@link fullKey}); every scope has its own. */
+  /** Full keys of this scope's recent reads, by key (see {@link fullKey}); every scope has its own. */
   readonly fullKeys: Map<string, string>
 }
 
@@ -109,6 +109,14 @@ export function fullKey(scope: Scope, key: string): string {
   const full = scope.prefix + key
   scope.fullKeys.set(key, full)
   return full
+}
+
+/**
+ * The full key of a read: {@link fullKey}'s remembered string where a hit is a map lookup (the tier, an in-process
+ * store), a concatenation where every read goes to a server anyway.
+ */
+export function readKey(core: Core, scope: Scope, key: string): string {
+  return core.l1 === undefined && core.backend.freshSync === undefined ? scope.prefix + key : fullKey(scope, key)
 }
 
 /** How one flight ended; every caller sharing it counts the same kind (a joined load is a miss). */

@@ -1,6 +1,15 @@
 import { canPeekBatch, type Member, peekFresh, resolveBatch } from './batch-resolve.js'
 import { resolveCallOptions } from './call-options.js'
-import { type Call, type Core, countServed, type Outcome, reportBackendError, type Scope, track } from './core.js'
+import {
+  type Call,
+  type Core,
+  countServed,
+  type Outcome,
+  readKey,
+  reportBackendError,
+  type Scope,
+  track,
+} from './core.js'
 import { CacheOptionsError } from './errors.js'
 import { abortable, resolveFlight } from './get-or-set.js'
 import { assertKeyList } from './keys.js'
@@ -41,7 +50,7 @@ export function getOrSetMany<T>(
   const staleInTier: Call[] = []
   for (const key of keys) {
     if (answers.has(key)) continue
-    const c: Call = { core, scope, key, full: scope.prefix + key, call }
+    const c: Call = { core, scope, key, full: readKey(core, scope, key), call }
     if (l1 !== undefined) {
       const entry = l1.get(c.full, startedAt)
       if (entry !== undefined && entry.schema === call.schema) {
