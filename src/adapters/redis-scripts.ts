@@ -77,32 +77,34 @@ export const READ_TAG_STAMPS = `local function readTagStamps(first, last, ttl)
 end`
 
 /**
- * Lua (after {@link NOW}): `readEntry(key, mode, token, lockTtl, keep)` is the read of one entry key, shared by
- * the single read and the batched one so both do exactly the same per key: mode '0' read only, '1' take the lock
- * when not fresh, '2' take it even when fresh. Returns `<status>|<now>|<slot>` (see {@link READ_SCRIPT}).
+ * Lua (after {@link NOW}): `readEntry(key, mode, token, lockTtl, keep, known)` is the read of one entry key, shared
+ * by the single read and the batched one so both do exactly the same per key: mode '0' read only, '1' take the lock
+ * when not fresh, '2' take it even when fresh. `known`: the key's string value when the caller already read it (a
+ * batch's MGET), else the key is read here. Returns the status (see {@link READ_SCRIPT}) and, but for N and G, the
+ * slot as it now stands.
  */
-export const READ_ENTRY = `local function readEntry(key, mode, token, lockTtl, keep)
+export const READ_ENTRY = `local function readEntry(key, mode, token, lockTtl, keep, known)
   local lock = mode ~= '0'
-  local s = redis.pcall('GET', key)
+  local s = known or redis.pcall('GET', key)
   if type(s) == 'table' then s = '' end
   if s then
     local g, lt, lu, c, fu, su, eu, pos = string.match(s, '^cw1|([^|]*)|([^|]*)|(%d*)|([%d.]*)|(%d*)|(%d*)|(%d*)\\n()')
     if not g then
-      if not lock then return 'G|' .. precise end
+      if not lock then return 'G' end
     else
-      if (not lock) or (tonumber(fu) > now and mode ~= '2') then return 'R|' .. precise .. '|' .. s end
-      if lt ~= '' and lt ~= token and tonumber(lu) > now then return 'H|' .. precise .. '|' .. s end
+      if (not lock) or (tonumber(fu) > now and mode ~= '2') then return 'R', s end
+      if lt ~= '' and lt ~= token and tonumber(lu) > now then return 'H', s end
       local n = 'cw1|' .. g .. '|' .. token .. '|' .. (now + tonumber(lockTtl)) .. '|' .. c .. '|' .. fu .. '|' .. su .. '|' .. eu .. '\\n' .. string.sub(s, pos)
       redis.call('SET', key, n, 'KEEPTTL')
       if redis.call('PTTL', key) < tonumber(keep) then redis.call('PEXPIRE', key, keep) end
-      return 'A|' .. precise .. '|' .. n
+      return 'A', n
     end
   end
-  if not lock then return 'N|' .. precise end
+  if not lock then return 'N' end
   local m = 'cw1|' .. token .. '|' .. token .. '|' .. (now + tonumber(lockTtl)) .. '|0|0|0|0\\n'
   redis.call('SET', key, m, 'PX', math.max(tonumber(lockTtl), tonumber(keep)))
-  if s then return 'X|' .. precise .. '|' .. m end
-  return 'A|' .. precise .. '|' .. m
+  if s then return 'X', m end
+  return 'A', m
 end`
 
 /**
@@ -118,7 +120,10 @@ end`
 export const READ_SCRIPT = `${NOW}
 ${READ_TAG_STAMPS}
 ${READ_ENTRY}
-return readTagStamps(2, #KEYS, ARGV[5]) .. readEntry(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])`
+local tags = readTagStamps(2, #KEYS, ARGV[5])
+local status, slot = readEntry(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+if slot then return tags .. status .. '|' .. precise .. '|' .. slot end
+return tags .. status .. '|' .. precise`
 
 /**
  * Lua that refuses (returns 0) unless every tag record in KEYS[first..] exists with a stamp before the

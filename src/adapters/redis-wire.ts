@@ -168,11 +168,11 @@ export function readManyArgs(count: number, locks: LockRequests | undefined, tag
 }
 
 /**
- * Parses the reply of {@link READ_MANY_SCRIPT}: one {@link ReadReply} per key, each with the tag stamps read first.
- * Throws on a reply that is not one.
+ * Parses the reply of {@link READ_MANY_SCRIPT} (and {@link READ_MANY_LOCAL_SCRIPT}): one {@link ReadReply} per key,
+ * each with the tag stamps read first. Throws on a reply that is not one.
  */
 export function parseReadManyReply(raw: unknown, count: number): ReadReply[] {
-  if (!Array.isArray(raw) || raw.length !== count + 1) throw new TypeError('unexpected reply to readMany')
+  if (!Array.isArray(raw) || raw.length !== count + 3) throw new TypeError('unexpected reply to readMany')
   const pre = raw[0]
   let tags: number[] | undefined
   if (typeof pre === 'string' && pre !== '') {
@@ -180,12 +180,21 @@ export function parseReadManyReply(raw: unknown, count: number): ReadReply[] {
     if (pre[0] !== 'T' || !tags.every(Number.isFinite))
       throw new TypeError('unexpected reply to readMany: bad tag stamps')
   }
+  // @upstash/redis with automatic deserialisation hands the server time over as a number.
+  const time: unknown = raw[1]
+  const now = typeof time === 'number' ? time : typeof time === 'string' && time !== '' ? Number(time) : Number.NaN
+  if (!Number.isFinite(now)) throw new TypeError('unexpected reply to readMany: no server time')
+  const statuses: unknown = raw[2]
+  if (typeof statuses !== 'string' || statuses.length !== count) {
+    throw new TypeError('unexpected reply to readMany: bad statuses')
+  }
   const replies: ReadReply[] = new Array(count)
   for (let i = 0; i < count; i++) {
-    const reply = parseEntryReply(raw[i + 1])
+    const text: unknown = raw[i + 3]
+    const reply = entryReply(statuses[i] as string, now, typeof text === 'string' && text !== '' ? text : undefined)
     if (tags) {
       reply.tagStamps = tags
-      reply.tagNow = reply.now
+      reply.tagNow = now
     }
     replies[i] = reply
   }
@@ -194,14 +203,18 @@ export function parseReadManyReply(raw: unknown, count: number): ReadReply[] {
 
 function parseEntryReply(raw: unknown): ReadReply {
   if (typeof raw !== 'string' || raw[1] !== '|') throw new TypeError(`unexpected reply to read: ${typeof raw}`)
-  const status = raw[0]
   const bar = raw.indexOf('|', 2)
   const time = bar === -1 ? raw.slice(2) : raw.slice(2, bar)
   const now = time === '' ? Number.NaN : Number(time)
   if (!Number.isFinite(now)) throw new TypeError('unexpected reply to read: no server time')
+  return entryReply(raw[0] as string, now, bar === -1 ? undefined : raw.slice(bar + 1))
+}
+
+/** One key's read from its status letter, the server time and the slot's text (absent for N and G). */
+function entryReply(status: string, now: number, text: string | undefined): ReadReply {
   if (status === 'N') return { now, slot: null, garbage: false, lock: 'none' }
   if (status === 'G') return { now, slot: null, garbage: true, lock: 'none' }
-  const slot = bar === -1 ? null : parseSlot(raw.slice(bar + 1))
+  const slot = text === undefined ? null : parseSlot(text)
   if (!slot) throw new TypeError('unexpected reply to read: malformed slot')
   switch (status) {
     case 'R':

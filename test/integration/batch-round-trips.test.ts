@@ -23,13 +23,16 @@ const ns = keygen('batch-trips')
 const keys = Array.from({ length: 100 }, (_, i) => `user:${i}`)
 const loadMany = async (missing: string[]) => missing.map((k) => ({ id: k, name: `name of ${k}` }))
 
-/** Commands a batch read sends (scripts, MGET) each server ran so far; GETs inside scripts count as get, not here. */
-async function scriptCalls(servers: readonly Redis[]): Promise<number[]> {
+/**
+ * Commands a batch read sends (scripts, MGET) each server ran so far. Commands inside scripts count under their own
+ * names: the single-slot batch script's MGET as mget, so a case that runs that script counts scripts alone.
+ */
+async function scriptCalls(servers: readonly Redis[], names = ['evalsha', 'eval', 'mget']): Promise<number[]> {
   return Promise.all(
     servers.map(async (server) => {
       const info = await server.info('commandstats')
       let calls = 0
-      for (const name of ['evalsha', 'eval', 'mget']) {
+      for (const name of names) {
         const match = new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(info)
         calls += Number(match?.[1] ?? 0)
       }
@@ -45,12 +48,12 @@ function make(adapter: CacheAdapter, namespace = ns()): CacheClient {
 }
 
 /** Fills the cache, reads it once (scripts now known to every server), then counts one batch of cached keys. */
-async function perBatch(cache: CacheClient, servers: readonly Redis[]): Promise<number[]> {
+async function perBatch(cache: CacheClient, servers: readonly Redis[], names?: string[]): Promise<number[]> {
   expect(await cache.getOrSetMany(keys, loadMany)).toHaveLength(100)
   await cache.getOrSetMany(keys, loadMany)
-  const before = await scriptCalls(servers)
+  const before = await scriptCalls(servers, names)
   const values = await cache.getOrSetMany(keys, loadMany)
-  const after = await scriptCalls(servers)
+  const after = await scriptCalls(servers, names)
   expect(values.map((v) => v?.id)).toEqual(keys)
   expect(cache.metrics().hits).toBeGreaterThanOrEqual(200)
   return after.map((n, i) => n - (before[i] as number))
@@ -104,7 +107,7 @@ describe('round trips of getOrSetMany over 100 cached keys', () => {
         },
       })
       const namespace = ns()
-      const calls = await perBatch(make(ioredisAdapter(refusing), namespace), servers)
+      const calls = await perBatch(make(ioredisAdapter(refusing), namespace), servers, ['evalsha', 'eval'])
       const slots = new Set(keys.map((k) => clusterSlot(`${namespace}:${k}`)))
       expect(calls.reduce((a, b) => a + b, 0)).toBe(slots.size)
     })
