@@ -8,7 +8,7 @@ import { Backend } from './backend.js'
 import { resolveCallOptions } from './call-options.js'
 import { CircuitBreaker } from './circuit.js'
 import { systemClock } from './clock.js'
-import { type Core, type Loader, type Outcome, readKey, reportBackendError, type Scope } from './core.js'
+import { type Core, fullKey, type Loader, type Outcome, reportBackendError, type Scope } from './core.js'
 import { type CacheDefinition, type CacheDefinitionOptions, defineEntry, type KeyArgs } from './define.js'
 import { CacheClosedError, CacheOptionsError, CacheValueError } from './errors.js'
 import type { CacheEventListener, CacheEventMap, CacheEventName } from './events.js'
@@ -212,7 +212,7 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       core,
       scope,
       key,
-      full: readKey(core, scope, key),
+      full: fullKey(scope, key),
       call: resolveCallOptions('get', scope.policy, options),
     }
     return readOnly(c, enabled, counted, () => tombstone(core, scope, key))

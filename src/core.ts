@@ -93,13 +93,14 @@ export interface Scope {
   readonly fullKeys: Map<string, string>
 }
 
-/** Most full keys a scope remembers for the tier; past it, it starts over. */
+/** Most full keys a scope remembers for its reads; past it, it starts over. */
 const MAX_FULL_KEYS = 10_000
 
 /**
- * The full key of `key` as one string object per key: the tier's map then hashes a string it hashed before,
- * where a fresh `prefix + key` per hit is a new string to build, flatten and hash (measured: with a namespace,
- * a tier hit cost about twice as much as without one).
+ * The full key of `key` as one string object per key: every map a read looks it up in (the tier, the memory store,
+ * the keys found fresh a moment ago, the flights) then hashes a string it hashed before, where a fresh
+ * `prefix + key` per read is a new string to build, flatten and hash (measured: with a namespace, a tier hit cost
+ * about twice as much as without one).
  */
 export function fullKey(scope: Scope, key: string): string {
   if (scope.prefix === '') return key
@@ -109,14 +110,6 @@ export function fullKey(scope: Scope, key: string): string {
   const full = scope.prefix + key
   scope.fullKeys.set(key, full)
   return full
-}
-
-/**
- * The full key of a read: {@link fullKey}'s remembered string where a hit is a map lookup (the tier, an in-process
- * store), a concatenation where every read goes to a server anyway.
- */
-export function readKey(core: Core, scope: Scope, key: string): string {
-  return core.l1 === undefined && core.backend.freshSync === undefined ? scope.prefix + key : fullKey(scope, key)
 }
 
 /** How one flight ended; every caller sharing it counts the same kind (a joined load is a miss). */

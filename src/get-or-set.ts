@@ -14,9 +14,9 @@ import type { Core } from './core.js'
 import {
   type Call,
   countServed,
+  fullKey,
   type Loader,
   type Outcome,
-  readKey,
   reportBackendError,
   type Scope,
   siteOf,
@@ -55,9 +55,8 @@ export function getOrSet<T>(
   const call = resolveCallOptions('getOrSet', scope.policy, options)
   if (call.signal?.aborted) throw call.signal.reason
   const l1 = core.l1
-  // With the tier on, or over an in-process store, a hit is a map lookup, and a fresh concatenation would cost as
-  // much as the rest of it.
-  const full = readKey(core, scope, key)
+  // A hit is a few map lookups by the full key: a fresh concatenation would cost as much as the rest of a tier hit.
+  const full = fullKey(scope, key)
   if (l1 !== undefined && scope.l1 !== false && enabled && call.policy.ttl > 0) {
     l1.listen()
     // One clock reading serves the call's latency, the tier's own expiry and the entry's freshness.

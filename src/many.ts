@@ -4,8 +4,8 @@ import {
   type Call,
   type Core,
   countServed,
+  fullKey,
   type Outcome,
-  readKey,
   reportBackendError,
   type Scope,
   track,
@@ -50,7 +50,7 @@ export function getOrSetMany<T>(
   const staleInTier: Call[] = []
   for (const key of keys) {
     if (answers.has(key)) continue
-    const c: Call = { core, scope, key, full: readKey(core, scope, key), call }
+    const c: Call = { core, scope, key, full: fullKey(scope, key), call }
     if (l1 !== undefined) {
       const entry = l1.get(c.full, startedAt)
       if (entry !== undefined && entry.schema === call.schema) {
