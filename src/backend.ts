@@ -19,55 +19,20 @@ import type {
   WriteResult,
 } from './adapters/adapter.js'
 import { type CircuitBreaker, circuitState } from './circuit.js'
+import { watchDeadline } from './deadline.js'
 import { CacheCircuitOpenError, CacheTimeoutError } from './errors.js'
 import type { CircuitState } from './metrics.js'
-import { requestBoundIo } from './runtime.js'
 
-const BUCKET_MS = 10
 /**
  * Servers whose learned clocks differ by less than this are judged on one clock (the last learned), as a
  * single server is: the difference is within what a reply's travel and a busy event loop already blur.
  */
 const SKEW_TOLERANCE_MS = 100
-
 /**
- * Timeouts of concurrent backend operations share one timer per 10 ms bucket: a timer per operation
- * cost a measurable share of a cache hit. A deadline fires up to one bucket late, never early.
+ * Most keys one adapter `readMany` is given; a longer batch goes as several calls, one bounded operation all the same.
+ * The Redis batch script answers through Lua's `unpack`, which fails near 8,000 values ("too many results to unpack").
  */
-const deadlines = new Map<number, { fire: Set<() => void>; timer: ReturnType<typeof setTimeout> }>()
-
-/** Calls `fire` once `ms` have passed (up to one bucket later); returns the function that cancels it. */
-export function watchDeadline(ms: number, fire: () => void): () => void {
-  if (requestBoundIo) {
-    // Workers: a timer dies with the request that armed it, so a request never waits on another request's timer.
-    const timer = setTimeout(fire, ms)
-    return () => clearTimeout(timer)
-  }
-  const at = Math.ceil((Date.now() + ms) / BUCKET_MS) * BUCKET_MS
-  let bucket = deadlines.get(at)
-  if (!bucket) {
-    const created = {
-      fire: new Set<() => void>(),
-      timer: setTimeout(() => {
-        deadlines.delete(at)
-        for (const f of created.fire) f()
-      }, at - Date.now()),
-    }
-    // Never the reason a process stays alive: a pending backend call holds it through its own socket.
-    ;(created.timer as { unref?: () => void }).unref?.()
-    deadlines.set(at, created)
-    bucket = created
-  }
-  const current = bucket
-  current.fire.add(fire)
-  return () => {
-    current.fire.delete(fire)
-    if (current.fire.size === 0 && deadlines.get(at) === current) {
-      clearTimeout(current.timer)
-      deadlines.delete(at)
-    }
-  }
-}
+const MAX_READ_MANY = 4_000
 
 /** The adapter behind its guards. Methods mirror the port's; optional ones are absent when the adapter lacks them. */
 export class Backend {
@@ -222,7 +187,17 @@ export class Backend {
     const adapter = this.#adapter
     const readMany = adapter.readMany
     if (readMany) {
-      return this.#run('read', () => readMany.call(adapter, keys, locks, tags), 'counted', this.#learnMany)
+      const read = (): Promise<ReadReply[]> => {
+        if (keys.length <= MAX_READ_MANY) return readMany.call(adapter, keys, locks, tags)
+        const parts: Promise<ReadReply[]>[] = []
+        for (let first = 0; first < keys.length; first += MAX_READ_MANY) {
+          const end = first + MAX_READ_MANY
+          const partLocks = locks && { ...locks, tokens: locks.tokens.slice(first, end) }
+          parts.push(readMany.call(adapter, keys.slice(first, end), partLocks, tags))
+        }
+        return Promise.all(parts).then((replies) => replies.flat())
+      }
+      return this.#run('read', read, 'counted', this.#learnMany)
     }
     return Promise.all(
       keys.map((key, i) =>

@@ -5,8 +5,8 @@
  * @module
  */
 import type { Fence, LockRequest, ReadReply } from './adapters/adapter.js'
-import { watchDeadline } from './backend.js'
 import { type Call, type Core, FENCE_WINDOW_MS, type Outcome, reportBackendError, track } from './core.js'
+import { watchDeadline } from './deadline.js'
 import { CacheCircuitOpenError } from './errors.js'
 import { classify } from './freshness.js'
 import { fillTier, usableEntry } from './read.js'

@@ -238,6 +238,8 @@ export interface CacheAdapter {
    * token, in the order of `keys`; with `tags`, reading those records once, their stamps in every reply), in as
    * few round trips as the backend allows: one script on a standalone server, one per node or slot on a cluster.
    * Replies come in the order of `keys`. Optional: without it the client sends one `read` per key, in parallel.
+   * The client never passes more than 4,000 keys in one call (a longer batch is split): a Redis script answers
+   * through Lua's `unpack`, which gives up near 8,000 values.
    */
   readMany?(keys: readonly string[], locks?: LockRequests, tags?: TagRead): Promise<ReadReply[]>
   /**

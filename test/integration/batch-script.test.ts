@@ -20,6 +20,8 @@ afterAll(async () => {
   for (const fn of cleanup.reverse()) await fn()
 })
 const ns = keygen('batch-script')
+/** The number in a key such as `r:42`. */
+const numberOf = (key: string) => Number(key.slice(2))
 
 /** Raw access to the server behind the adapter, for data cacheward did not write. */
 interface Raw {
@@ -80,8 +82,8 @@ const backends: Backend[] = [
 ]
 
 describe.each(backends)('the batched read script: $name', (backend) => {
-  const client = async (namespace: string) => {
-    const cache = createCacheClient({ adapter: await backend.adapter(), namespace, maxBatchKeys: 5_000 })
+  const client = async (namespace: string, maxBatchKeys = 5_000) => {
+    const cache = createCacheClient({ adapter: await backend.adapter(), namespace, maxBatchKeys })
     cleanup.push(() => cache.close())
     return cache
   }
@@ -100,6 +102,23 @@ describe.each(backends)('the batched read script: $name', (backend) => {
     expect(asked).toEqual([])
     expect(values.map((v) => v?.id)).toEqual(keys)
     expect(reader.metrics()).toMatchObject({ hits: 2_500, misses: 0 })
+  })
+
+  it('answers 9,000 cached keys of one batch: more than one script can return (Lua unpacks ~8,000 values)', async () => {
+    const namespace = ns()
+    const keys = Array.from({ length: 9_000 }, (_, i) => `r:${i}`)
+    const writer = await client(namespace, 10_000)
+    await writer.setMany(keys.map((key) => [key, numberOf(key)] as const))
+    const reader = await client(namespace, 10_000)
+    const errors: string[] = []
+    reader.on('error', (event) => errors.push(event.error.message))
+    let asked = 0
+    const values = await reader.getOrSetMany(keys, async (missing) => {
+      asked += missing.length
+      return missing.map(() => -1)
+    })
+    expect({ asked, errors }).toEqual({ asked: 0, errors: [] })
+    expect(values).toEqual(keys.map(numberOf))
   })
 
   it('treats foreign data and another type as the single read does: reported, loaded and replaced', async () => {
