@@ -70,12 +70,12 @@ export function getOrSet<T>(
         if (call.policy.earlyRefresh > 0) {
           maybeRefreshEarly({ core, scope, key, full, call }, loader, entry, entry.freshUntil - backendNow)
         }
-        return Promise.resolve(entry.value as T)
+        return entry.settled as Promise<T>
       }
       if (backendNow < entry.staleUntil) {
         core.telemetry.served(key, scope.namespace, call.category, 'stale', startedAt, 'l1')
         refreshFromTier({ core, scope, key, full, call }, loader)
-        return Promise.resolve(entry.value as T)
+        return entry.settled as Promise<T>
       }
     }
   }

@@ -29,6 +29,11 @@ export interface L1Settings {
 export interface L1Entry {
   /** The value, deeply frozen: the same object on every hit. */
   readonly value: unknown
+  /**
+   * The value, settled: `getOrSet` returns this same promise on every hit, so a hit allocates nothing (a settled
+   * promise cannot change, and each `await` of it resumes in the awaiting caller's own context).
+   */
+  readonly settled: Promise<unknown>
   /** Backend times (ms), as the slot had them. */
   readonly freshUntil: number
   readonly staleUntil: number
@@ -52,6 +57,7 @@ export interface L1Entry {
  */
 class TierEntry implements L1Entry {
   readonly expiresAt: number
+  readonly settled: Promise<unknown>
   readonly tagKeys: readonly string[]
   readonly schema: unknown
   readonly freshUntil: number
@@ -61,8 +67,9 @@ class TierEntry implements L1Entry {
   readonly startedAt: number
   readonly loadMs: number
 
-  constructor(entry: Omit<L1Entry, 'expiresAt'>, expiresAt: number) {
+  constructor(entry: Omit<L1Entry, 'expiresAt' | 'settled'>, expiresAt: number) {
     this.expiresAt = expiresAt
+    this.settled = Promise.resolve(entry.value)
     this.tagKeys = entry.tagKeys
     this.schema = entry.schema
     this.freshUntil = entry.freshUntil
@@ -177,7 +184,13 @@ export class L1 implements AnnouncementListener {
   }
 
   /** Stores an entry a read returned, unless its key or one of its tags was dropped since `ticket`. */
-  fill(key: string, entry: Omit<L1Entry, 'expiresAt'>, ticket: number, size: number, ttl: number | undefined): void {
+  fill(
+    key: string,
+    entry: Omit<L1Entry, 'expiresAt' | 'settled'>,
+    ticket: number,
+    size: number,
+    ttl: number | undefined,
+  ): void {
     if (!this.#live || this.#droppedSince(key, ticket)) return
     for (const tag of entry.tagKeys) if (this.#droppedSince(tag, ticket)) return
     const expiresAt = ttl === undefined ? Number.POSITIVE_INFINITY : performance.now() + ttl

@@ -4,6 +4,7 @@
  * its announcement arrives, never after), a lost subscription bypassing the tier until it is confirmed
  * again, a read whose reply an announcement overtook not filling the tier, and its metrics.
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { createClient, createCluster } from '@redis/client'
 import { Redis as Upstash } from '@upstash/redis'
 import { Cluster, Redis } from 'ioredis'
@@ -79,6 +80,29 @@ describe('l1 over redis-server', () => {
       ;(first as typeof room).members[0]!.name = 'changed'
     }).toThrow(TypeError)
     expect(cache.metrics()).toMatchObject({ hits: 101, l1Hits: 100, misses: 1 })
+  })
+
+  it('answers every hit of a key with one settled promise, each await resuming in its own async context', async () => {
+    const cache = make({ adapter: ioredisAdapter(connect()) })
+    await live(cache)
+    await warm(cache, 'ctx', { n: 1 })
+    const a = cache.getOrSet('ctx', () => ({ n: 2 }))
+    expect(cache.getOrSet('ctx', () => ({ n: 2 }))).toBe(a)
+    const requests = new AsyncLocalStorage<string>()
+    const seen = await Promise.all(
+      ['r1', 'r2', 'r3'].map((id) =>
+        requests.run(id, async () => {
+          const value = await cache.getOrSet('ctx', () => ({ n: 2 }))
+          return [value, requests.getStore()]
+        }),
+      ),
+    )
+    expect(seen).toEqual([
+      [{ n: 1 }, 'r1'],
+      [{ n: 1 }, 'r2'],
+      [{ n: 1 }, 'r3'],
+    ])
+    expect(cache.metrics()).toMatchObject({ l1Hits: 5, misses: 1 })
   })
 
   it('a tagged hit from the tier costs no round trip either, and another client’s invalidateTags ends it', async () => {
