@@ -14,11 +14,12 @@ export interface Serializer {
   deserialize(text: string): unknown
 }
 
-// Only bodies that could hold these keys pay for the reviver: a scan is far cheaper than a reviver. Any JSON
-// escape counts too, since `"\u005f_proto__"` parses to the same key. One regular expression scans the text
-// once (~0.32 µs for 1 KB here, against ~0.37 µs for three `includes`).
-const RISKY = /proto|onstructor|\\u/
-const risky = (text: string) => RISKY.test(text)
+// Only bodies that could hold these keys pay for the reviver: a scan is far cheaper than a reviver. JSON can spell a
+// key's letters only as themselves or as a `\u` escape (`"\u005f_proto__"` parses to `__proto__`), so the text
+// holds one of these three or neither key. Whole-word needles search fastest (measured over the bench's 1 KB body,
+// CPU time: three `includes` of these ~0.2 µs; of `proto`, `onstructor` and `\u` ~0.67 µs; one regular
+// expression of the three short ones ~0.69 µs).
+const risky = (text: string) => text.includes('__proto__') || text.includes('constructor') || text.includes('\\u')
 
 function reviver(key: string, value: unknown): unknown {
   if (key === '__proto__') return undefined

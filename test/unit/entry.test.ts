@@ -341,6 +341,53 @@ describe('encodeEntry / decodeEntry with jsonSerializer', () => {
       )
     })
 
+    it('no decoded value keeps a __proto__ key or a constructor.prototype, however the text spells them', () => {
+      type Node = number | Node[] | { entries: [string, Node][] }
+      const key = fc.constantFrom('__proto__', 'constructor', 'prototype', 'id', 'a_b')
+      const { node } = fc.letrec<{ node: Node }>((tie) => ({
+        node: fc.oneof(
+          { depthSize: 'small' },
+          fc.integer(),
+          fc.array(tie('node'), { maxLength: 3 }),
+          fc.record({ entries: fc.array(fc.tuple(key, tie('node')), { maxLength: 3 }) }),
+        ),
+      }))
+      const write = (n: Node): string =>
+        typeof n === 'number'
+          ? String(n)
+          : Array.isArray(n)
+            ? `[${n.map(write).join(',')}]`
+            : `{${n.entries.map(([k, v]) => `${JSON.stringify(k)}:${write(v)}`).join(',')}}`
+      // These letters appear only inside strings (never in true, false, null or a number), so escaping any of them
+      // keeps the text the same JSON.
+      const spellEscaped = (text: string, mask: boolean[]) =>
+        [...text]
+          .map((ch, i) => ('_cpo'.includes(ch) && mask[i % mask.length] ? `\\u00${ch.charCodeAt(0).toString(16)}` : ch))
+          .join('')
+      const check = (value: unknown): void => {
+        if (typeof value !== 'object' || value === null) return
+        if (Array.isArray(value)) {
+          for (const item of value) check(item)
+          return
+        }
+        expect(Object.getPrototypeOf(value)).toBe(Object.prototype)
+        expect(Object.hasOwn(value, '__proto__')).toBe(false)
+        const ctor = (value as Record<string, unknown>).constructor
+        if (Object.hasOwn(value, 'constructor') && typeof ctor === 'object' && ctor !== null) {
+          expect(Object.hasOwn(ctor, 'prototype')).toBe(false)
+        }
+        for (const k of Object.keys(value)) check((value as Record<string, unknown>)[k])
+      }
+      fc.assert(
+        fc.property(node, fc.array(fc.boolean(), { minLength: 1, maxLength: 7 }), (tree, mask) => {
+          const decoded = decode(spellEscaped(`{"w":1,"v":${write(tree)}}`, mask))
+          expect(decoded).toBeDefined()
+          check(decoded?.value)
+        }),
+        { numRuns: 500 },
+      )
+    })
+
     it('decoding never throws, whatever the text', () => {
       fc.assert(
         fc.property(fc.oneof(fc.string(), fc.json({ maxDepth: 2 }), fc.string({ unit: codePoint })), (text) => {
