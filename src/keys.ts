@@ -38,7 +38,11 @@ export function assertKeyList(keys: unknown, max: number, what = 'keys'): assert
       `${what} holds ${keys.length} keys; the limit is ${max} (the maxBatchKeys option): split the batch`,
     )
   }
-  for (let i = 0; i < keys.length; i++) assertKey(keys[i], `${what}[${i}]`)
+  for (let i = 0; i < keys.length; i++) {
+    const key: unknown = keys[i]
+    // The argument's name is built only for a key that fails: a string per key would cost more than the checks.
+    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) assertKey(key, `${what}[${i}]`)
+  }
 }
 
 /** Throws unless `name` is a usable namespace segment: non-empty, at most 128 characters. */

@@ -157,32 +157,38 @@ function member(c: Call): Member {
 }
 
 /** Waits for every key, counts each once, and resolves the values in the order of `keys` (or the first error). */
-async function collect(
+function collect(
   keys: readonly string[],
   answers: Map<string, Answer>,
   startedAt: number,
   signal: AbortSignal | undefined,
 ): Promise<unknown[]> {
-  const pending = [...answers.values()].filter((a): a is Extract<Answer, { flight: unknown }> => 'flight' in a)
+  const pending: Extract<Answer, { flight: unknown }>[] = []
+  for (const answer of answers.values()) if ('flight' in answer) pending.push(answer)
+  // Every key answered already (the tier, the cheap batch hit): no flight to wait for, so not even a tick.
+  if (pending.length === 0) return Promise.resolve(keys.map((key) => (answers.get(key) as { value: unknown }).value))
   const all = Promise.allSettled(pending.map((a) => a.flight))
-  const settled = signal ? await abortable(all, signal) : await all
-  let failure: { error: unknown } | undefined
-  const values = new Map<string, unknown>()
-  for (const [key, answer] of answers) if ('value' in answer) values.set(key, answer.value)
-  pending.forEach((a, i) => {
-    const result = settled[i] as PromiseSettledResult<Outcome>
-    if (result.status === 'rejected') {
-      // Every key counts one of hit, stale hit or miss: a key that got no value was a miss.
-      countServed(a.c, 'miss', startedAt)
-      failure ??= { error: result.reason }
-      return
-    }
-    const outcome = result.value
-    countServed(a.c, a.joined && outcome.kind === 'miss' ? 'miss' : outcome.kind, startedAt)
-    values.set(a.c.key, outcome.value)
+  return (signal ? abortable(all, signal) : all).then((settled) => {
+    let failure: { error: unknown } | undefined
+    const loaded = new Map<string, unknown>()
+    pending.forEach((a, i) => {
+      const result = settled[i] as PromiseSettledResult<Outcome>
+      if (result.status === 'rejected') {
+        // Every key counts one of hit, stale hit or miss: a key that got no value was a miss.
+        countServed(a.c, 'miss', startedAt)
+        failure ??= { error: result.reason }
+        return
+      }
+      const outcome = result.value
+      countServed(a.c, a.joined && outcome.kind === 'miss' ? 'miss' : outcome.kind, startedAt)
+      loaded.set(a.c.key, outcome.value)
+    })
+    if (failure) throw failure.error
+    return keys.map((key) => {
+      const answer = answers.get(key) as Answer
+      return 'value' in answer ? answer.value : loaded.get(key)
+    })
   })
-  if (failure) throw failure.error
-  return keys.map((key) => values.get(key))
 }
 
 /**
