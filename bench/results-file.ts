@@ -378,7 +378,7 @@ export interface BatchesResult {
   opsPerSec: Record<BatchSide, number>
   p50Us: Record<BatchSide, number>
   spreadPercent: Record<BatchSide, number>
-  /** Commands (scripts, MGET, GET) the server ran for one getOrSetMany of the cached keys, from INFO commandstats. */
+  /** Commands one getOrSetMany of the cached keys sends (the most of a client's first batch and its next). */
   roundTrips: number
   /** The targets the verdicts were judged against. */
   targets: { vsSequential: number; vsRaw: number; roundTrips: number }

@@ -71,8 +71,8 @@ export function renderBatches(r: BatchesResult | undefined): string {
       '`cache.getOrSetMany(keys, loadMany)` (keys it found fresh a moment ago: one plain `MGET`, judged on the ' +
       'backend clock; otherwise one script that reads every key), raw ioredis `MGET` of 100 keys ' +
       'with `JSON.parse` of each value (what a batch read costs at best), and 100 `getOrSet` calls one after ' +
-      `another (what code without batches does). The server ran ${r.roundTrips} command(s) per batch ` +
-      '(INFO commandstats); on the 3-master cluster it is one per master (test/integration/batch-round-trips.test.ts).',
+      `another (what code without batches does). A batch sent ${r.roundTrips} command(s) ` +
+      '(counted where the client sends them: a first batch, which reads with the script, and the next); on the 3-master cluster it is one per master (test/integration/batch-round-trips.test.ts).',
     '',
     md(['side', 'batches/s', 'keys/s', 'p50 µs', 'spread'], rows, ['l', 'r', 'r', 'r', 'r']),
     '',
