@@ -238,8 +238,12 @@ export async function resolveFlight<T>(c: Call, loader: Loader<T>): Promise<Outc
   }
 }
 
-/** Rejects this caller when its signal aborts; the shared flight carries on for the others. */
+/**
+ * Rejects this caller when its signal aborts; the shared flight carries on for the others. A signal that aborted
+ * already (while a batch's first read was on its way) rejects at once: its abort event will not fire again.
+ */
 export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason)
     signal.addEventListener('abort', onAbort, { once: true })

@@ -289,6 +289,35 @@ export function batchCases(s: Suite): void {
       expect(calls).toEqual([['z1', 'z2']])
     })
 
+    s.it('rejects a batch whose signal aborts during its first read; the load finishes for the others', async () => {
+      const namespace = s.ns()
+      const a = s.make({ namespace })
+      const b = s.make({ namespace }, s.makePeer())
+      const first = async (keys: string[]) => keys.map((k) => `v1:${k}`)
+      await a.getOrSetMany(['s1', 's2'], first)
+      expect(await a.getOrSetMany(['s1', 's2'], first)).toEqual(['v1:s1', 'v1:s2'])
+      // Another client deletes s2 (with l1, this one hears of it one hop later).
+      await b.delete('s2')
+      await eventually(async () => {
+        expect(await a.get('s2')).toBeUndefined()
+      })
+      const g = gate<string[]>()
+      const loadMany = async (keys: string[]) => {
+        await g.promise
+        return keys.map((k) => `v2:${k}`)
+      }
+      const controller = new AbortController()
+      const batch = a.getOrSetMany(['s1', 's2'], loadMany, { signal: controller.signal })
+      // Aborted at once, while the batch's first read is still on its way (over a network backend).
+      controller.abort(new Error('client went away'))
+      const outcome = await Promise.race([rejection(batch), sleep(1_000).then(() => 'still waiting for the load')])
+      expect(outcome instanceof Error ? outcome.message : outcome).toMatch(/client went away/)
+      g.open([])
+      await eventually(async () => {
+        expect(await a.getOrSet('s2', () => 'unused')).toBe('v2:s2')
+      })
+    })
+
     s.it('gives loadMany the keys, a signal, and choices that apply to every key', async () => {
       const cache = s.make()
       let seen: { keys: readonly string[]; aborted: boolean } | undefined
@@ -299,46 +328,6 @@ export function batchCases(s: Suite): void {
       })
       expect(seen).toEqual({ keys: ['k1', 'k2'], aborted: false })
       expect(await cache.get('k1')).toBeUndefined()
-    })
-  })
-
-  s.describe('define().getMany', () => {
-    s.it('reads every entry in one batch and loads the missing ones with one loadMany call, in order', async () => {
-      const cache = s.make()
-      const loaded: (readonly [string, number])[][] = []
-      const sessions = cache.define({
-        key: (user: string, page: number) => `sessions:${user}:${page}`,
-        load: async ([user, page]) => `${user}/${page}`,
-        loadMany: async (argsList) => {
-          loaded.push(argsList)
-          return argsList.map(([user, page]) => (user === 'nobody' ? undefined : `${user}/${page}`))
-        },
-        tags: (user) => [`user:${user}`],
-      })
-      await sessions.set(['ann', 1], 'cached')
-      expect(
-        await sessions.getMany([
-          ['ann', 1],
-          ['ann', 2],
-          ['bob', 1],
-          ['nobody', 1],
-        ]),
-      ).toEqual(['cached', 'ann/2', 'bob/1', undefined])
-      // One call per distinct tag list (tags come from the arguments here).
-      expect(loaded.map((list) => list.map(([u, p]) => `${u}:${p}`)).sort()).toEqual([
-        ['ann:2'],
-        ['bob:1'],
-        ['nobody:1'],
-      ])
-      await cache.invalidateTags(['user:ann'])
-      expect(await sessions.getMany([['ann', 1]])).toEqual(['ann/1'])
-    })
-
-    s.it('without loadMany, gets each entry with load', async () => {
-      const cache = s.make()
-      const rooms = cache.define({ key: (id: number) => `room:${id}`, load: async ([id]) => ({ id }) })
-      expect(await rooms.getMany([[1], [2]])).toEqual([{ id: 1 }, { id: 2 }])
-      expect(await rooms.peek(2)).toEqual({ id: 2 })
     })
   })
 

@@ -76,4 +76,44 @@ export function defineCases(s: Suite): void {
       expect(hashed.pattern('abc')).toBe('h:3')
     })
   })
+
+  s.describe('define().getMany', () => {
+    s.it('reads every entry in one batch and loads the missing ones with one loadMany call, in order', async () => {
+      const cache = s.make()
+      const loaded: (readonly [string, number])[][] = []
+      const sessions = cache.define({
+        key: (user: string, page: number) => `sessions:${user}:${page}`,
+        load: async ([user, page]) => `${user}/${page}`,
+        loadMany: async (argsList) => {
+          loaded.push(argsList)
+          return argsList.map(([user, page]) => (user === 'nobody' ? undefined : `${user}/${page}`))
+        },
+        tags: (user) => [`user:${user}`],
+      })
+      await sessions.set(['ann', 1], 'cached')
+      expect(
+        await sessions.getMany([
+          ['ann', 1],
+          ['ann', 2],
+          ['bob', 1],
+          ['nobody', 1],
+        ]),
+      ).toEqual(['cached', 'ann/2', 'bob/1', undefined])
+      // One call per distinct tag list (tags come from the arguments here).
+      expect(loaded.map((list) => list.map(([u, p]) => `${u}:${p}`)).sort()).toEqual([
+        ['ann:2'],
+        ['bob:1'],
+        ['nobody:1'],
+      ])
+      await cache.invalidateTags(['user:ann'])
+      expect(await sessions.getMany([['ann', 1]])).toEqual(['ann/1'])
+    })
+
+    s.it('without loadMany, gets each entry with load', async () => {
+      const cache = s.make()
+      const rooms = cache.define({ key: (id: number) => `room:${id}`, load: async ([id]) => ({ id }) })
+      expect(await rooms.getMany([[1], [2]])).toEqual([{ id: 1 }, { id: 2 }])
+      expect(await rooms.peek(2)).toEqual({ id: 2 })
+    })
+  })
 }
