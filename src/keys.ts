@@ -14,15 +14,18 @@ export const MAX_PATTERN_LENGTH = 256
 /** Most wildcards (`*`, `?`, `[`) in one pattern (CVE-2022-36021: exponential matching on many `*`). */
 export const MAX_PATTERN_WILDCARDS = 8
 
-/** Throws a {@link CacheKeyError} unless `key` is a non-empty string of at most {@link MAX_KEY_LENGTH} characters. */
-export function assertKey(key: unknown, what = 'key'): asserts key is string {
-  if (typeof key !== 'string') {
-    throw new CacheKeyError(`${what} must be a string, got ${key === null ? 'null' : typeof key}`)
-  }
-  if (key.length === 0) throw new CacheKeyError(`${what} must not be empty`)
-  if (key.length > MAX_KEY_LENGTH) {
-    throw new CacheKeyError(`${what} is ${key.length} characters long; the limit is ${MAX_KEY_LENGTH}`)
-  }
+/**
+ * Throws a {@link CacheKeyError} unless `key` is a non-empty string of at most {@link MAX_KEY_LENGTH} characters.
+ * `what` names it in the message, `index` its place in a list (`keys[3]`): the name is built only for a key that
+ * fails, since a batch checks every key and a string per key would cost more than the checks.
+ */
+export function assertKey(key: unknown, what = 'key', index?: number): asserts key is string {
+  if (typeof key === 'string' && key.length > 0 && key.length <= MAX_KEY_LENGTH) return
+  const name = index === undefined ? what : `${what}[${index}]`
+  if (typeof key !== 'string')
+    throw new CacheKeyError(`${name} must be a string, got ${key === null ? 'null' : typeof key}`)
+  if (key.length === 0) throw new CacheKeyError(`${name} must not be empty`)
+  throw new CacheKeyError(`${name} is ${key.length} characters long; the limit is ${MAX_KEY_LENGTH}`)
 }
 
 /**
@@ -38,11 +41,7 @@ export function assertKeyList(keys: unknown, max: number, what = 'keys'): assert
       `${what} holds ${keys.length} keys; the limit is ${max} (the maxBatchKeys option): split the batch`,
     )
   }
-  for (let i = 0; i < keys.length; i++) {
-    const key: unknown = keys[i]
-    // The argument's name is built only for a key that fails: a string per key would cost more than the checks.
-    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) assertKey(key, `${what}[${i}]`)
-  }
+  for (let i = 0; i < keys.length; i++) assertKey(keys[i], what, i)
 }
 
 /** Throws unless `name` is a usable namespace segment: non-empty, at most 128 characters. */

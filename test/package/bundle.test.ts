@@ -24,8 +24,9 @@ import { assertBuilt, root } from './helpers.js'
  * headroom over the figures above; raise them deliberately, in a reviewed change that says what the bytes buy.
  */
 // Raised from 23.75 kB when big values, per-server clocks (clock skew on a cluster) and the two-generation set of
-// present keys met on main (24.1 kB gz), then for batches: 26.8 kB gz measured (cacheward 63.4 kB minified).
-const CORE_GZIP_CEILING = 27.5 * 1024
+// present keys met on main (24.1 kB gz), then for batches: 26.8 kB gz measured (cacheward 63.4 kB minified). Then by
+// 0.25 kB for the fixes that followed (see OWN_CODE_GZIP_CEILING): 27.52 kB gz measured.
+const CORE_GZIP_CEILING = 27.75 * 1024
 /**
  * Cacheward's own share of the same bundle (lru-cache left external). Raised from 14.25 kB for the fence of issue 11
  * (absent keys, the backend-clock window, set() deadlines and their clock probe, tag records committed by the write,
@@ -38,8 +39,11 @@ const CORE_GZIP_CEILING = 27.5 * 1024
  * the batches of issue 15 (many.ts, load-many.ts, setMany/deleteMany, define().getMany, the MGET peek of a batch):
  * 59.1 kB minified, 19.9 kB gz on their own; with big values and per-server clocks: 63.4 kB minified, 21.3 kB gz
  * (the whole bundle 26.8 kB gz). The 12 kB target of issue 16 is further away than ever: see the comment above.
+ * Raised by 0.25 kB after the batches of 4,000 keys per adapter call, the decode-once copy of memory hits, a batch
+ * whose signal aborted during its first read (it waited for the loads), a tier hit's one settled promise and the
+ * three-needle pollution scan: 66.0 kB minified, 22.05 kB gz.
  */
-const OWN_CODE_GZIP_CEILING = 22 * 1024
+const OWN_CODE_GZIP_CEILING = 22.25 * 1024
 
 /**
  * What an edge bundler asks for. platform 'neutral' gives no node/browser defaults, so we add the conditions that
