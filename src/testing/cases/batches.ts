@@ -300,7 +300,7 @@ export function batchCases(s: Suite): void {
       await b.delete('s2')
       await eventually(async () => {
         expect(await a.get('s2')).toBeUndefined()
-      })
+      }, 2_000)
       const g = gate<string[]>()
       const loadMany = async (keys: string[]) => {
         await g.promise
@@ -310,12 +310,13 @@ export function batchCases(s: Suite): void {
       const batch = a.getOrSetMany(['s1', 's2'], loadMany, { signal: controller.signal })
       // Aborted at once, while the batch's first read is still on its way (over a network backend).
       controller.abort(new Error('client went away'))
-      const outcome = await Promise.race([rejection(batch), sleep(1_000).then(() => 'still waiting for the load')])
+      // A rejection comes one round trip after the call; the old code never rejected (the race then ends at 5 s).
+      const outcome = await Promise.race([rejection(batch), sleep(5_000).then(() => 'still waiting for the load')])
       expect(outcome instanceof Error ? outcome.message : outcome).toMatch(/client went away/)
       g.open([])
       await eventually(async () => {
         expect(await a.getOrSet('s2', () => 'unused')).toBe('v2:s2')
-      })
+      }, 2_000)
     })
 
     s.it('gives loadMany the keys, a signal, and choices that apply to every key', async () => {
