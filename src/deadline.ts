@@ -36,11 +36,9 @@ export function watchDeadline(ms: number, fire: () => void): () => void {
   }
   const current = bucket
   current.fire.add(fire)
+  // An emptied bucket keeps its timer, which then fires on nothing: clearing it would cost a sequential caller (one
+  // operation at a time, so every bucket empties) a timer per operation.
   return () => {
     current.fire.delete(fire)
-    if (current.fire.size === 0 && deadlines.get(at) === current) {
-      clearTimeout(current.timer)
-      deadlines.delete(at)
-    }
   }
 }
