@@ -25,11 +25,15 @@ const CALL_KEYS: Record<CallKind, Set<string>> = {
  * call's own. Resolutions are shared, so they are read-only (typed so; freezing cost more than the checks saved).
  */
 export function resolveCallOptions(kind: CallKind, base: Policy, options: unknown): ResolvedCall {
-  let calls = CALLS.get(base)
+  // The policy of the last call first: most processes call through one namespace, and a WeakMap lookup was a
+  // measurable share of a tier hit.
+  let calls = base === lastBase ? lastCalls : CALLS.get(base)
   if (calls === undefined) {
     calls = { none: {}, last: {}, objects: [], memos: [], next: 0 }
     CALLS.set(base, calls)
   }
+  lastBase = base
+  lastCalls = calls
   if (options === undefined) {
     calls.none[kind] ??= noOptions(base)
     return calls.none[kind]
@@ -77,6 +81,9 @@ interface Calls {
   next: number
 }
 const CALLS = new WeakMap<Policy, Calls>()
+/** The policy of the last call and its entry in {@link CALLS} (one strong reference, replaced by the next call). */
+let lastBase: Policy | undefined
+let lastCalls: Calls | undefined
 
 /** One resolution and the options content it was made from. */
 interface Memo {
