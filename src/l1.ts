@@ -87,9 +87,17 @@ const MAX_DROPS = 10_000
 /** Most generations of this process's own writes awaiting their announcement (refused writes announce none). */
 const MAX_OWN = 1_000
 
-/** Deep-freezes a decoded value (JSON: plain objects and arrays, no cycles), so no caller can change another's. */
+/**
+ * Deep-freezes a decoded value (JSON: plain objects and arrays, no cycles, the Dates the codec revives), so no caller
+ * can change another's. `Object.freeze` leaves a Date's time settable (it is an internal slot, not a property): a
+ * shared Date gets own setters that throw, which `JSON.stringify`, `new Date(d)` and every getter ignore.
+ */
 export function deepFreeze<T>(value: T): T {
   if (value === null || typeof value !== 'object') return value
+  if (value instanceof Date) {
+    if (Object.isExtensible(value)) for (const name of DATE_SETTERS) Object.defineProperty(value, name, READ_ONLY_DATE)
+    return Object.freeze(value)
+  }
   Object.freeze(value)
   if (Array.isArray(value)) {
     for (const item of value) deepFreeze(item)
@@ -97,6 +105,14 @@ export function deepFreeze<T>(value: T): T {
     for (const key in value) deepFreeze((value as Record<string, unknown>)[key])
   }
   return value
+}
+
+/** `setTime`, `setFullYear`, `setUTCHours`… (and the legacy `setYear` where the runtime has it). */
+const DATE_SETTERS = Object.getOwnPropertyNames(Date.prototype).filter((name) => name.startsWith('set'))
+const READ_ONLY_DATE: PropertyDescriptor = {
+  value(): never {
+    throw new TypeError('cacheward: this Date is part of a cached value, shared and read-only; copy it (new Date(d))')
+  },
 }
 
 export class L1 implements AnnouncementListener {

@@ -82,6 +82,24 @@ describe('l1 over redis-server', () => {
     expect(cache.metrics()).toMatchObject({ hits: 101, l1Hits: 100, misses: 1 })
   })
 
+  it('keeps a Date in a tier value read-only: no caller can move it under the others', async () => {
+    const cache = make({ adapter: ioredisAdapter(connect()) })
+    await live(cache)
+    const at = '2026-01-02T03:04:05.000Z'
+    await warm(cache, 'dated', { at: new Date(at) })
+    const first = (await cache.getOrSet('dated', () => ({ at: new Date(0) }))) as { at: Date }
+    expect(first.at).toBeInstanceOf(Date)
+    expect(() => first.at.setFullYear(1999)).toThrow(TypeError)
+    expect(() => first.at.setTime(0)).toThrow(TypeError)
+    expect(() => first.at.setUTCHours(0)).toThrow(TypeError)
+    const second = (await cache.getOrSet('dated', () => ({ at: new Date(0) }))) as { at: Date }
+    expect(second.at.toISOString()).toBe(at)
+    // Still a Date to everything that reads one.
+    expect(JSON.stringify(second)).toBe(`{"at":"${at}"}`)
+    expect(new Date(second.at).toISOString()).toBe(at)
+    expect(cache.metrics()).toMatchObject({ l1Hits: 2 })
+  })
+
   it('answers every hit of a key with one settled promise, each await resuming in its own async context', async () => {
     const cache = make({ adapter: ioredisAdapter(connect()) })
     await live(cache)
