@@ -9,6 +9,7 @@ import { isPacked, MAX_INFLATION, unpack } from './compress.js'
 import { type Call, type Core, countServed, type Outcome, reportBackendError } from './core.js'
 import { copyDecoded, decodeEntry, type EntryBody } from './entry.js'
 import { classify } from './freshness.js'
+import { deepFreeze } from './l1.js'
 import type { ResolvedCall } from './options.js'
 import { jsonSerializer } from './serializer.js'
 import { validate } from './standard-schema.js'
@@ -37,11 +38,11 @@ export function freshHit(c: Omit<Call, 'core'> & { core: Core }): unknown {
     const began = entry.startedAt || found.slot.createdAt
     if (!stamps || stamps.some((stamp) => stamp === undefined || stamp >= began)) return NO_HIT
   }
-  // Each caller gets its own copy, as parsing the text again would give it (docs/09); a schema checks that copy.
-  const value = json ? copyDecoded(entry.value) : entry.value
+  // Every hit shares the one decoded value, deeply frozen as the tier's are (docs/09). A schema gets its own copy: it
+  // may change its input, and its output (usually a new object) is the caller's, as it is after a Redis read.
   const schema = c.call.schema
-  if (schema === undefined) return value
-  const checked = schema['~standard'].validate(value)
+  if (schema === undefined) return entry.value
+  const checked = schema['~standard'].validate(json ? copyDecoded(entry.value) : entry.value)
   if (checked instanceof Promise || checked.issues) return NO_HIT
   return checked.value
 }
@@ -50,12 +51,18 @@ export function freshHit(c: Omit<Call, 'core'> & { core: Core }): unknown {
 // compared all the same, for stores that might not), so a slot's tree lives as long as the store keeps the slot.
 const decodedSlots = new WeakMap<Slot, { body: string; entry: Required<EntryBody> }>()
 
-/** The entry of a slot from {@link freshHit}'s store, decoded by the default JSON codec at most once per slot. */
+/**
+ * The entry of a slot from {@link freshHit}'s store, decoded by the default JSON codec at most once per slot, its value
+ * deeply frozen: every hit of the slot returns it.
+ */
 function decodedOnce(slot: Slot): Required<EntryBody> | undefined {
   const memo = decodedSlots.get(slot)
   if (memo !== undefined && memo.body === slot.body) return memo.entry
   const entry = decodeEntry(slot.body, jsonSerializer)
-  if (entry !== undefined) decodedSlots.set(slot, { body: slot.body, entry })
+  if (entry !== undefined) {
+    deepFreeze(entry.value)
+    decodedSlots.set(slot, { body: slot.body, entry })
+  }
   return entry
 }
 

@@ -90,9 +90,9 @@ export function renderL1(r: L1Result | undefined): string {
         : `; to the worker's IPC message arriving here, p99 ${formatMs(p.viaIpcP99Ms)} ms.`),
     '',
     `**The memory adapter** (the default, no tier): ${formatInt(r.memoryHits.sequential)} hits/s sequential, ` +
-      `${formatInt(r.memoryHits.concurrent)} hits/s concurrent. Each caller gets its own copy of the value (an entry ` +
-      `is decoded once, each hit copies the decoded tree): JSON.parse of the value, which a hit no longer runs, ` +
-      `takes ${r.freeze.parseUs.toFixed(2)} µs here.`,
+      `${formatInt(r.memoryHits.concurrent)} hits/s concurrent. An entry is decoded once and deeply frozen, and every ` +
+      `hit returns that one value, as the tier does: JSON.parse of the value, which a hit no longer runs, takes ` +
+      `${r.freeze.parseUs.toFixed(2)} µs here.`,
     '',
     `**Freezing on a miss**: decoding the value ${r.freeze.parseUs.toFixed(2)} µs, decoding and deep-freezing it ` +
       `${r.freeze.parseAndFreezeUs.toFixed(2)} µs: what a tier fill adds to a miss.`,

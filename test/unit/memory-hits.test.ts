@@ -21,16 +21,19 @@ function counted() {
 }
 
 describe('a fresh hit from the memory store (the default)', () => {
-  it('is answered synchronously: no read reaches the store, and each caller gets its own decoded copy', async () => {
+  it('is answered synchronously: no read reaches the store, and every hit gets the entry’s one decoded value', async () => {
     const { adapter, reads } = counted()
     const cache = createCacheClient({ adapter, namespace: 'm' })
-    await cache.getOrSet('k', () => ({ n: 1 }))
+    const loaded = { n: 1 }
+    expect(await cache.getOrSet('k', () => loaded)).toBe(loaded)
     const before = reads()
     const a = await cache.getOrSet('k', () => ({ n: 2 }))
     const b = await cache.getOrSet('k', () => ({ n: 2 }))
     expect(reads()).toBe(before)
     expect(a).toEqual({ n: 1 })
-    expect(a).not.toBe(b)
+    expect(a).toBe(b)
+    // The loader's own value stays the caller's: only what the store decoded is shared, and frozen.
+    expect(Object.isFrozen(loaded)).toBe(false)
     expect(cache.metrics()).toMatchObject({ hits: 2, misses: 1 })
   })
 
@@ -53,18 +56,26 @@ describe('a fresh hit from the memory store (the default)', () => {
     expect(reads()).toBe(before + 1)
   })
 
-  it('decodes an entry once, yet no caller can change what another gets: nested objects, arrays and Dates', async () => {
+  it('decodes an entry once and freezes it deeply: no caller can change what another gets, Dates included', async () => {
     const cache = createCacheClient({ namespace: 'm' })
     const room = { id: 'r1', tags: ['a', 'b'], owner: { name: 'Ada' }, at: new Date('2026-01-02T03:04:05.000Z') }
     await cache.getOrSet('room', () => room)
     const first = (await cache.getOrSet('room', () => room)) as typeof room
-    first.tags.push('mutated')
-    first.owner.name = 'mutated'
-    first.at.setFullYear(1999)
-    ;(first as { extra?: number }).extra = 1
+    expect(() => first.tags.push('mutated')).toThrow(TypeError)
+    expect(() => {
+      first.owner.name = 'mutated'
+    }).toThrow(TypeError)
+    expect(() => first.at.setFullYear(1999)).toThrow(TypeError)
+    expect(() => {
+      ;(first as { extra?: number }).extra = 1
+    }).toThrow(TypeError)
     const second = (await cache.getOrSet('room', () => room)) as typeof room
     expect(second).toEqual(room)
     expect(second.at).toBeInstanceOf(Date)
+    // A copy is the caller's to change.
+    const mine = structuredClone(second)
+    mine.tags.push('c')
+    expect(mine.tags).toEqual(['a', 'b', 'c'])
     expect(cache.metrics()).toMatchObject({ hits: 2, misses: 1 })
   })
 
