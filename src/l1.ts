@@ -88,30 +88,43 @@ const MAX_DROPS = 10_000
 const MAX_OWN = 1_000
 
 /**
- * Deep-freezes a decoded value (JSON: plain objects and arrays, no cycles, the Dates the codec revives), so no caller
- * can change another's. `Object.freeze` leaves a Date's time settable (it is an internal slot, not a property): a
- * shared Date gets own setters that throw, which `JSON.stringify`, `new Date(d)` and every getter ignore.
+ * Deep-freezes a decoded value so no caller can change what another gets, and returns true; returns false, changing
+ * nothing, when some part of it cannot be made read-only (a byte array or any other view of an ArrayBuffer: its
+ * elements stay writable) or it is deeper than {@link MAX_FREEZE_DEPTH}. A value shared by reference (a cycle, as
+ * some codecs decode) is walked once. `Object.freeze` does not reach a Date's time nor a Map's or Set's entries:
+ * those get own mutators that throw (`setTime`, `set`, `add`, `clear`…), which reading, `JSON.stringify`,
+ * `new Date(d)` and `new Map(m)` ignore.
  */
-export function deepFreeze<T>(value: T): T {
-  if (value === null || typeof value !== 'object') return value
-  if (value instanceof Date) {
-    if (Object.isExtensible(value)) for (const name of DATE_SETTERS) Object.defineProperty(value, name, READ_ONLY_DATE)
-    return Object.freeze(value)
+export function deepFreeze(value: unknown): boolean {
+  const nodes = new Set<object>()
+  if (!collect(value, nodes, 0)) return false
+  for (const node of nodes) {
+    // A Map gets a throwing `add` and a Set a throwing `set` too: harmless, neither has one.
+    const mutators = node instanceof Date ? DATE_SETTERS : node instanceof Map || node instanceof Set ? MUTATORS : []
+    if (Object.isExtensible(node)) for (const name of mutators) Object.defineProperty(node, name, READ_ONLY)
+    Object.freeze(node)
   }
-  Object.freeze(value)
-  if (Array.isArray(value)) {
-    for (const item of value) deepFreeze(item)
-  } else {
-    for (const key in value) deepFreeze((value as Record<string, unknown>)[key])
-  }
-  return value
+  return true
 }
 
+/** Adds the objects of `value` to `nodes`; false when one of them cannot be frozen (see {@link deepFreeze}). */
+function collect(value: unknown, nodes: Set<object>, depth: number): boolean {
+  if (value === null || typeof value !== 'object' || nodes.has(value)) return true
+  if (depth > MAX_FREEZE_DEPTH || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return false
+  nodes.add(value)
+  const inner = value instanceof Map ? [...value.keys(), ...value.values()] : value instanceof Set ? [...value] : value
+  for (const key in inner) if (!collect((inner as Record<string, unknown>)[key], nodes, depth + 1)) return false
+  return true
+}
+
+/** Deeper values are not kept in the tier (and not frozen): far past any cached record, and the walk recurses. */
+const MAX_FREEZE_DEPTH = 1_000
 /** `setTime`, `setFullYear`, `setUTCHours`… (and the legacy `setYear` where the runtime has it). */
 const DATE_SETTERS = Object.getOwnPropertyNames(Date.prototype).filter((name) => name.startsWith('set'))
-const READ_ONLY_DATE: PropertyDescriptor = {
+const MUTATORS = ['set', 'add', 'delete', 'clear']
+const READ_ONLY: PropertyDescriptor = {
   value(): never {
-    throw new TypeError('cacheward: this Date is part of a cached value, shared and read-only; copy it (new Date(d))')
+    throw new TypeError('cacheward: cached values are read-only')
   },
 }
 
@@ -209,8 +222,9 @@ export class L1 implements AnnouncementListener {
   ): void {
     if (!this.#live || this.#droppedSince(key, ticket)) return
     for (const tag of entry.tagKeys) if (this.#droppedSince(tag, ticket)) return
+    // A value that cannot be made read-only is not shared: each read decodes its own, from the backend.
+    if (!deepFreeze(entry.value)) return
     const expiresAt = ttl === undefined ? Number.POSITIVE_INFINITY : performance.now() + ttl
-    deepFreeze(entry.value)
     this.#entries.set(key, new TierEntry(entry, expiresAt), this.settings.maxBytes === undefined ? {} : { size })
   }
 

@@ -59,10 +59,8 @@ function decodedOnce(slot: Slot): Required<EntryBody> | undefined {
   const memo = decodedSlots.get(slot)
   if (memo !== undefined && memo.body === slot.body) return memo.entry
   const entry = decodeEntry(slot.body, jsonSerializer)
-  if (entry !== undefined) {
-    deepFreeze(entry.value)
-    decodedSlots.set(slot, { body: slot.body, entry })
-  }
+  // Kept (and shared) only once frozen; a tree too deep to freeze is decoded again by every hit.
+  if (entry !== undefined && deepFreeze(entry.value)) decodedSlots.set(slot, { body: slot.body, entry })
   return entry
 }
 

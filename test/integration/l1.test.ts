@@ -100,6 +100,47 @@ describe('l1 over redis-server', () => {
     expect(cache.metrics()).toMatchObject({ l1Hits: 2 })
   })
 
+  it('with a custom serializer: a Map stays read-only, and a value it cannot freeze is answered, never rejected', async () => {
+    // A codec that keeps Maps and byte arrays, and can decode a value that refers to itself (as superjson can).
+    const serializer = {
+      serialize: (value: unknown) =>
+        JSON.stringify(value, (_key, v: unknown) =>
+          v instanceof Map ? { $map: [...v] } : v instanceof Uint8Array ? { $bytes: [...v] } : v,
+        ),
+      deserialize: (text: string) =>
+        JSON.parse(
+          text,
+          (_key, v: { $map?: [unknown, unknown][]; $bytes?: number[]; cyclic?: true; self?: unknown }) => {
+            if (v?.cyclic === true) v.self = v
+            return v?.$map ? new Map(v.$map) : v?.$bytes ? Uint8Array.from(v.$bytes) : v
+          },
+        ),
+    }
+    const cache = make({ adapter: ioredisAdapter(connect()), serializer })
+    await live(cache)
+    await warm(cache, 'map', { m: new Map([['a', { n: 1 }]]) })
+    const hit = (await cache.getOrSet('map', () => ({ m: new Map() }))) as { m: Map<string, { n: number }> }
+    expect(() => hit.m.set('a', { n: 2 })).toThrow(TypeError)
+    expect(() => hit.m.clear()).toThrow(TypeError)
+    expect(Object.isFrozen(hit.m.get('a'))).toBe(true)
+    const again = (await cache.getOrSet('map', () => ({ m: new Map() }))) as { m: Map<string, { n: number }> }
+    expect(again.m.get('a')).toEqual({ n: 1 })
+    expect(cache.metrics()).toMatchObject({ l1Hits: 2, errors: 0 })
+    // Bytes cannot be made read-only: they are served from Redis, a new copy per read, never from the tier.
+    const bytes = { b: new Uint8Array([1, 2, 3]) }
+    await warm(cache, 'bytes', bytes)
+    const readBytes = [await cache.getOrSet('bytes', () => bytes), await cache.getOrSet('bytes', () => bytes)]
+    expect(readBytes[0]).toEqual(bytes)
+    expect(readBytes[0]).not.toBe(readBytes[1])
+    expect(cache.metrics()).toMatchObject({ l1Hits: 2, errors: 0 })
+    // A value that refers to itself is walked once, frozen, and served from the tier.
+    await warm(cache, 'cyclic', { cyclic: true })
+    const cyclic = (await cache.getOrSet('cyclic', () => ({}))) as { self: unknown }
+    expect(cyclic.self).toBe(cyclic)
+    expect(Object.isFrozen(cyclic)).toBe(true)
+    expect(cache.metrics()).toMatchObject({ l1Hits: 3, errors: 0, loadErrors: 0 })
+  })
+
   it('answers every hit of a key with one settled promise, each await resuming in its own async context', async () => {
     const cache = make({ adapter: ioredisAdapter(connect()) })
     await live(cache)
