@@ -79,6 +79,20 @@ describe('a fresh hit from the memory store (the default)', () => {
     expect(cache.metrics()).toMatchObject({ hits: 2, misses: 1 })
   })
 
+  it('shares the frozen value with getOrSetMany hits; get, which never loads, decodes a value of its own', async () => {
+    const cache = createCacheClient({ namespace: 'm' })
+    await cache.getOrSet('a', () => ({ n: 1 }))
+    const hit = await cache.getOrSet('a', () => ({ n: 0 }))
+    const [batched] = await cache.getOrSetMany(['a'], (keys) => keys.map(() => ({ n: 0 })))
+    expect(batched).toBe(hit)
+    expect(Object.isFrozen(hit)).toBe(true)
+    const own = (await cache.get('a')) as { n: number }
+    expect(own).toEqual({ n: 1 })
+    expect(own).not.toBe(hit)
+    own.n = 2
+    expect(await cache.getOrSet('a', () => ({ n: 0 }))).toEqual({ n: 1 })
+  })
+
   it('hands a schema its own copy: what the schema changes in its input is not seen by the next hit', async () => {
     const cache = createCacheClient({ namespace: 'm' })
     const stamping: StandardSchemaV1<unknown, { n: number; seen?: number }> = {
