@@ -66,7 +66,7 @@ export function getOrSet<T>(
       // key's server changed since, a failover: then every comparison below is false and the call reads).
       const backendNow = core.backend.at(startedAt, full) as number
       if (backendNow < entry.freshUntil) {
-        core.telemetry.served(key, scope.namespace, call.category, 'hit', startedAt, 'l1')
+        core.telemetry.tierHit(key, scope.namespace, call.category, startedAt)
         if (call.policy.earlyRefresh > 0) {
           maybeRefreshEarly({ core, scope, key, full, call }, loader, entry, entry.freshUntil - backendNow)
         }

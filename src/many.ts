@@ -56,7 +56,7 @@ export function getOrSetMany<T>(
       if (entry !== undefined && entry.schema === call.schema) {
         const backendNow = core.backend.at(startedAt) as number
         if (backendNow < entry.freshUntil) {
-          core.telemetry.served(key, scope.namespace, call.category, 'hit', startedAt, 'l1')
+          core.telemetry.tierHit(key, scope.namespace, call.category, startedAt)
           answers.set(key, { value: entry.value })
           continue
         }

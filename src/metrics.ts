@@ -35,7 +35,7 @@ export interface Counters {
 
 /** Percentiles of a latency distribution, in milliseconds (0 when `count` is 0). */
 export interface LatencySummary {
-  /** Samples recorded. */
+  /** Calls recorded (every one; fresh tier hits are timed one in 16, see `metrics()` in docs/08). */
   count: number
   /** Median. */
   p50: number
@@ -126,12 +126,16 @@ const BUCKETS = 520 // MIN_MS · 1.05^519 ≈ 100 s; slower samples share the la
 export class Histogram {
   readonly #buckets = new Uint32Array(BUCKETS)
   #count = 0
+  #weighed = 0
   #max = 0
 
-  record(ms: number): void {
-    const i = ms <= MIN_MS ? 0 : Math.min(BUCKETS - 1, 1 + Math.floor(Math.log(ms / MIN_MS) / LOG_GROWTH))
-    this.#buckets[i] = (this.#buckets[i] as number) + 1
+  /** One call; `weight` samples of `ms` in the buckets (0: counted, not timed; more: a reading that stands for more). */
+  record(ms: number, weight = 1): void {
     this.#count++
+    if (weight === 0) return
+    const i = ms <= MIN_MS ? 0 : Math.min(BUCKETS - 1, 1 + Math.floor(Math.log(ms / MIN_MS) / LOG_GROWTH))
+    this.#buckets[i] = (this.#buckets[i] as number) + weight
+    this.#weighed += weight
     if (ms > this.#max) this.#max = ms
   }
 
@@ -146,8 +150,8 @@ export class Histogram {
   }
 
   #percentile(q: number): number {
-    if (this.#count === 0) return 0
-    const rank = Math.ceil(q * this.#count)
+    if (this.#weighed === 0) return 0
+    const rank = Math.ceil(q * this.#weighed)
     let seen = 0
     for (let i = 0; i < BUCKETS; i++) {
       seen += this.#buckets[i] as number
@@ -165,6 +169,8 @@ class Tally {
   readonly counters = zero()
   hits: Histogram | undefined
   loads: Histogram | undefined
+  /** Fresh tier hits counted since the last one that read the clock. */
+  untimed = 0
 
   snapshot(): CategoryMetrics {
     return {
@@ -186,7 +192,13 @@ function serve(tally: Tally, kind: 'hit' | 'stale' | 'miss', ms: number, tier: '
     if (tier === 'l1') counters.l1Hits++
   } else counters.staleHits++
   tally.hits ??= new Histogram()
-  tally.hits.record(ms)
+  let weight = 1
+  if (tier === 'l1' && kind === 'hit') {
+    // Untimed (ms < 0): counted now, weighed by the tally's next timed tier hit.
+    weight = ms < 0 ? 0 : weight + tally.untimed
+    tally.untimed = ms < 0 ? tally.untimed + 1 : 0
+  }
+  tally.hits.record(ms, weight)
 }
 
 const EMPTY: LatencySummary = Object.freeze({ count: 0, p50: 0, p95: 0, p99: 0, max: 0 })
@@ -230,6 +242,15 @@ export class Metrics {
     if (!this.enabled) return
     serve(this.#total, kind, ms, tier)
     if (category !== undefined) serve(this.#category(category), kind, ms, tier)
+  }
+
+  /**
+   * Whether a fresh hit from the in-process tier reads the clock: a tally's first, then one in 16 of the client's
+   * and of each category's. The others are counted as `served('hit', -1, …)`, and the next reading weighs for them.
+   */
+  timesTierHit(category?: string): boolean {
+    const due = (t: Tally) => t.hits === undefined || t.untimed >= 15
+    return this.enabled && (due(this.#total) || (category !== undefined && due(this.#category(category))))
   }
 
   /** Records a latency sample (ms). */

@@ -81,6 +81,16 @@ export class Telemetry {
     if (this.events.has(event)) this.events.emit(event, { key, namespace, category, durationMs, tier })
   }
 
+  /**
+   * A fresh hit from the in-process tier, its answer already settled: the call's one clock reading (`startedAt`)
+   * served its freshness, so a second is read only for a `hit` listener or a latency sample (see Metrics).
+   */
+  tierHit(key: string, namespace: string | undefined, category: string | undefined, startedAt: number): void {
+    if (this.events.has('hit') || this.metrics.timesTierHit(category)) {
+      this.served(key, namespace, category, 'hit', startedAt, 'l1')
+    } else this.metrics.served('hit', -1, category, 'l1')
+  }
+
   /** A loader call begins. */
   loadStarted(site: Site): void {
     this.metrics.count('loads', site.category)
