@@ -66,7 +66,7 @@ export function getOrSet<T>(
       // key's server changed since, a failover: then every comparison below is false and the call reads).
       const backendNow = core.backend.at(startedAt, full) as number
       if (backendNow < entry.freshUntil) {
-        core.telemetry.tierHit(key, scope.namespace, call.category, startedAt)
+        core.telemetry.syncHit(key, scope.namespace, call.category, startedAt, 'l1')
         if (call.policy.earlyRefresh > 0) {
           maybeRefreshEarly({ core, scope, key, full, call }, loader, entry, entry.freshUntil - backendNow)
         }
@@ -83,7 +83,7 @@ export function getOrSet<T>(
   if (core.backend.freshSync !== undefined && enabled && call.policy.ttl > 0 && call.policy.earlyRefresh === 0) {
     const value = freshHit({ core, scope, key, full, call })
     if (value !== NO_HIT) {
-      core.telemetry.served(key, scope.namespace, call.category, 'hit', startedAt)
+      core.telemetry.syncHit(key, scope.namespace, call.category, startedAt, 'l2')
       return Promise.resolve(value as T)
     }
   }

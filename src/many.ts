@@ -56,7 +56,7 @@ export function getOrSetMany<T>(
       if (entry !== undefined && entry.schema === call.schema) {
         const backendNow = core.backend.at(startedAt) as number
         if (backendNow < entry.freshUntil) {
-          core.telemetry.tierHit(key, scope.namespace, call.category, startedAt)
+          core.telemetry.syncHit(key, scope.namespace, call.category, startedAt, 'l1')
           answers.set(key, { value: entry.value })
           continue
         }
@@ -71,7 +71,7 @@ export function getOrSetMany<T>(
     if (core.backend.freshSync !== undefined && cached && call.policy.earlyRefresh === 0) {
       const value = freshHit(c)
       if (value !== NO_HIT) {
-        core.telemetry.served(key, scope.namespace, call.category, 'hit', startedAt)
+        core.telemetry.syncHit(key, scope.namespace, call.category, startedAt, 'l2')
         answers.set(key, { value })
         continue
       }

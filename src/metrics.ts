@@ -35,7 +35,7 @@ export interface Counters {
 
 /** Percentiles of a latency distribution, in milliseconds (0 when `count` is 0). */
 export interface LatencySummary {
-  /** Calls recorded (every one; fresh tier hits are timed one in 16, see `metrics()` in docs/08). */
+  /** Calls recorded (every one; synchronous fresh hits are timed one in 16, see `metrics()` in docs/08). */
   count: number
   /** Median. */
   p50: number
@@ -169,7 +169,7 @@ class Tally {
   readonly counters = zero()
   hits: Histogram | undefined
   loads: Histogram | undefined
-  /** Fresh tier hits counted since the last one that read the clock. */
+  /** Fresh synchronous hits (the tier's, the memory store's) counted since the last one that read the clock. */
   untimed = 0
 
   snapshot(): CategoryMetrics {
@@ -181,7 +181,7 @@ class Tally {
   }
 }
 
-function serve(tally: Tally, kind: 'hit' | 'stale' | 'miss', ms: number, tier: 'l1' | 'l2'): void {
+function serve(tally: Tally, kind: 'hit' | 'stale' | 'miss', ms: number, tier: 'l1' | 'l2', sync: boolean): void {
   const counters = tally.counters
   if (kind === 'miss') {
     counters.misses++
@@ -193,8 +193,8 @@ function serve(tally: Tally, kind: 'hit' | 'stale' | 'miss', ms: number, tier: '
   } else counters.staleHits++
   tally.hits ??= new Histogram()
   let weight = 1
-  if (tier === 'l1' && kind === 'hit') {
-    // Untimed (ms < 0): counted now, weighed by the tally's next timed tier hit.
+  if (sync) {
+    // Untimed (ms < 0): counted now, weighed by the tally's next timed synchronous hit.
     weight = ms < 0 ? 0 : weight + tally.untimed
     tally.untimed = ms < 0 ? tally.untimed + 1 : 0
   }
@@ -238,17 +238,18 @@ export class Metrics {
    * One served call: its counter and, for hits, its latency, with one category lookup and direct field
    * increments (the hit path of every call comes through here).
    */
-  served(kind: 'hit' | 'stale' | 'miss', ms: number, category?: string, tier: 'l1' | 'l2' = 'l2'): void {
+  served(kind: 'hit' | 'stale' | 'miss', ms: number, category?: string, tier: 'l1' | 'l2' = 'l2', sync = false): void {
     if (!this.enabled) return
-    serve(this.#total, kind, ms, tier)
-    if (category !== undefined) serve(this.#category(category), kind, ms, tier)
+    serve(this.#total, kind, ms, tier, sync)
+    if (category !== undefined) serve(this.#category(category), kind, ms, tier, sync)
   }
 
   /**
-   * Whether a fresh hit from the in-process tier reads the clock: a tally's first, then one in 16 of the client's
-   * and of each category's. The others are counted as `served('hit', -1, …)`, and the next reading weighs for them.
+   * Whether a fresh hit answered synchronously (the in-process tier, the memory store) reads the clock: a tally's
+   * first, then one in 16 of the client's and of each category's. The others are counted as
+   * `served('hit', -1, …, true)`, and the next reading weighs for them.
    */
-  timesTierHit(category?: string): boolean {
+  timesSyncHit(category?: string): boolean {
     const due = (t: Tally) => t.hits === undefined || t.untimed >= 15
     return this.enabled && (due(this.#total) || (category !== undefined && due(this.#category(category))))
   }

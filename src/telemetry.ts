@@ -70,9 +70,10 @@ export class Telemetry {
     kind: 'hit' | 'stale' | 'miss',
     startedAt: number,
     tier: 'l1' | 'l2' = 'l2',
+    sync = false,
   ): void {
     const durationMs = now() - startedAt
-    this.metrics.served(kind, durationMs, category, tier)
+    this.metrics.served(kind, durationMs, category, tier, sync)
     if (kind === 'miss') {
       if (this.events.has('miss')) this.events.emit('miss', { key, namespace, category, durationMs })
       return
@@ -82,13 +83,19 @@ export class Telemetry {
   }
 
   /**
-   * A fresh hit from the in-process tier, its answer already settled: the call's one clock reading (`startedAt`)
-   * served its freshness, so a second is read only for a `hit` listener or a latency sample (see Metrics).
+   * A fresh hit answered synchronously (the in-process tier, the memory store): the call's one clock reading
+   * (`startedAt`) served its freshness, so a second is read only for a `hit` listener or a latency sample (see Metrics).
    */
-  tierHit(key: string, namespace: string | undefined, category: string | undefined, startedAt: number): void {
-    if (this.events.has('hit') || this.metrics.timesTierHit(category)) {
-      this.served(key, namespace, category, 'hit', startedAt, 'l1')
-    } else this.metrics.served('hit', -1, category, 'l1')
+  syncHit(
+    key: string,
+    namespace: string | undefined,
+    category: string | undefined,
+    startedAt: number,
+    tier: 'l1' | 'l2',
+  ): void {
+    if (this.events.has('hit') || this.metrics.timesSyncHit(category)) {
+      this.served(key, namespace, category, 'hit', startedAt, tier, true)
+    } else this.metrics.served('hit', -1, category, tier, true)
   }
 
   /** A loader call begins. */

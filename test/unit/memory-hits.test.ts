@@ -135,4 +135,35 @@ describe('a fresh hit from the memory store (the default)', () => {
     await cache.set('k', { v: 2 })
     expect(await cache.getOrSet('k', () => ({ v: 0 }))).toEqual({ v: 2 })
   })
+
+  it('reads the clock once per hit, counts every hit in the latency and times one in 16 of each category', async () => {
+    const cache = createCacheClient({ namespace: 'm' })
+    await cache.getOrSet('k', () => 1)
+    const clock = performance.now
+    let readings = 0
+    performance.now = () => {
+      readings++
+      return clock.call(performance)
+    }
+    try {
+      for (let i = 0; i < 320; i++) await cache.getOrSet('k', () => 2, { category: i % 2 === 0 ? 'even' : 'odd' })
+    } finally {
+      performance.now = clock
+    }
+    const m = cache.metrics()
+    expect(m).toMatchObject({ hits: 320, misses: 1 })
+    expect(m.latency.hits.count).toBe(320)
+    for (const category of ['even', 'odd']) {
+      expect(m.categories[category]?.latency.hits.count).toBe(160)
+      expect(m.categories[category]?.latency.hits.p50).toBeGreaterThan(0)
+    }
+    expect(readings).toBeLessThanOrEqual(320 + 2 * 20 + 4)
+    // A `hit` listener gets every hit's duration.
+    const durations: number[] = []
+    cache.on('hit', (e) => durations.push(e.durationMs))
+    for (let i = 0; i < 40; i++) await cache.getOrSet('k', () => 2)
+    expect(durations).toHaveLength(40)
+    expect(durations.every((ms) => ms >= 0 && ms < 1_000)).toBe(true)
+    expect(cache.metrics().latency.hits.count).toBe(360)
+  })
 })
