@@ -16,6 +16,7 @@ import { upstashAdapter } from '../../src/adapters/upstash.js'
 import type { CacheAdapter, CacheClient, CacheClientOptions } from '../../src/index.js'
 import { CacheOptionsError, createCacheClient } from '../../src/index.js'
 import { chaosAdapter } from '../../src/testing/index.js'
+import { clockReadings } from '../support/clock-readings.js'
 import { keygen } from '../support/keygen.js'
 import { startUpstashRest } from '../support/upstash-rest.js'
 
@@ -323,17 +324,9 @@ describe('l1 over redis-server', () => {
     chaos.setFaults({ latency: 5 })
     const before = cache.metrics()
     for (let i = 0; i < 60; i++) await slow.getOrSet('k', () => 1)
-    const clock = performance.now
-    let readings = 0
-    performance.now = () => {
-      readings++
-      return clock.call(performance)
-    }
-    try {
+    const readings = await clockReadings(async () => {
       for (let i = 0; i < 320; i++) await cache.getOrSet('k', () => 1, { category: i % 2 === 0 ? 'even' : 'odd' })
-    } finally {
-      performance.now = clock
-    }
+    })
     const m = cache.metrics()
     expect(m.l1Hits - before.l1Hits).toBe(320)
     expect(m.latency.hits.count - before.latency.hits.count).toBe(380)

@@ -4,6 +4,7 @@ import { memoryAdapter } from '../../src/adapters/memory.js'
 import { createCacheClient } from '../../src/index.js'
 import type { StandardSchemaV1 } from '../../src/standard-schema.js'
 import { manualClock } from '../../src/testing/index.js'
+import { clockReadings } from '../support/clock-readings.js'
 
 /** The memory store, counting the calls that reach its asynchronous read. */
 function counted() {
@@ -139,17 +140,9 @@ describe('a fresh hit from the memory store (the default)', () => {
   it('reads the clock once per hit, counts every hit in the latency and times one in 16 of each category', async () => {
     const cache = createCacheClient({ namespace: 'm' })
     await cache.getOrSet('k', () => 1)
-    const clock = performance.now
-    let readings = 0
-    performance.now = () => {
-      readings++
-      return clock.call(performance)
-    }
-    try {
+    const readings = await clockReadings(async () => {
       for (let i = 0; i < 320; i++) await cache.getOrSet('k', () => 2, { category: i % 2 === 0 ? 'even' : 'odd' })
-    } finally {
-      performance.now = clock
-    }
+    })
     const m = cache.metrics()
     expect(m).toMatchObject({ hits: 320, misses: 1 })
     expect(m.latency.hits.count).toBe(320)
