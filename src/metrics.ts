@@ -201,6 +201,9 @@ function serve(tally: Tally, kind: 'hit' | 'stale' | 'miss', ms: number, tier: '
   tally.hits.record(ms, weight)
 }
 
+/** Whether a tally's next synchronous hit reads the clock (see Metrics.timesSyncHit). */
+const due = (t: Tally) => t.hits === undefined || t.untimed >= 15
+
 const EMPTY: LatencySummary = Object.freeze({ count: 0, p50: 0, p95: 0, p99: 0, max: 0 })
 const summarize = (h: Histogram | undefined) => (h ? h.summary() : { ...EMPTY })
 
@@ -250,7 +253,6 @@ export class Metrics {
    * `served('hit', -1, …, true)`, and the next reading weighs for them.
    */
   timesSyncHit(category?: string): boolean {
-    const due = (t: Tally) => t.hits === undefined || t.untimed >= 15
     return this.enabled && (due(this.#total) || (category !== undefined && due(this.#category(category))))
   }
 

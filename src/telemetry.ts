@@ -83,8 +83,8 @@ export class Telemetry {
   }
 
   /**
-   * A fresh hit answered synchronously (the in-process tier, the memory store): the call's one clock reading
-   * (`startedAt`) served its freshness, so a second is read only for a `hit` listener or a latency sample (see Metrics).
+   * A fresh hit answered synchronously (the in-process tier, the memory store), its call's clock reading
+   * (`startedAt`) already taken: a second is read only for a `hit` listener or a latency sample (see Metrics).
    */
   syncHit(
     key: string,
