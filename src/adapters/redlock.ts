@@ -83,14 +83,16 @@ export function redlockAdapter(
   }
   // One load per key per process at a time (single-flight), so one held lock per key.
   const held = new Map<string, { token: string; lock: RedlockLockLike }>()
+  // An expired or lost lock cannot be released; it ends by its own TTL.
+  const release = async (lock: RedlockLockLike) => {
+    await (lock.unlock ? lock.unlock() : lock.release?.())?.catch(() => {})
+  }
   const unlock = async (key: string, token: string | undefined) => {
     const entry = held.get(key)
     // Only the holder's own write or release ends its lock: a set() of the same key carries no token.
     if (!entry || token === undefined || entry.token !== token) return
     held.delete(key)
-    const { lock } = entry
-    // An expired or lost lock cannot be released; it ends by its own TTL.
-    await (lock.unlock ? lock.unlock() : lock.release?.())?.catch(() => {})
+    await release(entry.lock)
   }
 
   const wrapped: CacheAdapter = {
@@ -101,10 +103,10 @@ export function redlockAdapter(
     // in-key lock, which this decorator replaces.
 
     async read(key: string, lock?: LockRequest, tags?: TagRead): Promise<ReadReply> {
-      const reply = await adapter.read(key, undefined, tags)
+      let reply = await adapter.read(key, undefined, tags)
       if (!lock) return reply
-      const slot = reply.slot
-      if (!lock.force && slot && slot.body !== '' && reply.now < slot.freshUntil) return reply
+      const fresh = (r: ReadReply) => !lock.force && r.slot && r.slot.body !== '' && r.now < r.slot.freshUntil
+      if (fresh(reply)) return reply
       let taken: RedlockLockLike
       try {
         taken = await acquire(prefix + key, lock.ttl)
@@ -118,6 +120,20 @@ export function redlockAdapter(
         // Another holder: wait for its value, then load (the client's lockWait).
         return { ...reply, lock: 'held' }
       }
+      // The read and the lock are two steps here (one script in the inner adapter): another process may have written
+      // the key and released its lock between them. Read again under the lock, so that value is served, neither
+      // loaded a second time nor covered by the marker below.
+      try {
+        reply = await adapter.read(key, undefined, tags)
+      } catch (error) {
+        await release(taken)
+        throw error
+      }
+      if (fresh(reply)) {
+        await release(taken)
+        return reply
+      }
+      const slot = reply.slot
       const previous = held.get(key)
       if (previous) await unlock(key, previous.token)
       held.set(key, { token: lock.token, lock: taken })

@@ -86,6 +86,57 @@ describe('redlock quorum lock', () => {
     await Promise.all([a.close(), b.close()])
   })
 
+  it('serves a value another process wrote between its read and its lock, and neither loads nor overwrites it', async () => {
+    // Process b reads the cold key, then is held just before its quorum lock until process a has loaded, written and
+    // released it: the lock b then gets is free, but what b read before it is out of date.
+    const namespace = ns()
+    let entered!: () => void
+    const atLock = new Promise<void>((resolve) => {
+      entered = resolve
+    })
+    let open!: () => void
+    const gate = new Promise<void>((resolve) => {
+      open = resolve
+    })
+    const real = new Redlock(
+      masters.map((m) => connect(m.url)),
+      { retryCount: 0 },
+    ) as unknown as RedlockLike
+    const held = new Proxy(real, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver)
+        if ((name !== 'acquire' && name !== 'lock') || typeof value !== 'function') return value
+        return async (...args: unknown[]) => {
+          entered()
+          await gate
+          return value.apply(target, args)
+        }
+      },
+    })
+    const a = createCacheClient({ adapter: makeAdapter(), namespace })
+    const b = createCacheClient({
+      adapter: redlockAdapter(ioredisAdapter(connect(inject('redisUrl'))), held),
+      namespace,
+    })
+    const loads: string[] = []
+    const late = b.getOrSet('k', async () => {
+      loads.push('b')
+      return 'from b'
+    })
+    await atLock
+    expect(
+      await a.getOrSet('k', async () => {
+        loads.push('a')
+        return 'from a'
+      }),
+    ).toBe('from a')
+    open()
+    expect(await late).toBe('from a')
+    expect(loads).toEqual(['a'])
+    expect(await a.get('k')).toBe('from a')
+    await Promise.all([a.close(), b.close()])
+  })
+
   it('keeps working with one of the three masters down, and releases the lock after the write', async () => {
     // Its own three masters: stopping one of the shared quorum would slow every later case.
     const own = await Promise.all([startRedisServer(), startRedisServer(), startRedisServer()])
