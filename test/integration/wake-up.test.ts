@@ -100,9 +100,11 @@ describe.each(backends)('%s', (_, makeAdapter) => {
   })
 
   it('hands the holder’s value to a waiting process within a few ms of its write, woken by the announcement', async () => {
+    // Every wait of the waiting client, with when it began and ended.
+    const waits: Array<{ begun: number; ended: number; ms: number }> = []
+    // The gaps from the holder's write to the waiting client's answer, in the trials that can be judged.
     const gaps: number[] = []
-    let early = 0
-    let wokenTrials = 0
+    let missed = 0
     for (let trial = 0; trial < 5; trial++) {
       const namespace = ns()
       const holder = make(namespace)
@@ -110,20 +112,18 @@ describe.each(backends)('%s', (_, makeAdapter) => {
       const wait = inner.waitForWrite?.bind(inner)
       expect(typeof wait).toBe('function')
       if (!wait) return
-      // Counts the waits that ended before their own timeout: only an announcement ends one early.
       const waitingAdapter: CacheAdapter = {
         ...inner,
         waitForWrite: async (key, ms) => {
           const begun = performance.now()
           await wait(key, ms)
-          if (performance.now() - begun < ms - 2) early++
+          waits.push({ begun, ended: performance.now(), ms })
         },
       }
       const waiting = createCacheClient({ adapter: waitingAdapter, namespace })
       closers.unshift(() => waiting.close())
       // Open the waiting client's subscriber first, as a process that has waited before would have.
       await subscribed(inner, makeAdapter(), `${namespace}:warm`)
-      const before = early
       let release!: () => void
       const gate = new Promise<void>((r) => {
         release = r
@@ -133,22 +133,30 @@ describe.each(backends)('%s', (_, makeAdapter) => {
         return 'v'
       })
       await new Promise((r) => setTimeout(r, 20))
+      const first = waits.length
       const waited = waiting.getOrSet('k', () => 'unused').then((value) => ({ value, at: performance.now() }))
       await new Promise((r) => setTimeout(r, 200))
+      const releasedAt = performance.now()
       release()
       await loading
       const wroteAt = performance.now()
       const { value, at } = await waited
       expect(value).toBe('v')
-      if (early > before) wokenTrials++
+      // The trial is judged by a wait that began before the write and still had 10 ms to run after it: the
+      // announcement must end it early. On a busy machine the write can instead land while the waiting client
+      // is between two waits (its read in flight); that read or the next one finds the value, and the trial
+      // says nothing about the announcement.
+      const judged = waits.slice(first).find((w) => w.begun <= releasedAt && w.begun + w.ms >= wroteAt + 10)
+      if (!judged) continue
+      if (judged.ended - judged.begun >= judged.ms - 2) missed++
       gaps.push(at - wroteAt)
     }
-    // A write that lands while the waiter is between two waits (its read in flight, ~1 % of the time) is
-    // found by that read instead: allow one such trial.
-    expect(wokenTrials).toBeGreaterThanOrEqual(4)
+    expect(missed).toBe(0)
+    // A wait is ~37–62 ms and a read under 1 ms on an idle machine: most trials can be judged.
+    expect(gaps.length).toBeGreaterThanOrEqual(2)
     // A poll answers up to 50 ms (its back-off cap) after the write; the announcement does much sooner.
     gaps.sort((a, b) => a - b)
-    expect(gaps[2]).toBeLessThan(15)
+    expect(gaps[Math.floor((gaps.length - 1) / 2)]).toBeLessThan(15)
   })
 })
 
