@@ -329,7 +329,7 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       )
     },
 
-    define: (options) => defineEntry(client, options),
+    define: (options) => defineEntry(client, options, core.maxBatchKeys),
     metrics: () => core.telemetry.metrics.snapshot(),
     resetMetrics: () => core.telemetry.metrics.reset(),
     on: (event, listener) => core.telemetry.events.on(event, listener),

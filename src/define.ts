@@ -7,7 +7,7 @@
 import type { Loader, LoaderContext } from './core.js'
 import type { Duration } from './duration.js'
 import { CacheKeyError } from './errors.js'
-import { escapeGlob } from './keys.js'
+import { assertKeyList, escapeGlob } from './keys.js'
 import type { BatchLoaderContext, LoadMany, LoadManyResult } from './load-many.js'
 import type { GetOptions, GetOrSetOptions, SetOptions } from './options.js'
 import type { StandardSchemaV1 } from './standard-schema.js'
@@ -102,6 +102,7 @@ interface DefinitionHost {
 export function defineEntry<A extends KeyArgs, T extends S, S = T>(
   cache: DefinitionHost,
   options: CacheDefinitionOptions<A, T, S>,
+  maxBatchKeys: number,
 ): CacheDefinition<A, T> {
   const { key, load, tags } = options
   if (typeof key !== 'function' || typeof load !== 'function') {
@@ -142,15 +143,25 @@ export function defineEntry<A extends KeyArgs, T extends S, S = T>(
 
   const getMany = async (argsList: readonly A[]): Promise<(T | undefined)[]> => {
     if (!Array.isArray(argsList)) throw new CacheKeyError('getMany(argsList): expected an array of argument lists')
+    argsList.forEach((args, i) => {
+      if (!Array.isArray(args)) {
+        throw new CacheKeyError(
+          `getMany(argsList): argsList[${i}] must be an array of key arguments, got ${typeof args}`,
+        )
+      }
+    })
+    // The whole list is checked before any read or load: split by tag list below, or into single calls without
+    // loadMany, no part of a list over the limit may start.
+    const keys = argsList.map((args) => key(...args))
+    assertKeyList(keys, maxBatchKeys, 'getMany(argsList) keys')
     const loadMany = options.loadMany
     if (!loadMany) {
       return Promise.all(
-        argsList.map((args) =>
-          cache.getOrSet<T>(key(...args), (ctx) => load(args, ctx as LoaderContext<S>), callOptions(args)),
+        argsList.map((args, i) =>
+          cache.getOrSet<T>(keys[i] as string, (ctx) => load(args, ctx as LoaderContext<S>), callOptions(args)),
         ),
       )
     }
-    const keys = argsList.map((args) => key(...args))
     const argsOf = new Map<string, A>()
     keys.forEach((k, i) => {
       if (!argsOf.has(k)) argsOf.set(k, argsList[i] as A)

@@ -109,6 +109,34 @@ export function defineCases(s: Suite): void {
       expect(await sessions.getMany([['ann', 1]])).toEqual(['ann/1'])
     })
 
+    s.it('refuses a list over maxBatchKeys, or an item that is no argument list, before any read or load', async () => {
+      const cache = s.make({ maxBatchKeys: 3 })
+      const loads: string[] = []
+      const record = (id: number) => {
+        loads.push(String(id))
+        return `user ${id}`
+      }
+      // Split into one batch per tag list, or into single calls without loadMany: the limit is the whole list's.
+      const byShard = cache.define({
+        key: (id: number) => `user:${id}`,
+        load: async ([id]) => record(id),
+        loadMany: async (argsList) => argsList.map(([id]) => record(id)),
+        tags: (id) => [`shard:${id % 2}`],
+      })
+      const single = cache.define({ key: (id: number) => `one:${id}`, load: async ([id]) => record(id) })
+      for (const definition of [byShard, single]) {
+        const tooMany = await rejection(definition.getMany([[1], [2], [3], [4]]))
+        expect(tooMany.code).toBe('CACHEWARD_KEY')
+        expect(tooMany.message).toMatch(/maxBatchKeys/)
+        // Ids where argument lists belong (from JavaScript): 'u1' would be spread into key('u', '1').
+        const notLists = await rejection(definition.getMany(['u1', 'u2'] as unknown as [number][]))
+        expect(notLists.code).toBe('CACHEWARD_KEY')
+        expect(notLists.message).toMatch(/argsList\[0\]/)
+      }
+      expect(loads).toEqual([])
+      expect(cache.metrics()).toMatchObject({ hits: 0, misses: 0 })
+    })
+
     s.it('without loadMany, gets each entry with load', async () => {
       const cache = s.make()
       const rooms = cache.define({ key: (id: number) => `room:${id}`, load: async ([id]) => ({ id }) })
