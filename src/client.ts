@@ -28,7 +28,7 @@ import { readOnly } from './read.js'
 import { requestBoundIo } from './runtime.js'
 import { jsonSerializer } from './serializer.js'
 import { Telemetry } from './telemetry.js'
-import { storeGiven } from './write.js'
+import { prepareGiven, storeGiven } from './write.js'
 
 /** Most keys remembered as recently fresh (see {@link PresentKeys}). */
 const MAX_PRESENT_KEYS = 10_000
@@ -282,13 +282,15 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       }
       if (!enabled) return
       // One write per key, each with its own deadline and fence semantics of set(); the last value of a key wins.
-      const last = new Map<string, T>(list)
-      await Promise.all(
-        [...last].map(([key, value]) => {
-          const c = { core, scope, key, full: scope.prefix + key, call }
-          return call.policy.ttl === 0 ? tombstone(core, scope, key) : storeGiven(c, value)
-        }),
-      )
+      const last = [...new Map<string, T>(list)]
+      if (call.policy.ttl === 0) {
+        await Promise.all(last.map(([key]) => tombstone(core, scope, key)))
+        return
+      }
+      const calls = last.map(([key]) => ({ core, scope, key, full: scope.prefix + key, call }))
+      // Every value encoded and sized before the first write: a call refused for one value writes none of them.
+      const bodies = await Promise.all(calls.map((c, i) => prepareGiven(c, (last[i] as [string, T])[1])))
+      await Promise.all(calls.map((c, i) => storeGiven(c, (last[i] as [string, T])[1], bodies[i] as string)))
     },
 
     async deleteMany(keys) {

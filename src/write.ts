@@ -145,19 +145,32 @@ export async function storeLoaded(c: Call, value: unknown, l: Loaded): Promise<v
 }
 
 /**
+ * The part of `set()` that needs no backend: the value encoded and sized (packed where `compress` says so). Rejects
+ * with `CacheValueError` for a value that cannot be encoded and `CacheValueTooLargeError` for one over
+ * `maxValueBytes`. A tagged body is sized with the widest start stamp a write can carry, so the body written later
+ * (with the real one) is no longer, before compression.
+ */
+export async function prepareGiven(c: Call, value: unknown): Promise<string> {
+  const { tags } = c.call
+  return storableGiven(c, encode(c, value, tags, 0, tags.length > 0 ? WIDEST_STAMP : 0))
+}
+
+/** As long as any backend time in milliseconds a tag read returns before the year 2286, fraction included. */
+const WIDEST_STAMP = 9_999_999_999_999.998
+
+/**
  * `set()`: stores a value unconditionally, but never after its caller was told it failed. Rejects with
  * a typed error: `CacheValueError` before any backend call for a value that cannot be encoded, else the
  * backend's failure, or `CacheTimeoutError` for a write the backend refused past its deadline.
  */
-export async function storeGiven(c: Call, value: unknown): Promise<void> {
+export async function storeGiven(c: Call, value: unknown, prepared?: string): Promise<void> {
   const { core, scope, key } = c
   const { tags } = c.call
   const fail = (operation: string) => (error: unknown) => {
     throw reportBackendError(core, scope, operation, key, error)
   }
-  let body = encode(c, value, tags, 0, 0)
   // Sized before any backend call: a value too large is refused whole, and the key keeps what it held.
-  body = await storableGiven(c, body)
+  let body = prepared ?? (await prepareGiven(c, value))
   let startedAt = 0
   if (tags.length > 0) {
     // Tag records must exist before the entry is written, or the first read would not trust it; the entry

@@ -4,6 +4,7 @@
  * @module
  */
 import type { CacheAdapter } from '../index.js'
+import { batchWriteCases } from './cases/batch-writes.js'
 import { batchCases } from './cases/batches.js'
 import { defineCases } from './cases/define.js'
 import { failingBackendCases } from './cases/failing-backend.js'
@@ -45,6 +46,7 @@ export function adapterContract(
     tagCases(suite)
     defineCases(suite)
     batchCases(suite)
+    batchWriteCases(suite)
     namespaceCases(suite)
     metricsCases(suite)
     failingBackendCases(suite)

@@ -331,38 +331,4 @@ export function batchCases(s: Suite): void {
       expect(await cache.get('k1')).toBeUndefined()
     })
   })
-
-  s.describe('setMany and deleteMany', () => {
-    s.it('setMany stores every value (a Map or pairs), deleteMany removes every key', async () => {
-      const cache = s.make()
-      await cache.setMany([
-        ['m1', 1],
-        ['m2', 2],
-      ])
-      await cache.setMany(new Map([['m3', 3]]), { tags: ['nums'] })
-      expect(await cache.getMany(['m1', 'm2', 'm3'])).toEqual([1, 2, 3])
-      await cache.deleteMany(['m1', 'm3'])
-      expect(await cache.getMany(['m1', 'm2', 'm3'])).toEqual([undefined, 2, undefined])
-      const bad = await rejection(cache.setMany([['', 1]]))
-      expect(bad.code).toBe('CACHEWARD_KEY')
-      const undef = await rejection(cache.setMany([['u', undefined]]))
-      expect(undef.code).toBe('CACHEWARD_VALUE')
-    })
-
-    s.it('deleteMany fences loads that began before it', async () => {
-      const cache = s.make()
-      const held = gate()
-      const started = gate()
-      const pending = cache.getOrSetMany(['d1', 'd2'], async (keys) => {
-        started.open()
-        await held.promise
-        return keys.map(() => 'old')
-      })
-      await started.promise
-      await cache.deleteMany(['d1', 'd2'])
-      held.open()
-      await pending
-      expect(await cache.getMany(['d1', 'd2'])).toEqual([undefined, undefined])
-    })
-  })
 }
