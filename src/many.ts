@@ -79,8 +79,8 @@ export function getOrSetMany<T>(
     rest.push(c)
   }
   if (staleInTier.length > 0) refreshFromTier(staleInTier, loadMany as LoadMany<unknown>)
-  const run = (calls: readonly Call[]) => {
-    const flights = runFlights(calls, loadMany as LoadMany<unknown>, cached)
+  const run = (calls: readonly Call[], store = cached) => {
+    const flights = runFlights(calls, loadMany as LoadMany<unknown>, store)
     calls.forEach((c, i) => {
       answers.set(c.key, { ...(flights[i] as { flight: Promise<Outcome>; joined: boolean }), c })
     })
@@ -90,8 +90,14 @@ export function getOrSetMany<T>(
   // Keys found fresh a moment ago: one plain MGET, outside the flights (a hit loads nothing, so there is nothing to
   // share); only the keys it cannot answer run in flights.
   for (const c of rest) c.ticket = core.l1?.ticket()
-  return peekFresh(rest).then(
+  const { signal } = call
+  // The caller may abort while the read is on its way: it is answered at once (each key a miss), and the read goes on
+  // for the other callers of its keys, whose loads then run as they would have (a flight outlives its callers).
+  let abandoned = false
+  let reading = true
+  const answered = peekFresh(rest).then(
     (found) => {
+      reading = false
       const left: Call[] = []
       rest.forEach((c, i) => {
         const hit = found[i]
@@ -99,19 +105,37 @@ export function getOrSetMany<T>(
           left.push(c)
           return
         }
+        if (abandoned) return
         core.telemetry.served(c.key, scope.namespace, call.category, 'hit', startedAt)
         answers.set(c.key, { value: hit.value })
       })
-      return run(left)
+      if (!abandoned) return run(left)
+      const flights = runFlights(left, loadMany as LoadMany<unknown>, true)
+      track(core, Promise.allSettled(flights.map((f) => f.flight)))
+      return []
     },
     (error: unknown) => {
-      // Reads degrade: counted and reported; the keys take the full read (bounded by the timeout, or skipped by
-      // an open breaker, then answered by the loader).
+      reading = false
+      // Reads degrade: counted and reported, and answered by one loadMany call for every key, stored nowhere (as
+      // getOrSet answers its loader at once): the full read would wait for a backend that just failed as long again.
       reportBackendError(core, scope, 'read', undefined, error)
       for (const c of rest) core.present.delete(c.full)
-      return run(rest)
+      if (abandoned) return []
+      return run(rest, false)
     },
-  )
+  ) as Promise<(T | undefined)[]>
+  if (!signal) return answered
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      // Once the read has answered, the flights' wait (collect) handles an abort.
+      if (!reading) return
+      abandoned = true
+      for (const c of rest) countServed(c, 'miss', startedAt)
+      reject(signal.reason)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    answered.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
 }
 
 /**
@@ -168,7 +192,13 @@ function collect(
   // Every key answered already (the tier, the cheap batch hit): no flight to wait for, so not even a tick.
   if (pending.length === 0) return Promise.resolve(keys.map((key) => (answers.get(key) as { value: unknown }).value))
   const all = Promise.allSettled(pending.map((a) => a.flight))
-  return (signal ? abortable(all, signal) : all).then((settled) => {
+  // Aborted while keys were pending: each of them counts a miss, as a getOrSet call aborted so does (the others were
+  // counted when answered). `allSettled` itself never rejects, so only the abort ends up here.
+  const aborted = (error: unknown): never => {
+    for (const a of pending) countServed(a.c, 'miss', startedAt)
+    throw error
+  }
+  return (signal ? abortable(all, signal).catch(aborted) : all).then((settled) => {
     let failure: { error: unknown } | undefined
     const loaded = new Map<string, unknown>()
     pending.forEach((a, i) => {

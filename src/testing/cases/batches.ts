@@ -302,7 +302,9 @@ export function batchCases(s: Suite): void {
         expect(await a.get('s2')).toBeUndefined()
       }, 2_000)
       const g = gate<string[]>()
+      const loading = gate()
       const loadMany = async (keys: string[]) => {
+        loading.open()
         await g.promise
         return keys.map((k) => `v2:${k}`)
       }
@@ -310,13 +312,38 @@ export function batchCases(s: Suite): void {
       const batch = a.getOrSetMany(['s1', 's2'], loadMany, { signal: controller.signal })
       // Aborted at once, while the batch's first read is still on its way (over a network backend).
       controller.abort(new Error('client went away'))
-      // A rejection comes one round trip after the call; the old code never rejected (the race then ends at 5 s).
+      // A rejection comes at once, or one round trip after the call; the old code never rejected (the race then ends
+      // at 5 s).
       const outcome = await Promise.race([rejection(batch), sleep(5_000).then(() => 'still waiting for the load')])
       expect(outcome instanceof Error ? outcome.message : outcome).toMatch(/client went away/)
+      // The read goes on without the caller, and the load it starts for s2 finishes and is stored.
+      await loading.promise
       g.open([])
       await eventually(async () => {
         expect(await a.getOrSet('s2', () => 'unused')).toBe('v2:s2')
       }, 2_000)
+    })
+
+    s.it('counts one miss per distinct key of a batch aborted while it loads, as getOrSet counts one', async () => {
+      const cache = s.make()
+      const started = gate()
+      const held = gate()
+      const controller = new AbortController()
+      const batch = cache.getOrSetMany(
+        ['a1', 'a2', 'a1'],
+        async (keys) => {
+          started.open()
+          await held.promise
+          return keys.map((k) => `v:${k}`)
+        },
+        { signal: controller.signal },
+      )
+      await started.promise
+      controller.abort(new Error('client went away'))
+      expect((await rejection(batch)).message).toMatch(/client went away/)
+      held.open()
+      await sleep(20)
+      expect(cache.metrics()).toMatchObject({ hits: 0, staleHits: 0, misses: 2 })
     })
 
     s.it('gives loadMany the keys, a signal, and choices that apply to every key', async () => {
