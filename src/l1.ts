@@ -299,9 +299,13 @@ export class L1 implements AnnouncementListener {
     } else if (announcement.kind === 'tags') this.dropTags(announcement.keys)
   }
 
-  /** The subscription is confirmed (serve from now on), or may have missed announcements (empty, bypass). */
+  /**
+   * The subscription is confirmed (serve from now on), or may have missed announcements (empty, bypass). Either way
+   * every read in flight is outdated: going down, the announcements about it may be lost; coming up, a read sent
+   * before the confirmation may have been overtaken by a change announced while nobody listened.
+   */
   live(up: boolean): void {
-    if (!up) this.clear()
+    if (!up || !this.#live) this.clear()
     this.#live = up
   }
 
