@@ -89,9 +89,9 @@ const MAX_OWN = 1_000
 
 /**
  * Deep-freezes a decoded value so no caller can change what another gets, and returns true; returns false, changing
- * nothing, when some part of it cannot be made read-only (a byte array or any other view of an ArrayBuffer: its
- * elements stay writable) or it is deeper than {@link MAX_FREEZE_DEPTH}. A value shared by reference (a cycle, as
- * some codecs decode) is walked once. `Object.freeze` does not reach a Date's time nor a Map's or Set's entries:
+ * nothing, when some part of it cannot be made read-only (anything but plain objects, arrays, Dates, Maps and Sets:
+ * a byte array's elements, a URL's parts stay writable) or it is deeper than {@link MAX_FREEZE_DEPTH}. A value
+ * shared by reference (a cycle, as some codecs decode) is walked once. `Object.freeze` does not reach a Date's time nor a Map's or Set's entries:
  * those get own mutators that throw (`setTime`, `set`, `add`, `clear`…), which reading, `JSON.stringify`,
  * `new Date(d)` and `new Map(m)` ignore.
  */
@@ -110,12 +110,26 @@ export function deepFreeze(value: unknown): boolean {
 /** Adds the objects of `value` to `nodes`; false when one of them cannot be frozen (see {@link deepFreeze}). */
 function collect(value: unknown, nodes: Set<object>, depth: number): boolean {
   if (value === null || typeof value !== 'object' || nodes.has(value)) return true
-  if (depth > MAX_FREEZE_DEPTH || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return false
+  if (depth > MAX_FREEZE_DEPTH || !FREEZABLE.has(Object.getPrototypeOf(value))) return false
   nodes.add(value)
   const inner = value instanceof Map ? [...value.keys(), ...value.values()] : value instanceof Set ? [...value] : value
   for (const key in inner) if (!collect((inner as Record<string, unknown>)[key], nodes, depth + 1)) return false
   return true
 }
+
+/**
+ * What the tier knows how to make read-only, by prototype: plain objects and arrays, and Dates, Maps and Sets (given
+ * throwing mutators). Anything else a custom serializer revives (a URL, a byte array, a class instance) keeps state
+ * that `Object.freeze` does not reach (internal slots, prototype setters): such a value is not kept in the tier.
+ */
+const FREEZABLE = new Set<unknown>([
+  Object.prototype,
+  null,
+  Array.prototype,
+  Date.prototype,
+  Map.prototype,
+  Set.prototype,
+])
 
 /** Deeper values are not kept in the tier (and not frozen): far past any cached record, and the walk recurses. */
 const MAX_FREEZE_DEPTH = 1_000
