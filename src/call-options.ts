@@ -139,7 +139,10 @@ function resolveFresh(kind: CallKind, base: Policy, o: Record<string, unknown>):
         switch (key) {
           case 'tags':
             if (!isTagList(value)) {
-              fail(key, `expected an array of non-empty strings (at most 256 characters), got ${show(value)}`)
+              fail(
+                key,
+                `expected an array of non-empty strings (at most 256 characters, no lone surrogate), got ${show(value)}`,
+              )
             }
             // A copy: the caller may change its array while this call, or another holding this resolution, runs.
             value = [...(value as string[])]

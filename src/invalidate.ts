@@ -76,7 +76,7 @@ export async function deleteKeys(core: Core, scope: Scope, keys: readonly string
 export async function invalidateTags(core: Core, scope: Scope, tags: unknown, enabled: boolean): Promise<void> {
   if (!isTagList(tags)) {
     throw new CacheOptionsError([
-      { path: 'tags', message: 'expected an array of non-empty strings (at most 256 characters)' },
+      { path: 'tags', message: 'expected an array of non-empty strings (at most 256 characters, no lone surrogate)' },
     ])
   }
   if (!enabled || tags.length === 0) return

@@ -59,7 +59,10 @@ function contextFor<T>(c: Call, plan: LoadPlan, signal: () => AbortSignal, choic
     setTags(value) {
       if (!isTagList(value)) {
         throw new CacheOptionsError([
-          { path: 'ctx.setTags', message: 'expected an array of non-empty strings (at most 256 characters)' },
+          {
+            path: 'ctx.setTags',
+            message: 'expected an array of non-empty strings (at most 256 characters, no lone surrogate)',
+          },
         ])
       }
       choices.tags = value

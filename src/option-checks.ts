@@ -8,6 +8,7 @@ import type { Clock } from './clock.js'
 import { DEFAULT_COMPRESS_THRESHOLD } from './compress.js'
 import { durationExpected, parseDuration } from './duration.js'
 import { CacheOptionsError, type OptionIssue } from './errors.js'
+import { wellFormed } from './keys.js'
 import {
   type CacheClientOptions,
   DEFAULTS,
@@ -160,8 +161,8 @@ const CLIENT_CHECKS = {
     'a cacheward adapter such as memoryAdapter(), ioredisAdapter(redis) or upstashAdapter(redis)',
   ),
   namespace: accepted(
-    (n): n is string => typeof n === 'string' && n.length > 0 && n.length <= 128,
-    'a non-empty string of at most 128 characters',
+    (n): n is string => typeof n === 'string' && n.length > 0 && n.length <= 128 && wellFormed(n),
+    'a non-empty string of at most 128 characters, no lone surrogate',
   ),
   timeout: positiveDuration,
   enabled: accepted(isBoolean, TRUE_OR_FALSE),

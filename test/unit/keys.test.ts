@@ -66,6 +66,38 @@ describe('assertKey', () => {
   })
 })
 
+describe('keys with a lone UTF-16 surrogate', () => {
+  // "I ❤ 😀 cats" cut to five code units: the emoji's first half is left alone at the end.
+  const cut = 'I ❤ 😀 cats'.slice(0, 5)
+
+  it('are refused as keys, tags and namespaces, saying why, before any backend work', async () => {
+    expect(cut.charCodeAt(4)).toBe(0xd83d)
+    expect(keyError(() => assertKey(`search:${cut}`)).message).toMatch(/lone UTF-16 surrogate.*U\+FFFD/)
+    // A lone second half, at the start or alone, too.
+    for (const bad of ['\uDE00x', 'x\uD83D', '\uDC00']) keyError(() => assertKey(bad))
+    const adapter = chaosAdapter(memoryAdapter())
+    const cache = createCacheClient({ adapter })
+    await expect(cache.getOrSet(cut, () => 1)).rejects.toMatchObject({ code: 'CACHEWARD_KEY' })
+    await expect(cache.set(cut, 1)).rejects.toMatchObject({ code: 'CACHEWARD_KEY' })
+    await expect(cache.delete(cut)).rejects.toMatchObject({ code: 'CACHEWARD_KEY' })
+    await expect(cache.getOrSetMany(['ok', cut], async (k) => k)).rejects.toMatchObject({ code: 'CACHEWARD_KEY' })
+    await expect(cache.getOrSet('k', () => 1, { tags: [cut] })).rejects.toMatchObject({ code: 'CACHEWARD_OPTIONS' })
+    await expect(cache.invalidateTags([cut])).rejects.toMatchObject({ code: 'CACHEWARD_OPTIONS' })
+    expect(() => cache.namespace(cut)).toThrow(CacheKeyError)
+    expect(() => createCacheClient({ namespace: cut })).toThrow(/lone surrogate/)
+    expect(adapter.calls()).toBe(0)
+  })
+
+  it('leave whole emoji and every other code point alone', () => {
+    expect(() => assertKey('I ❤ 😀 cats')).not.toThrow()
+    fc.assert(
+      fc.property(fc.array(codePoint, { minLength: 1, maxLength: 40 }), (points) => {
+        assertKey(points.join(''))
+      }),
+    )
+  })
+})
+
 describe('assertPattern', () => {
   it('accepts a pattern at the length and wildcard limits', () => {
     expect(() => assertPattern('x'.repeat(MAX_PATTERN_LENGTH))).not.toThrow()

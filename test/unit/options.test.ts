@@ -577,8 +577,12 @@ const reference = (() => {
         'a cacheward adapter such as memoryAdapter(), ioredisAdapter(redis) or upstashAdapter(redis)',
       ).optional(),
       namespace: accepted(
-        (n) => typeof n === 'string' && n.length > 0 && n.length <= 128,
-        'a non-empty string of at most 128 characters',
+        (n) =>
+          typeof n === 'string' &&
+          n.length > 0 &&
+          n.length <= 128 &&
+          !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(n),
+        'a non-empty string of at most 128 characters, no lone surrogate',
       ).optional(),
       timeout: positiveDuration.optional(),
       enabled: accepted(isBoolean, 'true or false').optional(),
