@@ -311,6 +311,8 @@ export class L1 implements AnnouncementListener {
       if (announcement.gen !== undefined && this.#own.delete(announcement.gen)) return
       this.drop(announcement.keys)
     } else if (announcement.kind === 'tags') this.dropTags(announcement.keys)
+    // Also from this process: its own walk dropped the glob already; again only outdates reads in flight.
+    else if (announcement.kind === 'pattern') for (const glob of announcement.keys) this.dropMatching(glob)
   }
 
   /**

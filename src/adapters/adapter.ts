@@ -188,12 +188,14 @@ export type Step = <T>(work: () => Promise<T>) => Promise<T>
 
 /**
  * A change the backend announced, in the same atomic step as the change: entries written or
- * tombstoned (`keys`), tag records stamped (`tags`), or a lock released (`release`: nothing changed).
+ * tombstoned (`keys`), tag records stamped (`tags`), or a lock released (`release`: nothing changed). A pattern
+ * invalidation (`pattern`) is announced once its walk is done, also naming the keys it did not find: a key the
+ * backend lost (evicted, flushed) may still be held by a process's tier.
  */
 export interface Announcement {
-  /** What changed: entries (`keys`), tag records (`tags`), or nothing but a lock (`release`). */
-  kind: 'keys' | 'tags' | 'release'
-  /** Full keys: entry keys, or tag record keys for `tags`. */
+  /** What changed: entries (`keys`), tag records (`tags`), every key a glob matches (`pattern`), or nothing but a lock (`release`). */
+  kind: 'keys' | 'tags' | 'release' | 'pattern'
+  /** Full keys: entry keys, or tag record keys for `tags`; for `pattern`, the one glob over full keys. */
   keys: string[]
   /** For `keys`: the generation the change wrote (a write's `gen`, a tombstone's), so its writer can tell it is its own. */
   gen?: string

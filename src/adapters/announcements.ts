@@ -6,7 +6,6 @@
  * @module
  */
 import type { Announcement, AnnouncementListener } from './adapter.js'
-import { parseAnnouncement } from './redis-wire.js'
 
 export class AnnouncementHub {
   readonly #waiting = new Map<string, Set<() => void>>()
@@ -35,7 +34,10 @@ export class AnnouncementHub {
   receive(message: unknown): void {
     const announcement = parseAnnouncement(message)
     if (!announcement) return
-    if (announcement.kind !== 'tags') for (const key of announcement.keys) this.#wake(key)
+    // A glob names no key a caller waits on: the scripts announce every key a pattern invalidation tombstones.
+    if (announcement.kind === 'keys' || announcement.kind === 'release') {
+      for (const key of announcement.keys) this.#wake(key)
+    }
     for (const listener of this.#listeners) listener.message(announcement)
   }
 
@@ -95,6 +97,44 @@ export class AnnouncementHub {
     for (const group of [...this.#waiting.values()]) for (const done of [...group]) done()
     this.#listeners.clear()
   }
+}
+
+/**
+ * The announcement of a pattern invalidation, published on the change channel once its walk is done: `["g", gen,
+ * glob]`. The scripts announce each key they tombstone; this names the keys no script saw (gone from the backend,
+ * still held by some process's tier). Not `p`: the Upstash adapter's heartbeats use it.
+ */
+export function patternAnnouncement(glob: string, gen: string): string {
+  return JSON.stringify(['g', gen, glob])
+}
+
+/** An announcement as the change channel carries it, parsed; `undefined` for a message that is not one. */
+export function parseAnnouncement(message: unknown): Announcement | undefined {
+  let parsed: unknown = message
+  if (typeof message === 'string') {
+    try {
+      parsed = JSON.parse(message)
+    } catch {
+      return undefined
+    }
+  }
+  if (!Array.isArray(parsed) || parsed.length < 2) return undefined
+  const [kind, ...rest] = parsed as unknown[]
+  if (!rest.every((k): k is string => typeof k === 'string')) return undefined
+  if (kind === 'k') {
+    const [gen, ...keys] = rest
+    return keys.length === 0 || gen === undefined ? undefined : { kind: 'keys', keys, gen }
+  }
+  if (kind === 'g') {
+    const [gen, glob] = rest
+    return rest.length === 2 && gen !== undefined && glob !== undefined
+      ? { kind: 'pattern', keys: [glob], gen }
+      : undefined
+  }
+  const keys = rest
+  if (kind === 't') return { kind: 'tags', keys }
+  if (kind === 'r') return { kind: 'release', keys }
+  return undefined
 }
 
 export type { Announcement }

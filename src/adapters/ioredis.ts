@@ -20,7 +20,7 @@ import type {
   WriteRequest,
   WriteResult,
 } from './adapter.js'
-import { AnnouncementHub } from './announcements.js'
+import { AnnouncementHub, patternAnnouncement } from './announcements.js'
 import { readManyOnCluster } from './cluster-batch.js'
 import { checkCoverage, ioredisWaits } from './ioredis-nodes.js'
 import { WRITTEN_CHANNEL } from './redis-scripts.js'
@@ -87,6 +87,8 @@ export interface IoredisLikeClient {
   mget: Command
   /** PING: `health()`. @see https://redis.io/commands/ping */
   ping: Command
+  /** PUBLISH: a pattern invalidation's announcement (skipped without it). @see https://redis.io/commands/publish */
+  publish?: Command
   /** `true` on an ioredis `Cluster`. */
   readonly isCluster?: boolean
   /** Connection state (`'ready'` once connected; a cluster knows its masters only then). */
@@ -343,6 +345,10 @@ export function ioredisAdapter(client: IoredisLikeClient): CacheAdapter {
           return count
         }),
       )
+      // Best effort, as the scripts' announcements (an ACL user without PUBLISH still invalidates).
+      const { publish } = client
+      if (publish)
+        await step(() => publish.call(client, WRITTEN_CHANNEL, patternAnnouncement(pattern, gen))).catch(() => {})
       return counts.reduce((sum, n) => sum + n, 0)
     },
 

@@ -22,10 +22,12 @@ import type {
   WriteRequest,
   WriteResult,
 } from './adapter.js'
+import { patternAnnouncement } from './announcements.js'
 import { readManyOnCluster } from './cluster-batch.js'
 import { followFailovers } from './node-redis-failover.js'
 import { nodeRedisAnnouncements } from './node-redis-subscriber.js'
 import type { NodeRedisLikeClient, NodeRedisLikeNodeClient } from './node-redis-types.js'
+import { WRITTEN_CHANNEL } from './redis-scripts.js'
 import type { Script } from './redis-wire.js'
 import {
   type AnnounceWrites,
@@ -285,6 +287,9 @@ export function nodeRedisAdapter(client: NodeRedisLikeClient): CacheAdapter {
           return count
         }),
       )
+      // Best effort, as the scripts' announcements (an ACL user without PUBLISH still invalidates).
+      const announcement = ['PUBLISH', WRITTEN_CHANNEL, patternAnnouncement(pattern, gen)]
+      await step(() => send(undefined, announcement)).catch(() => {})
       return counts.reduce((sum, n) => sum + n, 0)
     },
 

@@ -3,16 +3,7 @@
  * (EVALSHA's names), out-of-memory and NOSCRIPT detection, and cluster hash slots for batching.
  * @module
  */
-import type {
-  Announcement,
-  LockRequest,
-  LockRequests,
-  PeekManyReply,
-  ReadReply,
-  Slot,
-  WriteRequest,
-  WriteResult,
-} from './adapter.js'
+import type { LockRequest, LockRequests, PeekManyReply, ReadReply, Slot, WriteRequest, WriteResult } from './adapter.js'
 import { READ_MANY_LOCAL_SCRIPT, READ_MANY_SCRIPT } from './redis-batch-scripts.js'
 import {
   COMMIT_TAGS_SCRIPT,
@@ -45,29 +36,6 @@ export function checkTombstone(raw: unknown): void {
     throw new Error(`${raw.slice(2)} (the key was deleted instead, so no stale value survives)`)
   }
   if (Number(raw) !== 1) throw new TypeError('unexpected reply to invalidate')
-}
-
-/** An announcement as the change channel carries it, parsed; `undefined` for a message that is not one. */
-export function parseAnnouncement(message: unknown): Announcement | undefined {
-  let parsed: unknown = message
-  if (typeof message === 'string') {
-    try {
-      parsed = JSON.parse(message)
-    } catch {
-      return undefined
-    }
-  }
-  if (!Array.isArray(parsed) || parsed.length < 2) return undefined
-  const [kind, ...rest] = parsed as unknown[]
-  if (!rest.every((k): k is string => typeof k === 'string')) return undefined
-  if (kind === 'k') {
-    const [gen, ...keys] = rest
-    return keys.length === 0 || gen === undefined ? undefined : { kind: 'keys', keys, gen }
-  }
-  const keys = rest
-  if (kind === 't') return { kind: 'tags', keys }
-  if (kind === 'r') return { kind: 'release', keys }
-  return undefined
 }
 
 /** Parses the reply of {@link INVALIDATE_SCRIPT}: entries found; throws when some were deleted instead of tombstoned. */

@@ -19,7 +19,7 @@ import type {
   WriteRequest,
   WriteResult,
 } from './adapter.js'
-import { AnnouncementHub } from './announcements.js'
+import { AnnouncementHub, patternAnnouncement } from './announcements.js'
 import { WRITTEN_CHANNEL } from './redis-scripts.js'
 import type { Script } from './redis-wire.js'
 import {
@@ -243,6 +243,10 @@ export function upstashAdapter(client: UpstashLikeClient): CacheAdapter {
           )
         }
       } while (cursor !== '0')
+      // Best effort, as the scripts' announcements; a client without publish() has no subscribers to tell either.
+      const { publish } = client
+      if (publish)
+        await step(() => publish.call(client, WRITTEN_CHANNEL, patternAnnouncement(pattern, gen))).catch(() => {})
       return count
     },
 
