@@ -197,7 +197,7 @@ export class Backend {
         }
         return Promise.all(parts).then((replies) => replies.flat())
       }
-      return this.#run('read', read, 'counted', this.#learnMany)
+      return this.#run('read', read, 'counted', (replies) => this.#learnMany(keys, replies))
     }
     return Promise.all(
       keys.map((key, i) =>
@@ -215,9 +215,19 @@ export class Backend {
     return this.#adapter.readMany !== undefined
   }
 
-  readonly #learnMany = (replies: ReadReply[]) => {
-    const last = replies[replies.length - 1]
-    if (last) this.#learn(last.now)
+  /**
+   * Where masters' clocks may disagree (a cluster), each key's reply teaches its own master's clock, so a batch's
+   * entries (and the tier's copies of them) are judged as a single read would judge them; else the last reply does.
+   */
+  #learnMany(keys: readonly string[], replies: readonly ReadReply[]): void {
+    if (this.#clockOf === undefined) {
+      const last = replies[replies.length - 1]
+      if (last) this.#learn(last.now)
+      return
+    }
+    replies.forEach((reply, i) => {
+      this.#learn(reply.now, keys[i])
+    })
   }
 
   peek(key: string): Promise<Slot | null | 'garbage'> {

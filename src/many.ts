@@ -54,7 +54,7 @@ export function getOrSetMany<T>(
     if (l1 !== undefined) {
       const entry = l1.get(c.full, startedAt)
       if (entry !== undefined && entry.schema === call.schema) {
-        const backendNow = core.backend.at(startedAt) as number
+        const backendNow = core.backend.at(startedAt, c.full) as number
         if (backendNow < entry.freshUntil) {
           core.telemetry.syncHit(key, scope.namespace, call.category, startedAt, 'l1')
           answers.set(key, { value: entry.value })

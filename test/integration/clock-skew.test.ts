@@ -147,6 +147,12 @@ describe.each([
       loads++
       return value
     }
+    if (l1) {
+      // The tier fills only once its subscription is confirmed: the second call's read must fill it.
+      await cache.has(onBehind!)
+      const until = performance.now() + 5_000
+      while (cache.metrics().l1?.live !== true && performance.now() < until) await sleep(5)
+    }
     expect(await cache.getOrSet(onAhead!, loader('v1'))).toBe('v1')
     expect(await cache.getOrSet(onAhead!, loader('unused'))).toBe('v1')
     // The last reply the client learned a clock from is the behind master's, 4 s behind the entry's.
@@ -163,6 +169,35 @@ describe.each([
     while ((await cache.getOrSet(onAhead!, loader('v3'))) !== 'v2' && performance.now() < deadline) await sleep(20)
     expect(await cache.getOrSet(onAhead!, loader('v3'))).toBe('v2')
     expect(loads).toBe(3) // v1, b, v2
+  }, 20_000)
+
+  it('getOrSetMany: an entry past its ttl on the master 2 s ahead is served stale, after a reply from the master 2 s behind [C8]', async () => {
+    const namespace = ns()
+    const [[onAhead], [onBehind]] = await Promise.all([keysOn(namespace, 2, 1), keysOn(namespace, 0, 1)])
+    const cache = cacheOn(kind, { namespace, ttl: 1_000, staleWhileRevalidate: '10s', ...(l1 ? { l1: true } : {}) })
+    const served: string[] = []
+    cache.on('hit', (e) => served.push(`hit ${e.key}`))
+    cache.on('stale-hit', (e) => served.push(`stale ${e.key}`))
+    cache.on('miss', (e) => served.push(`miss ${e.key}`))
+    const loadMany = (value: string) => async (keys: string[]) => keys.map(() => value)
+    if (l1) {
+      // The tier fills only once its subscription is confirmed: the second batch's read must fill it.
+      await cache.has(onBehind!)
+      const until = performance.now() + 5_000
+      while (cache.metrics().l1?.live !== true && performance.now() < until) await sleep(5)
+    }
+    expect(await cache.getOrSetMany([onAhead!], loadMany('v1'))).toEqual(['v1'])
+    expect(await cache.getOrSetMany([onAhead!], loadMany('unused'))).toEqual(['v1'])
+    // The last reply the client learned a clock from is the behind master's, 4 s behind the entry's.
+    await sleep(1_200)
+    await cache.getOrSet(onBehind!, async () => 'b')
+    // Judged on the behind master's clock, the entry would still look fresh for almost 3 s.
+    expect(await cache.getOrSetMany([onAhead!], loadMany('v2'))).toEqual(['v1'])
+    expect(served.filter((s) => s.endsWith(onAhead!))).toEqual([
+      `miss ${onAhead}`,
+      `hit ${onAhead}`,
+      `stale ${onAhead}`,
+    ])
   }, 20_000)
 
   it('set() to the master 2 s ahead, when the client has heard only from the master 2 s behind, is stored, not refused as late [C8]', async () => {
