@@ -134,7 +134,11 @@ describe.each([
   ['ioredis', true],
   ['node-redis', false],
 ] as const)('cluster masters 4 s apart, %s (l1 %s)', (kind, l1) => {
-  it('an entry past its ttl on the master 2 s ahead is served stale and refreshed, after a reply from the master 2 s behind [C8]', async () => {
+  /**
+   * A client with a 1 s ttl over keys on the masters 2 s ahead and 2 s behind, recording what it served; with l1,
+   * once the tier's subscription is confirmed (the tier fills only then: the tests' second read must fill it).
+   */
+  async function aheadAndBehind() {
     const namespace = ns()
     const [[onAhead], [onBehind]] = await Promise.all([keysOn(namespace, 2, 1), keysOn(namespace, 0, 1)])
     const cache = cacheOn(kind, { namespace, ttl: 1_000, staleWhileRevalidate: '10s', ...(l1 ? { l1: true } : {}) })
@@ -142,16 +146,20 @@ describe.each([
     cache.on('hit', (e) => served.push(`hit ${e.key}`))
     cache.on('stale-hit', (e) => served.push(`stale ${e.key}`))
     cache.on('miss', (e) => served.push(`miss ${e.key}`))
+    if (l1) {
+      await cache.has(onBehind as string)
+      const until = performance.now() + 5_000
+      while (cache.metrics().l1?.live !== true && performance.now() < until) await sleep(5)
+    }
+    return { cache, served, onAhead: onAhead as string, onBehind: onBehind as string }
+  }
+
+  it('an entry past its ttl on the master 2 s ahead is served stale and refreshed, after a reply from the master 2 s behind [C8]', async () => {
+    const { cache, served, onAhead, onBehind } = await aheadAndBehind()
     let loads = 0
     const loader = (value: string) => async () => {
       loads++
       return value
-    }
-    if (l1) {
-      // The tier fills only once its subscription is confirmed: the second call's read must fill it.
-      await cache.has(onBehind!)
-      const until = performance.now() + 5_000
-      while (cache.metrics().l1?.live !== true && performance.now() < until) await sleep(5)
     }
     expect(await cache.getOrSet(onAhead!, loader('v1'))).toBe('v1')
     expect(await cache.getOrSet(onAhead!, loader('unused'))).toBe('v1')
@@ -172,20 +180,8 @@ describe.each([
   }, 20_000)
 
   it('getOrSetMany: an entry past its ttl on the master 2 s ahead is served stale, after a reply from the master 2 s behind [C8]', async () => {
-    const namespace = ns()
-    const [[onAhead], [onBehind]] = await Promise.all([keysOn(namespace, 2, 1), keysOn(namespace, 0, 1)])
-    const cache = cacheOn(kind, { namespace, ttl: 1_000, staleWhileRevalidate: '10s', ...(l1 ? { l1: true } : {}) })
-    const served: string[] = []
-    cache.on('hit', (e) => served.push(`hit ${e.key}`))
-    cache.on('stale-hit', (e) => served.push(`stale ${e.key}`))
-    cache.on('miss', (e) => served.push(`miss ${e.key}`))
+    const { cache, served, onAhead, onBehind } = await aheadAndBehind()
     const loadMany = (value: string) => async (keys: string[]) => keys.map(() => value)
-    if (l1) {
-      // The tier fills only once its subscription is confirmed: the second batch's read must fill it.
-      await cache.has(onBehind!)
-      const until = performance.now() + 5_000
-      while (cache.metrics().l1?.live !== true && performance.now() < until) await sleep(5)
-    }
     expect(await cache.getOrSetMany([onAhead!], loadMany('v1'))).toEqual(['v1'])
     expect(await cache.getOrSetMany([onAhead!], loadMany('unused'))).toEqual(['v1'])
     // The last reply the client learned a clock from is the behind master's, 4 s behind the entry's.
