@@ -20,7 +20,7 @@ import { L1 } from './l1.js'
 import { createLifetime } from './lifetime.js'
 import type { LoadMany } from './load-many.js'
 import { getOrSetMany } from './many.js'
-import type { MetricsSnapshot } from './metrics.js'
+import { CATEGORY_LABEL, type MetricsSnapshot } from './metrics.js'
 import { resolveClientOptions, resolveNamespaceOptions } from './option-checks.js'
 import type { CacheClientOptions, GetOptions, GetOrSetOptions, NamespaceOptions, SetOptions } from './options.js'
 import { PresentKeys } from './present.js'
@@ -360,5 +360,8 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       await core.backend.dispose()
     },
   }
+  Object.defineProperty(client, CATEGORY_LABEL, {
+    value: (category: string) => core.telemetry.metrics.labelOf(category),
+  })
   return client
 }

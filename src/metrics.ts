@@ -94,6 +94,12 @@ export interface L1Snapshot {
 /** Most distinct categories tracked; later ones are folded into `'(other)'` to bound cardinality. */
 export const MAX_CATEGORIES = 64
 
+/**
+ * A client's own `(category) => label` (see Metrics.labelOf), under a registered symbol so that an exporter bundled
+ * apart from the core finds it. Internal: not part of the public API.
+ */
+export const CATEGORY_LABEL = Symbol.for('cacheward.categoryLabel')
+
 const zero = (): Counters => ({
   hits: 0,
   l1Hits: 0,
@@ -285,6 +291,16 @@ export class Metrics {
   reset(): void {
     this.#total = new Tally()
     this.#categories.clear()
+  }
+
+  /**
+   * The label `category`'s calls are counted under, once counted: its own name, or `'(other)'` past
+   * {@link MAX_CATEGORIES}. `undefined` when nothing is counted (metrics off). The exporters label their samples with
+   * it, so a series' category is always one `metrics()` reports, after a reset too.
+   */
+  labelOf(category: string): string | undefined {
+    if (!this.enabled) return undefined
+    return this.#categories.has(category) || this.#categories.size < MAX_CATEGORIES ? category : '(other)'
   }
 
   #category(name: string): Tally {

@@ -4,7 +4,7 @@
  * @module
  */
 import type { CacheClient } from '../client.js'
-import { type Counters, MAX_CATEGORIES, type MetricsSnapshot } from '../metrics.js'
+import { CATEGORY_LABEL, type Counters, MAX_CATEGORIES, type MetricsSnapshot } from '../metrics.js'
 
 /** The category label of calls made without a `category` option. */
 export const NO_CATEGORY = '(none)'
@@ -174,16 +174,25 @@ export function samplesOf(family: CounterFamily, rows: readonly Row[]): Array<{ 
   return [...samples.values()]
 }
 
-/** Bounds the category labels of samples taken from events, as `metrics()` bounds its categories. */
+/**
+ * The category labels of samples taken from events: the label the client's own metrics counted the call under (so
+ * a histogram's series match the counters' and `metrics()`, after `resetMetrics()` too); with metrics off, bounded
+ * here the same way.
+ */
 export class CategoryLabels {
   readonly #seen = new Set<string>()
+  readonly #counted: ((category: string) => string | undefined) | undefined
 
-  constructor(snapshot: MetricsSnapshot) {
+  constructor(snapshot: MetricsSnapshot, cache?: CacheClient) {
     for (const name of Object.keys(snapshot.categories)) if (name !== OTHER_CATEGORY) this.#seen.add(name)
+    const counted = (cache as { [CATEGORY_LABEL]?: unknown } | undefined)?.[CATEGORY_LABEL]
+    this.#counted = typeof counted === 'function' ? (counted as (category: string) => string | undefined) : undefined
   }
 
   label(category: string | undefined): string {
     if (category === undefined) return NO_CATEGORY
+    const counted = this.#counted?.(category)
+    if (counted !== undefined) return counted
     if (this.#seen.has(category)) return category
     if (this.#seen.size >= MAX_CATEGORIES) return OTHER_CATEGORY
     this.#seen.add(category)
@@ -226,6 +235,6 @@ export function watch(caches: CacheClient | readonly CacheClient[]): Watched[] {
   const list = Array.isArray(caches) ? (caches as readonly CacheClient[]) : [caches as CacheClient]
   return list.map((cache) => {
     const snapshot = cache.metrics()
-    return { cache, namespace: snapshot.namespace ?? '', categories: new CategoryLabels(snapshot) }
+    return { cache, namespace: snapshot.namespace ?? '', categories: new CategoryLabels(snapshot, cache) }
   })
 }

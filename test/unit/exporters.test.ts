@@ -155,6 +155,51 @@ describe('cacheward/prometheus', () => {
   })
 })
 
+describe('the category label of both exporters', () => {
+  /** Distinct values of the `category` label over every series of the registry. */
+  const categoryLabels = async (registry: Registry) =>
+    new Set([...(await registry.metrics()).matchAll(/category="([^"]*)"/g)].map((m) => m[1] as string))
+
+  it('stays within 64 names, (other) and (none), whichever events the categories first appear in', async () => {
+    const cache = make()
+    const registry = new Registry()
+    registerPrometheus(cache, { registry })
+    // 64 categories first seen as get() misses fill metrics()' bound; 64 more that only ever hit fold into (other).
+    for (let i = 0; i < 64; i++) await cache.get(`missing:${i}`, { category: `read-${i}` })
+    for (let i = 0; i < 64; i++) await cache.set(`k:${i}`, i)
+    for (let i = 0; i < 64; i++) await cache.get(`k:${i}`, { category: `hit-${i}` })
+    expect(Object.keys(cache.metrics().categories)).toHaveLength(65)
+    // The old code labelled hit latencies by its own first-come set: 130 names.
+    expect((await categoryLabels(registry)).size).toBeLessThanOrEqual(66)
+  })
+
+  it('is the one metrics() counts the call under, after resetMetrics() too (Prometheus and OpenTelemetry)', async () => {
+    const cache = make()
+    const registry = new Registry()
+    registerPrometheus(cache, { registry })
+    class Reader extends MetricReader {
+      protected override async onForceFlush() {}
+      protected override async onShutdown() {}
+    }
+    const reader = new Reader({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE })
+    instrumentOpenTelemetry(cache, { meter: new MeterProvider({ readers: [reader] }).getMeter('test'), spans: false })
+    for (let i = 0; i < 64; i++) await cache.getOrSet(`a:${i}`, () => i, { category: `old-${i}` })
+    // Per interval, as docs/08 suggests: counters and categories start again.
+    cache.resetMetrics()
+    await cache.getOrSet('fresh', () => 1, { category: 'rooms' })
+    await cache.getOrSet('fresh', () => 1, { category: 'rooms' })
+    expect(Object.keys(cache.metrics().categories)).toEqual(['rooms'])
+    // The hit's latency sample carries the label its counter does (the old code put it under (other)).
+    expect(await registry.metrics()).toMatch(/cacheward_hit_duration_seconds_count\{[^}]*category="rooms"[^}]*\} 1/)
+    const { resourceMetrics } = await reader.collect()
+    const hitLabels = resourceMetrics.scopeMetrics
+      .flatMap((scope) => scope.metrics)
+      .filter((m) => m.descriptor.name === 'cacheward.hit.duration')
+      .flatMap((m) => m.dataPoints.map((p) => p.attributes['cacheward.category']))
+    expect(hitLabels).toEqual(['rooms'])
+  })
+})
+
 describe('the in-process tier in both exporters', () => {
   it('Prometheus: l1 hits by category, the tier’s entries and its evictions', async () => {
     const registry = new Registry()
