@@ -9,7 +9,7 @@ import { type Call, FENCE_WINDOW_MS, reportBackendError, siteOf } from './core.j
 import { encodeEntry } from './entry.js'
 import { CacheTimeoutError, CacheValueError, CacheValueTooLargeError } from './errors.js'
 import { expiryOf, jitter } from './freshness.js'
-import { replicated } from './invalidate.js'
+import { replicated, tombstone } from './invalidate.js'
 import { releaseQuietly } from './lock.js'
 import { markPresent } from './read.js'
 import { TAG_TTL_MS, type TagStamps, tagKeys, tagRecordsReady } from './tags.js'
@@ -192,6 +192,8 @@ export async function storeGiven(c: Call, value: unknown, prepared?: string): Pr
     .catch(fail('write'))
     .finally(() => core.l1?.drop([c.full]))
   if (result === 'late') fail('write')(new CacheTimeoutError(`${core.backend.name} write`, core.timeout))
-  // 'refused': a tag was invalidated between the record read and the write; the entry would not be served.
   else if (result === 'written') await replicated(core, scope, [c.full], key)
+  // A tag was invalidated between the record read and the write: the new value counts as invalidated, and the one it
+  // was to replace must not outlive the call either (a lost update): a tombstone, as delete() leaves.
+  else await tombstone(core, scope, key)
 }
