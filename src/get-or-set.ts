@@ -53,7 +53,11 @@ export function getOrSet<T>(
   }
   const startedAt = now()
   const call = resolveCallOptions('getOrSet', scope.policy, options)
-  if (call.signal?.aborted) throw call.signal.reason
+  if (call.signal?.aborted) {
+    // Its arguments were accepted; it got no value: a miss, as a call aborted a moment later.
+    core.telemetry.served(key, scope.namespace, call.category, 'miss', startedAt)
+    throw call.signal.reason
+  }
   const l1 = core.l1
   // A hit is a few map lookups by the full key: a fresh concatenation would cost as much as the rest of a tier hit.
   const full = fullKey(scope, key)

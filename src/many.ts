@@ -41,7 +41,11 @@ export function getOrSetMany<T>(
   }
   const startedAt = now()
   const call = resolveCallOptions('getOrSetMany', scope.policy, options)
-  if (call.signal?.aborted) throw call.signal.reason
+  if (call.signal?.aborted) {
+    // Its arguments were accepted; it got no value: a miss per key, as a batch aborted a moment later.
+    for (const key of new Set(keys)) core.telemetry.served(key, scope.namespace, call.category, 'miss', startedAt)
+    throw call.signal.reason
+  }
   const cached = enabled && call.policy.ttl > 0
   const l1 = cached && scope.l1 !== false ? core.l1 : undefined
   l1?.listen()
