@@ -13,6 +13,7 @@ import { fenceOf, forgetLock, lockRequest, releaseQuietly, waitForHolder } from 
 import { fillTier, markPresent, type Usable, usableEntry } from './read.js'
 import { loadWithSoftTimeout, maybeRefreshEarly, refreshInBackground } from './refresh.js'
 import { noteStamps, stampsOf, tagKeys, tagReadOf } from './tags.js'
+import { now } from './telemetry.js'
 import { randomToken } from './token.js'
 
 /** A key whose flight the batch runs: settled once the batch has decided, read or loaded it. */
@@ -45,7 +46,11 @@ export async function resolveBatch(
     for (const m of members) settle(m, loadOnly(m.c, group.loaderFor(m.c.key)))
     return
   }
-  for (const m of members) m.c.ticket = core.l1?.ticket()
+  const began = now()
+  for (const m of members) {
+    m.c.ticket = core.l1?.ticket()
+    m.c.began = began
+  }
   const tokens = members.map(() => randomToken())
   let replies: ReadReply[]
   try {

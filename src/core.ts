@@ -129,6 +129,8 @@ export interface Call {
   seal?: () => void
   /** The in-process tier's ticket, taken before the call's first read (see L1.ticket). */
   ticket?: number | undefined
+  /** When its flight began (monotonic ms): `softTimeout` counts from it, over a lock wait and the load after it. */
+  began?: number
 }
 
 /** Runs background work the caller does not await: tracked for close(), handed to `waitUntil`. */

@@ -142,6 +142,7 @@ export async function resolveFlight<T>(c: Call, loader: Loader<T>): Promise<Outc
   const { policy } = c.call
   if (policy.ttl === 0) return loadOnly(c, loader)
   c.ticket = core.l1?.ticket()
+  c.began = now()
 
   if (
     policy.earlyRefresh === 0 &&

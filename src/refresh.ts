@@ -9,6 +9,7 @@ import { shouldRefreshEarly } from './freshness.js'
 import { type LoadPlan, load } from './load.js'
 import { fenceOf, forgetLock, lockRequest } from './lock.js'
 import { stampsOf, tagReadOf } from './tags.js'
+import { now } from './telemetry.js'
 import { randomToken } from './token.js'
 
 /** Emits `refresh` once a background load stored a new value. Never rejects. */
@@ -24,16 +25,17 @@ export function refreshed(c: Call, loading: Promise<Outcome>, reason: RefreshRea
 }
 
 /**
- * With a stale value and `softTimeout`, callers get the stale value once the load has taken that
- * long; the load carries on in the background and stores its result.
+ * With a stale value and `softTimeout`, callers get the stale value once the call has taken that long, a wait on
+ * another process's lock before the load included; the load carries on in the background and stores its result.
  */
 export async function loadWithSoftTimeout<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promise<Outcome> {
   const soft = c.call.policy.softTimeout
   const loading = load(c, loader, plan)
   if (!plan.stale || soft <= 0) return loading
+  const left = c.began === undefined ? soft : soft - (now() - c.began)
   let timer: ReturnType<typeof setTimeout> | undefined
   const late = new Promise<'late'>((resolve) => {
-    timer = setTimeout(() => resolve('late'), soft)
+    timer = setTimeout(() => resolve('late'), Math.max(0, left))
   })
   const first = await Promise.race([loading, late]).finally(() => clearTimeout(timer))
   if (first !== 'late') return first
