@@ -91,9 +91,9 @@ const MAX_OWN = 1_000
  * Deep-freezes a decoded value so no caller can change what another gets, and returns true; returns false, changing
  * nothing, when some part of it cannot be made read-only (anything but plain objects, arrays, Dates, Maps and Sets:
  * a byte array's elements, a URL's parts stay writable) or it is deeper than {@link MAX_FREEZE_DEPTH}. A value
- * shared by reference (a cycle, as some codecs decode) is walked once. `Object.freeze` does not reach a Date's time nor a Map's or Set's entries:
- * those get own mutators that throw (`setTime`, `set`, `add`, `clear`…), which reading, `JSON.stringify`,
- * `new Date(d)` and `new Map(m)` ignore.
+ * shared by reference (a cycle, as some codecs decode) is walked once. `Object.freeze` does not reach a Date's time
+ * nor a Map's or Set's entries: those get own mutators that throw (`setTime`, `set`, `add`, `clear`…), which
+ * reading, `JSON.stringify`, `new Date(d)` and `new Map(m)` ignore.
  */
 export function deepFreeze(value: unknown): boolean {
   const nodes = new Set<object>()
