@@ -98,6 +98,16 @@ export class Backend {
     return offset === undefined ? undefined : at + offset
   }
 
+  /**
+   * A load's start on the clock of the server holding `key`, for one that read its start (`startedAt`) from another
+   * server: as read while the servers agree, else this process's monotonic `began` (taken before the loader ran, after
+   * that read) through the offset learned for `key`'s server, a lower bound of its clock. Undefined before that server
+   * was heard from.
+   */
+  startOn(key: string, startedAt: number, began: number): number | undefined {
+    return this.#skewed ? this.at(began, key) : startedAt
+  }
+
   #offsetOf(key: string | undefined): number | undefined {
     // Servers that agree (the usual case) share the last offset learned: an l1 hit then names no server, which
     // would cost more than the hit itself.

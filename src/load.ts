@@ -155,6 +155,7 @@ export async function load<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promi
     ...choices,
     loadMs,
     startedAt: plan.startedAt,
+    loadBegan: elapsedFrom,
     fence,
     token: plan.token,
     known: plan.known,

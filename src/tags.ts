@@ -81,15 +81,27 @@ export function tagsAllow(
  * Every tag of an entry needs a record before the entry is written, or no read would trust it. A
  * record found missing is created stamped at the backend's current time, never earlier: if that is not
  * before the load began (a record lost or first used during the load), the write is skipped and the
- * next load stores the value. False too when a tag was invalidated during the load, or the records
+ * next load stores the value. Resolves to the start the entry is stored with, on the clock that stamps
+ * its tags, or `null` when it must not be written: a tag was invalidated during the load, or the records
  * cannot be read. The write checks the records again, atomically where the backend allows it.
+ *
+ * `startedAt` is on the tags' clock when their stamps were read beside the entry (`known`). Otherwise it may
+ * be the entry's master's (an untagged call whose loader called `ctx.setTags`), and on a cluster the tags'
+ * master can be seconds off: the start is then taken on the tags' clock at `loadBegan`, this process's
+ * monotonic time when the loader began (see `Backend.startOn`). The offset learned from the stamp read is a
+ * lower bound of that clock, so an invalidation made during the load is still stamped after the start.
  */
-export async function tagRecordsReady(
+export async function tagStart(
   c: Call,
   tags: readonly string[],
   known: TagStamps | undefined,
   startedAt: number,
-): Promise<boolean> {
+  loadBegan: number,
+): Promise<number | null> {
   const stamps = known && tags.every((tag) => known.has(tag)) ? known : await readTagStamps(c, tags)
-  return stamps !== null && tags.every((tag) => (stamps.get(tag) ?? Number.POSITIVE_INFINITY) < startedAt)
+  if (stamps === null) return null
+  const start =
+    known === undefined ? c.core.backend.startOn(c.scope.tagPrefix + tags[0], startedAt, loadBegan) : startedAt
+  if (start === undefined) return null
+  return tags.every((tag) => (stamps.get(tag) ?? Number.POSITIVE_INFINITY) < start) ? start : null
 }

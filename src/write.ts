@@ -12,7 +12,7 @@ import { expiryOf, jitter } from './freshness.js'
 import { replicated, tombstone } from './invalidate.js'
 import { releaseQuietly } from './lock.js'
 import { markPresent } from './read.js'
-import { TAG_TTL_MS, type TagStamps, tagKeys, tagRecordsReady } from './tags.js'
+import { TAG_TTL_MS, type TagStamps, tagKeys, tagStart } from './tags.js'
 import { randomToken } from './token.js'
 
 /** How one entry is written. */
@@ -88,8 +88,10 @@ export interface Loaded {
   ttl: number
   tags: readonly string[]
   loadMs: number
-  /** Backend time the load began, on the clock that stamps the call's tags. */
+  /** Backend time the load began, on the clock that stamps the call's tags when they were read (`known`). */
   startedAt: number
+  /** This process's monotonic time (`now()`) when the loader began. */
+  loadBegan: number
   fence: Fence
   token: string | null
   /** Stamps of the call's tags read beside the entry, when they were. */
@@ -102,9 +104,18 @@ export interface Loaded {
  * leave it uncached (failures counted), and the lock is released where the write did not clear it.
  */
 export async function storeLoaded(c: Call, value: unknown, l: Loaded): Promise<void> {
+  let { startedAt } = l
+  if (l.tags.length > 0) {
+    const start = await tagStart(c, l.tags, l.known, startedAt, l.loadBegan)
+    if (start === null) {
+      releaseQuietly(c, l.token)
+      return
+    }
+    startedAt = start
+  }
   let body: string
   try {
-    body = encode(c, value, l.tags, l.loadMs, l.startedAt)
+    body = encode(c, value, l.tags, l.loadMs, startedAt)
   } catch (error) {
     // The caller still gets the value; only caching it is impossible.
     reportBackendError(c.core, c.scope, 'encode', c.key, error)
@@ -126,13 +137,9 @@ export async function storeLoaded(c: Call, value: unknown, l: Loaded): Promise<v
     releaseQuietly(c, l.token)
     return
   }
-  if (l.tags.length > 0 && !(await tagRecordsReady(c, l.tags, l.known, l.startedAt))) {
-    releaseQuietly(c, l.token)
-    return
-  }
   try {
     const ttl = jitter(l.ttl, c.call.policy.jitter, Math.random())
-    const result = await writeEntry(c, body, { ...l, ttl })
+    const result = await writeEntry(c, body, { ...l, ttl, startedAt })
     // A refresh replaced a value this process may hold in its tier: the next call reads the new one.
     c.core.l1?.drop([c.full])
     if (result === 'written') markPresent(c)

@@ -4,7 +4,8 @@
  * 2 s ahead, and app processes run under `faketime -f ±2s`. What a user checks:
  * - freshness is judged on the clock of the master that holds the entry: an entry past its `ttl` is served stale and
  *   refreshed, whichever master the client heard from last; `set()` is not refused as late because another master's
- *   clock is behind;
+ *   clock is behind; a load that tags itself (`ctx.setTags`) is judged against its tags' stamps on their master's clock,
+ *   so an invalidation during it keeps it out of the cache, and a master behind the tags' one still stores it;
  * - across app processes with skewed clocks, the consistency checker finds no read that returns a value older than an
  *   invalidation that resolved before it started, with short `ttl` and `staleWhileRevalidate` so stale hits and
  *   background refreshes are frequent.
@@ -194,6 +195,54 @@ describe.each([
       `hit ${onAhead}`,
       `stale ${onAhead}`,
     ])
+  }, 20_000)
+
+  /** A namespace whose tag records live on master `tagMaster`, one of its keys on master `entryMaster`, two clients. */
+  async function tagsApart(tagMaster: number, entryMaster: number) {
+    const owner = await slotOwners(cluster.servers[1]!.port)
+    let namespace = ns()
+    while (owner(clusterSlot(`{${namespace}:tags}:t`)) !== cluster.servers[tagMaster]!.port) namespace = ns()
+    const [key] = await keysOn(namespace, entryMaster, 1)
+    const cache = cacheOn(kind, { namespace, ...(l1 ? { l1: true } : {}) })
+    const other = cacheOn(kind, { namespace })
+    // The tag's record exists: a first load carrying it creates it (and is itself not stored).
+    await cache.getOrSet('warm', async (ctx) => {
+      ctx.setTags(['t'])
+      return 'w'
+    })
+    await sleep(20)
+    return { cache, other, key: key as string }
+  }
+
+  it('a load on the master 2 s ahead that tags itself (ctx.setTags), invalidated meanwhile on the tags’ master 2 s behind, is not stored [C8]', async () => {
+    const { cache, other, key } = await tagsApart(0, 2)
+    const served = await cache.getOrSet(key, async (ctx) => {
+      ctx.setTags(['t'])
+      const read = 'old' // what the database held when the load began
+      await other.invalidateTags(['t'])
+      return read
+    })
+    expect(served).toBe('old')
+    expect(await cache.get(key)).toBeUndefined()
+    expect(await other.get(key)).toBeUndefined()
+    const fresh = async (ctx: { setTags(tags: string[]): void }) => {
+      ctx.setTags(['t'])
+      return 'new'
+    }
+    expect(await cache.getOrSet(key, fresh)).toBe('new')
+  }, 20_000)
+
+  it('a load on the master 2 s behind that tags itself (ctx.setTags) is stored, though the tags’ master is 2 s ahead [C8]', async () => {
+    const { cache, key } = await tagsApart(2, 0)
+    let loads = 0
+    const load = async (ctx: { setTags(tags: string[]): void }) => {
+      loads++
+      ctx.setTags(['t'])
+      return 'v'
+    }
+    expect(await cache.getOrSet(key, load)).toBe('v')
+    expect(await cache.getOrSet(key, load)).toBe('v')
+    expect(loads).toBe(1)
   }, 20_000)
 
   it('set() to the master 2 s ahead, when the client has heard only from the master 2 s behind, is stored, not refused as late [C8]', async () => {
