@@ -200,6 +200,18 @@ export function createCacheClient(options: CacheClientOptions = {}): CacheClient
   return makeClient(core, scope, o.enabled)
 }
 
+/** Closes the client's core once: see `CacheClient.close`. */
+async function closeCore(core: Core): Promise<void> {
+  const reason = new CacheClosedError()
+  core.lifetime.abort(reason)
+  // Loads under way are aborted (their signal, and their wait for a loader that ignores it); background
+  // refreshes therefore settle at once, lock releases within `timeout`.
+  for (const stop of core.loads) stop(reason)
+  core.l1?.stop()
+  await Promise.allSettled([...core.background])
+  await core.backend.dispose()
+}
+
 /** A client over `core`, scoped to `scope`: each method checks its input and hands the call to its module. */
 function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
   const open = () => {
@@ -339,6 +351,10 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
 
     async health() {
       const started = performance.now()
+      // Closed: no ping (no command after close()), and never a rejection.
+      if (core.lifetime.signal.aborted) {
+        return { ok: false, latencyMs: 0, adapter: core.backend.name, error: new CacheClosedError().message }
+      }
       try {
         await core.backend.ping()
         return { ok: true, latencyMs: performance.now() - started, adapter: core.backend.name }
@@ -348,16 +364,10 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
       }
     },
 
-    async close() {
-      if (core.lifetime.signal.aborted) return
-      const reason = new CacheClosedError()
-      core.lifetime.abort(reason)
-      // Loads under way are aborted (their signal, and their wait for a loader that ignores it); background
-      // refreshes therefore settle at once, lock releases within `timeout`.
-      for (const stop of core.loads) stop(reason)
-      core.l1?.stop()
-      await Promise.allSettled([...core.background])
-      await core.backend.dispose()
+    close() {
+      // A second close() (a shutdown hook and a test's afterEach, say) resolves when the first has finished.
+      core.closing ??= closeCore(core)
+      return core.closing
     },
   }
   Object.defineProperty(client, CATEGORY_LABEL, {

@@ -61,6 +61,8 @@ export interface Core {
   readonly background: Set<Promise<unknown>>
   /** Ended by close(). */
   readonly lifetime: Lifetime
+  /** What the first close() does, which every later close() (of any namespace) also waits for. */
+  closing?: Promise<void>
   readonly waitUntil: ((promise: Promise<unknown>) => void) | undefined
   /** Keys whose loader failed recently and were answered stale: until when not to call it again. */
   readonly backoff: Map<string, number>

@@ -77,6 +77,12 @@ function contextFor<T>(c: Call, plan: LoadPlan, signal: () => AbortSignal, choic
 export async function load<T>(c: Call, loader: Loader<T>, plan: LoadPlan): Promise<Outcome> {
   const { core, call } = c
   const { policy } = call
+  // Closed while this call's read was on its way: the loader is not called and nothing is written after close().
+  if (core.lifetime.signal.aborted) {
+    releaseQuietly(c, plan.token)
+    if (plan.stale) return { value: plan.stale.value, kind: 'stale' }
+    throw core.lifetime.signal.reason
+  }
   const choices: Choices = { ttl: policy.ttl, tags: call.tags, skip: false }
   // Created only when the loader reads ctx.signal or a hard timeout needs it: most loads never do.
   // Tracked in one set on the core rather than a listener per load on the lifetime signal: hundreds
@@ -174,6 +180,9 @@ async function withHardTimeout<T>(c: Call, controller: () => AbortController, ru
       controller().abort(error)
       reject(error)
     }, hard)
+    // Never what keeps a process alive: close() ends the load at once, while a loader that ignores its signal may
+    // never settle and so never clear this timer.
+    ;(timer as { unref?: () => void }).unref?.()
   })
   try {
     return await Promise.race([Promise.resolve().then(run), expired])

@@ -104,6 +104,11 @@ export interface Loaded {
  * leave it uncached (failures counted), and the lock is released where the write did not clear it.
  */
 export async function storeLoaded(c: Call, value: unknown, l: Loaded): Promise<void> {
+  // The loader finished as close() began: its value is served, not written after the client closed.
+  if (c.core.lifetime.signal.aborted) {
+    releaseQuietly(c, l.token)
+    return
+  }
   let { startedAt } = l
   if (l.tags.length > 0) {
     const start = await tagStart(c, l.tags, l.known, startedAt, l.loadBegan)
