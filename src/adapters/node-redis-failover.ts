@@ -9,6 +9,9 @@ interface ClusterInternals {
   masters?: readonly { client?: { isReady?: boolean } }[]
 }
 
+/** Cluster clients followed already. */
+const followed = new WeakSet<object>()
+
 /**
  * node-redis 5 re-reads a cluster's slot map only when a node answers MOVED or ASK. A master that died never
  * answers again, so after its replica is promoted, the commands for its slots still go to the dead node, for
@@ -22,6 +25,10 @@ export function followFailovers(client: {
 }): void {
   const internals = client as unknown as ClusterInternals
   if (typeof client.on !== 'function' || typeof internals._slots?.rediscover !== 'function') return
+  // One listener per cluster client, however many adapters (short-lived caches over one long-lived client) it serves:
+  // a listener per adapter was never removed, so they piled up past Node's warning.
+  if (followed.has(client)) return
+  followed.add(client)
   let last = 0
   client.on('node-reconnecting', () => {
     const now = Date.now()

@@ -277,6 +277,20 @@ describe('a node-redis cluster before and while it connects', () => {
   })
 })
 
+describe('many short-lived caches over one long-lived cluster client', () => {
+  it('add one failover listener to it in all, not one per cache left behind after close()', async () => {
+    const cluster = await nodeRedisCluster()
+    const before = cluster.listenerCount('node-reconnecting')
+    // A cache per request or job, each closed when done: the user's cluster client outlives them all.
+    for (let i = 0; i < 20; i++) {
+      const cache = createCacheClient({ adapter: nodeRedisAdapter(cluster), namespace: `${ns()}-${i}` })
+      expect(await cache.getOrSet('k', () => 'v')).toBe('v')
+      await cache.close()
+    }
+    expect(cluster.listenerCount('node-reconnecting')).toBeLessThanOrEqual(before + 1)
+  })
+})
+
 describe('the subscriber connection the adapter owns', () => {
   /** The names of the connections the server has. */
   async function connectionNames(admin: Redis): Promise<string[]> {
