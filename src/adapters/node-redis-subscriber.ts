@@ -6,6 +6,10 @@
 import { AnnouncementHub } from './announcements.js'
 import { WRITTEN_CHANNEL } from './redis-scripts.js'
 
+/** The wait before a new subscriber after one failed, at first and at most (doubled per failure in between). */
+const RETRY_MIN_MS = 100
+const RETRY_MAX_MS = 30_000
+
 /**
  * What the subscriber needs of the user's client (a `NodeRedisLikeClient`): its duplicate, and on a cluster its
  * masters and their own clients.
@@ -44,6 +48,10 @@ export function nodeRedisAnnouncements(
   // On a cluster it is a plain client of one master (classic PUBLISH reaches every node), not the cluster's
   // own subscriber, which moves between nodes by itself: the tier must know when it may have missed one.
   let subscriber: SubscriberLike | undefined
+  // How long until the next subscriber after one failed: doubled per failure, back to the least once one is confirmed.
+  // A refusal that lasts (an ACL user without channel permission: Redis 7's default for new users) then costs a
+  // connection every half minute, not ten a second for the life of the process.
+  let retryIn = RETRY_MIN_MS
   const hub = new AnnouncementHub(() => open())
   const open = (): void => {
     // Not after dispose (until the next use starts it again), and never a second one.
@@ -95,6 +103,7 @@ export function nodeRedisAnnouncements(
       .then(
         () => {
           confirmed = true
+          retryIn = RETRY_MIN_MS
           if (subscriber === sub) hub.live(true)
         },
         () => {
@@ -106,7 +115,8 @@ export function nodeRedisAnnouncements(
     subscriber = undefined
     hub.live(false)
     if (sub.isOpen) sub.destroy()
-    ;(setTimeout(open, 100) as { unref?: () => void }).unref?.()
+    ;(setTimeout(open, retryIn) as { unref?: () => void }).unref?.()
+    retryIn = Math.min(retryIn * 2, RETRY_MAX_MS)
   }
   const isMaster = (node: unknown): boolean => {
     const address = (n: unknown) => {
