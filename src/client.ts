@@ -28,7 +28,7 @@ import { readOnly } from './read.js'
 import { requestBoundIo } from './runtime.js'
 import { jsonSerializer } from './serializer.js'
 import { Telemetry } from './telemetry.js'
-import { prepareGiven, storeGiven } from './write.js'
+import { prepareGiven, stampGiven, storeGiven } from './write.js'
 
 /** Most keys remembered as recently fresh (see {@link PresentKeys}). */
 const MAX_PRESENT_KEYS = 10_000
@@ -300,9 +300,11 @@ function makeClient(core: Core, scope: Scope, enabled: boolean): CacheClient {
         return
       }
       const calls = last.map(([key]) => ({ core, scope, key, full: scope.prefix + key, call }))
-      // Every value encoded and sized before the first write: a call refused for one value writes none of them.
-      const bodies = await Promise.all(calls.map((c, i) => prepareGiven(c, (last[i] as [string, T])[1])))
-      await Promise.all(calls.map((c, i) => storeGiven(c, (last[i] as [string, T])[1], bodies[i] as string)))
+      // Every value sized (again with its tag read's start) before the first write: a refusal writes none of them.
+      const values = last.map(([, value]) => value)
+      const bodies = await Promise.all(calls.map((c, i) => prepareGiven(c, values[i])))
+      const stamped = await Promise.all(calls.map((c, i) => stampGiven(c, values[i], bodies[i])))
+      await Promise.all(calls.map((c, i) => storeGiven(c, values[i], stamped[i])))
     },
 
     async deleteMany(keys) {

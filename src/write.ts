@@ -170,28 +170,47 @@ export async function prepareGiven(c: Call, value: unknown): Promise<string> {
 /** As long as any backend time in milliseconds a tag read returns before the year 2286, fraction included. */
 const WIDEST_STAMP = 9_999_999_999_999.998
 
+/** A `set()` body ready to write: encoded and sized with the start its tags count from (0 without tags). */
+export interface Stamped {
+  body: string
+  startedAt: number
+}
+
+/** Rejects with `error`, reported for `operation` (counted, emitted, redacted). */
+function failing(c: Call, operation: string) {
+  return (error: unknown): never => {
+    throw reportBackendError(c.core, c.scope, operation, c.key, error)
+  }
+}
+
+/**
+ * The part of `set()` that writes nothing: the value encoded and sized (`prepared` when {@link prepareGiven} did that
+ * already) and, for a tagged value, the tag records read for its start and the body encoded and sized again with it.
+ * Gzip does not grow with its input's length, so a compressed body can outgrow the limit with its real start where it
+ * fitted with the widest: that rejection comes here, before any write (`setMany` stamps every value before writing any).
+ */
+export async function stampGiven(c: Call, value: unknown, prepared?: string): Promise<Stamped> {
+  const { tags } = c.call
+  // Sized before any backend call: a value too large is refused whole, and the key keeps what it held.
+  const body = prepared ?? (await prepareGiven(c, value))
+  if (tags.length === 0) return { body, startedAt: 0 }
+  // Tag records must exist before the entry is written, or the first read would not trust it; the entry
+  // counts from this read's time, after the records' creation stamp. The read also teaches the clock.
+  const reply = await c.core.backend.readTags(tagKeys(c, tags), FENCE_WINDOW_MS).catch(failing(c, 'readTags'))
+  // Now with its start: a few digits longer, so packed and sized again (a tagged, compressed set gzips twice).
+  return { body: await storableGiven(c, encode(c, value, tags, 0, reply.now)), startedAt: reply.now }
+}
+
 /**
  * `set()`: stores a value unconditionally, but never after its caller was told it failed. Rejects with
  * a typed error: `CacheValueError` before any backend call for a value that cannot be encoded, else the
  * backend's failure, or `CacheTimeoutError` for a write the backend refused past its deadline.
  */
-export async function storeGiven(c: Call, value: unknown, prepared?: string): Promise<void> {
+export async function storeGiven(c: Call, value: unknown, stamped?: Stamped): Promise<void> {
   const { core, scope, key } = c
   const { tags } = c.call
-  const fail = (operation: string) => (error: unknown) => {
-    throw reportBackendError(core, scope, operation, key, error)
-  }
-  // Sized before any backend call: a value too large is refused whole, and the key keeps what it held.
-  let body = prepared ?? (await prepareGiven(c, value))
-  let startedAt = 0
-  if (tags.length > 0) {
-    // Tag records must exist before the entry is written, or the first read would not trust it; the entry
-    // counts from this read's time, after the records' creation stamp. The read also teaches the clock.
-    const reply = await core.backend.readTags(tagKeys(c, tags), FENCE_WINDOW_MS).catch(fail('readTags'))
-    startedAt = reply.now
-    // Now with its start: a few digits longer, so packed and sized again (a tagged, compressed set gzips twice).
-    body = await storableGiven(c, encode(c, value, tags, 0, startedAt))
-  }
+  const fail = (operation: string) => failing(c, operation)
+  const { body, startedAt } = stamped ?? (await stampGiven(c, value))
   // On a cluster the tag records' master is not the entry's: its clock may be seconds off.
   await core.backend.knowClock(c.full)?.catch(fail('read'))
   // The caller is told the write failed once `timeout` has passed; a client may still deliver it later (a
