@@ -80,6 +80,8 @@ export interface CacheDefinition<A extends KeyArgs, T> {
 // Private-use characters: never produced by an app's ids, so they mark where each argument lands.
 const slot = (i: number) => `\uE000${i}\uE001`
 const SLOT = /\uE000(\d+)\uE001/
+/** Past this many parameters with defaults beyond `key.length`, key() is taken to have rest parameters. */
+const MAX_DEFAULTED = 16
 
 /**
  * The client methods a definition calls: the client passes itself. Declared here, not imported, so
@@ -119,14 +121,27 @@ export function defineEntry<A extends KeyArgs, T extends S, S = T>(
     return o
   }
 
-  const pattern = (...leading: Partial<A>): string => {
-    const arity = key.length
-    // One slot past the given arguments even when `key.length` says 0 (rest parameters, defaults).
-    const count = Math.max(arity, leading.length + 1)
+  const build = (leading: Partial<A>, count: number): string => {
     const args = Array.from({ length: count }, (_, i) =>
       i < leading.length && leading[i] !== undefined ? leading[i] : slot(i),
     )
-    const built = (key as unknown as (...a: unknown[]) => string)(...args)
+    return (key as unknown as (...a: unknown[]) => string)(...args)
+  }
+  const pattern = (...leading: Partial<A>): string => {
+    const arity = key.length
+    // One slot past the given arguments and the declared ones (rest parameters: `key.length` says 0).
+    const least = Math.max(arity, leading.length) + 1
+    let count = least
+    let built = build(leading, count)
+    // Parameters with defaults are not in `key.length` either: a slot for each one key() embeds, or it would put its
+    // default in the glob. One that embeds every slot it is given takes rest parameters: its one slot past stands.
+    while (built.includes(slot(count - 1)) && count < least + MAX_DEFAULTED) {
+      const wider = build(leading, count + 1)
+      if (!wider.includes(slot(count))) break
+      count++
+      built = wider
+    }
+    if (count === least + MAX_DEFAULTED) built = build(leading, least)
     for (let i = leading.length; i < arity; i++) {
       if (!built.includes(slot(i))) {
         throw new CacheKeyError(

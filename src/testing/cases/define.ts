@@ -68,6 +68,26 @@ export function defineCases(s: Suite): void {
       expect(reversed.pattern()).toBe('x:*:*')
     })
 
+    s.it('gives parameters with defaults their own * (key.length omits them), and rest parameters one', async () => {
+      const cache = s.make()
+      // As JavaScript writes it: KeyArgs has no `undefined`, so TypeScript refuses optional key arguments.
+      const withDefaults = (userId: string, page = 1, size = 20) => `p:${userId}:${page}:${size}`
+      const pages = cache.define({
+        key: withDefaults as unknown as (...args: (string | number)[]) => string,
+        load: ([userId, page, size]) => `${userId}/${page ?? 1}/${size ?? 20}`,
+      })
+      expect(pages.pattern()).toBe('p:*:*:*')
+      expect(pages.pattern('u1')).toBe('p:u1:*:*')
+      await pages.get('u1')
+      await pages.get('u1', 2)
+      await pages.get('u2', 3, 50)
+      expect(await pages.invalidateAll()).toBe(3)
+      expect(await pages.peek('u2', 3, 50)).toBeUndefined()
+      const joined = cache.define({ key: (...parts: string[]) => `j:${parts.join(':')}`, load: () => 1 })
+      expect(joined.pattern()).toBe('j:*')
+      expect(joined.pattern('a')).toBe('j:a:*')
+    })
+
     s.it('refuses to build a glob from a key that does not embed its arguments', async () => {
       const cache = s.make()
       const hashed = cache.define({ key: (id: string) => `h:${id.length}`, load: () => 1 })
