@@ -50,9 +50,12 @@ const CORE_GZIP_CEILING = 28.75 * 1024
  * a batch's abort counted and heard during its cheap read, and a failed cheap read answered by the loader at once;
  * setMany encoding every value before its first write; define().getMany checking its whole list; the tier keeping
  * out what it cannot freeze; batch replies teaching each master's clock; the exporters' category label taken from
- * the client's metrics: 68.4 kB minified, 23.03 kB gz.
+ * the client's metrics: 68.4 kB minified, 23.03 kB gz. Raised by 0.25 kB for the next correctness fixes: a load
+ * tagged by ctx.setTags starting on its tags' master's clock; close() refusing loads that would start after it, one
+ * close for every caller, health() after close(); setMany sizing each tagged, compressed value with its real start
+ * before any write; define() giving parameters with defaults their own glob slot: 69.6 kB minified, 23.37 kB gz.
  */
-const OWN_CODE_GZIP_CEILING = 23.25 * 1024
+const OWN_CODE_GZIP_CEILING = 23.5 * 1024
 
 /**
  * What an edge bundler asks for. platform 'neutral' gives no node/browser defaults, so we add the conditions that
